@@ -1,0 +1,91 @@
+"""The delivery log: one DynamoDB item per request, written by native Step Functions tasks."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from .retry import DELIVERY_LOG_RETRY, DELIVERY_LOG_TRANSIENT_ERRORS
+
+Attr = tasks.DynamoAttributeValue
+JsonPath = sfn.JsonPath
+
+PARTITION_KEY = "notificationId"
+TTL_ATTRIBUTE = "expiresAt"
+
+
+class DeliveryLog(Construct):
+    """The table behind the delivery log, created (secure defaults) or taken from ``table``.
+
+    :param table: an existing table whose partition key is the string ``notificationId``.
+        Default: a new on-demand table with point-in-time recovery, encryption and a TTL
+        attribute ``expiresAt``.
+    :param encryption_key: customer-managed key for a new table. Default: AWS-managed key.
+    :param removal_policy: what happens to a new table when it leaves the stack.
+        Default: ``RETAIN`` (the log is the record of what was sent).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        table: dynamodb.ITable | None = None,
+        encryption_key: kms.IKey | None = None,
+        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.table: dynamodb.ITable = table or dynamodb.Table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name=PARTITION_KEY, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=(
+                dynamodb.TableEncryption.CUSTOMER_MANAGED if encryption_key
+                else dynamodb.TableEncryption.AWS_MANAGED
+            ),
+            encryption_key=encryption_key,
+            time_to_live_attribute=TTL_ATTRIBUTE,
+            removal_policy=removal_policy,
+        )
+
+    def put_record(
+        self,
+        scope: Construct,
+        state_id: str,
+        *,
+        item: Mapping[str, tasks.DynamoAttributeValue],
+        result_selector: Mapping[str, object] | None = None,
+        result_path: str | None = None,
+        timeout: cdk.Duration,
+    ) -> tasks.DynamoPutItem:
+        """A putItem state writing ``item``, retried on throttling only."""
+        state = tasks.DynamoPutItem(
+            scope,
+            state_id,
+            table=self.table,
+            item=dict(item),
+            result_selector=dict(result_selector) if result_selector else None,
+            result_path=result_path if result_path else JsonPath.DISCARD,
+            task_timeout=sfn.Timeout.duration(timeout),
+        )
+        DELIVERY_LOG_RETRY.apply(state, transient_errors=DELIVERY_LOG_TRANSIENT_ERRORS)
+        return state
+
+
+def string_at(path: str) -> tasks.DynamoAttributeValue:
+    return Attr.from_string(JsonPath.string_at(path))
+
+
+def channel_result(path: str) -> tasks.DynamoAttributeValue:
+    """A channel outcome as the send states leave it: status, messageId, error, cause."""
+    return Attr.from_map({field: string_at(f"{path}.{field}") for field in ("status", "messageId", "error", "cause")})

@@ -1,0 +1,435 @@
+"""NotificationWorkflow: validate, route, send by SMS and/or email, record the outcome."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from . import contract
+from ._props import PropError, is_token, require_duration_between, require_email
+from .channels import channel_failed, email_send_state, result_path, sms_send_state
+from .contract import EmailShape, Rejection
+from .delivery_log import DeliveryLog, channel_result, string_at
+from .retry import RetryPolicy, default_email_retry, default_sms_retry
+
+Attr = tasks.DynamoAttributeValue
+JsonPath = sfn.JsonPath
+_NAME = "NotificationWorkflow"
+
+# Where the request is merged with its defaults (one state on every send path).
+_MERGED: dict[str, object] = {
+    "request.$": "States.JsonMerge($.defaults, $.input, false)",
+    "receivedAt.$": "$.receivedAt",
+}
+_MERGED_WITH_EMAIL: dict[str, object] = {
+    **_MERGED,
+    "email.$": "States.JsonMerge(States.JsonMerge($.defaults.email, $.input.email, false), $.overrides, false)",
+    "body.$": "$.body",
+}
+
+
+class NotificationWorkflow(Construct):
+    """A Step Functions state machine that delivers one notification by SMS, email or both.
+
+    The request contract, the states entered per path and the delivery-log record are described
+    in the README. Every prop is keyword-only.
+
+    :param sender: the default ``From`` address; must be covered by ``email_identities``.
+    :param email_identities: SES identities (domains or addresses) the workflow may send from;
+        ``ses:SendEmail`` is scoped to these.
+    :param allowed_senders: other addresses a request may choose with ``email.from``.
+        Default: none (a request's ``email.from`` must then equal ``sender``).
+    :param default_subject: subject when a request gives none. Default: ``"Notification"``.
+    :param configuration_set_name: SES configuration set applied to every email. Default: none.
+    :param allowed_configuration_sets: other sets a request may choose with
+        ``email.configurationSet`` (needs ``configuration_set_name``). Default: none.
+    :param sms_topic: publish SMS requests to this topic instead of straight to the phone
+        number (the number travels as the ``phoneNumber`` message attribute). Default: none.
+    :param sms_retry: backoff for transient SMS errors. Default: 2 s, 3 retries, rate 2, cap 20 s,
+        full jitter.
+    :param email_retry: backoff for transient email errors. Default: 3 s, 4 retries, rate 1.5,
+        cap 30 s, full jitter.
+    :param table: an existing delivery-log table (partition key ``notificationId``, string).
+        Default: a new table (see ``DeliveryLog``).
+    :param table_removal_policy: for a new table. Default: ``RETAIN``.
+    :param log_retention: retention of the execution log group. Default: one month.
+    :param include_execution_data: log inputs and outputs (they hold phone numbers and
+        addresses). Default: ``False``.
+    :param workflow_type: ``STANDARD`` or ``EXPRESS``. Default: ``STANDARD``.
+    :param timeout: the whole execution. Default: 5 minutes (Express allows at most 5).
+    :param task_timeout: each task attempt. Default: 30 seconds.
+    :param tracing_enabled: X-Ray tracing. Default: ``True``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        sender: str,
+        email_identities: Sequence[str],
+        allowed_senders: Sequence[str] = (),
+        default_subject: str = "Notification",
+        configuration_set_name: str | None = None,
+        allowed_configuration_sets: Sequence[str] = (),
+        sms_topic: sns.ITopic | None = None,
+        sms_retry: RetryPolicy | None = None,
+        email_retry: RetryPolicy | None = None,
+        table: dynamodb.ITable | None = None,
+        table_removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        include_execution_data: bool = False,
+        workflow_type: sfn.StateMachineType = sfn.StateMachineType.STANDARD,
+        timeout: cdk.Duration = cdk.Duration.minutes(5),
+        task_timeout: cdk.Duration = cdk.Duration.seconds(30),
+        tracing_enabled: bool = True,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._sms_retry = sms_retry or default_sms_retry()
+        self._email_retry = email_retry or default_email_retry()
+        self._sms_retry.validate(_NAME, "sms_retry")
+        self._email_retry.validate(_NAME, "email_retry")
+        self._check_props(
+            sender=sender,
+            email_identities=email_identities,
+            allowed_senders=allowed_senders,
+            default_subject=default_subject,
+            configuration_set_name=configuration_set_name,
+            allowed_configuration_sets=allowed_configuration_sets,
+            workflow_type=workflow_type,
+            timeout=timeout,
+            task_timeout=task_timeout,
+        )
+        self._sender = sender
+        self._default_subject = default_subject
+        self._configuration_set_name = configuration_set_name
+        self._task_timeout = task_timeout
+        self._sms_topic = sms_topic
+        self._senders = [sender, *[s for s in allowed_senders if s != sender]]
+        self._configuration_sets = (
+            [configuration_set_name, *allowed_configuration_sets] if configuration_set_name else []
+        )
+        stack = cdk.Stack.of(self)
+        self._ses_resources = [
+            stack.format_arn(service="ses", resource="identity", resource_name=identity)
+            for identity in email_identities
+        ] + [
+            stack.format_arn(service="ses", resource="configuration-set", resource_name=name)
+            for name in self._configuration_sets
+        ]
+
+        self.delivery_log = DeliveryLog(self, "DeliveryLog", table=table, removal_policy=table_removal_policy)
+        self.table: dynamodb.ITable = self.delivery_log.table
+        self.log_group = logs.LogGroup(
+            self,
+            "ExecutionLogs",
+            # Step Functions needs the vended-logs prefix to stay within the resource-policy size limit.
+            log_group_name=f"/aws/vendedlogs/states/{cdk.Names.unique_id(self)}",
+            retention=log_retention,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(self._definition()),
+            state_machine_type=workflow_type,
+            timeout=timeout,
+            tracing_enabled=tracing_enabled,
+            logs=sfn.LogOptions(
+                destination=self.log_group,
+                level=sfn.LogLevel.ALL,
+                include_execution_data=include_execution_data,
+            ),
+        )
+        self._grant_sms_publish()
+
+    # ---- definition -------------------------------------------------------------------------
+
+    def _definition(self) -> sfn.IChainable:
+        self._fails = {
+            contract.VALIDATION_ERROR: sfn.Fail(
+                self, contract.VALIDATION_ERROR, error=contract.VALIDATION_ERROR, cause_path="$.rejection.reason"
+            ),
+            contract.UNSUPPORTED_CHANNEL: sfn.Fail(
+                self, contract.UNSUPPORTED_CHANNEL, error=contract.UNSUPPORTED_CHANNEL,
+                cause_path="$.rejection.reason",
+            ),
+        }
+        self._delivery_failed = sfn.Fail(
+            self, "DeliveryFailed", error="DeliveryFailed",
+            cause="No channel delivered the notification; the delivery log holds each channel's error.",
+        )
+        self._log_unavailable = sfn.Fail(
+            self, "DeliveryLogUnavailable", error="DeliveryLogUnavailable", cause_path="$.logFailure.Cause"
+        )
+
+        validate = sfn.Choice(self, "ValidateRequest")
+        invalid_id = Rejection(
+            "NotificationId", "notificationId must be a non-empty string", contract.VALIDATION_ERROR,
+            contract.notification_id_is_invalid,
+        )
+        validate.when(invalid_id.violated(), self._reject(invalid_id, keyed_by_id=False))
+        for rejection in contract.rejections(self._senders, self._configuration_sets):
+            validate.when(
+                sfn.Condition.and_(contract.has_notification_id(), rejection.violated()),
+                self._reject(rejection, keyed_by_id=True),
+            )
+            validate.when(rejection.violated(), self._reject(rejection, keyed_by_id=False))
+
+        validate.when(sfn.Condition.string_equals("$.channel", "sms"), self._sms_path())
+        apply_email = self._email_path()
+        send_both = self._both_path()
+        for shape in contract.email_shapes():
+            validate.when(
+                sfn.Condition.and_(sfn.Condition.string_equals("$.channel", "email"), shape.condition()),
+                self._prepare(f"PrepareEmail{shape.slug}", shape).next(apply_email),
+            )
+            validate.when(
+                sfn.Condition.and_(sfn.Condition.string_equals("$.channel", "both"), shape.condition()),
+                self._prepare(f"PrepareBoth{shape.slug}", shape).next(send_both),
+            )
+        # Unreachable while the rules above cover the contract; a safety net, not a path.
+        unmatched = Rejection("Unmatched", "request does not match the contract", contract.VALIDATION_ERROR,
+                              lambda: sfn.Condition.is_present("$"))
+        validate.otherwise(self._reject(unmatched, keyed_by_id=False))
+        return validate
+
+    def _prepare(self, state_id: str, shape: EmailShape | None) -> sfn.Pass:
+        """Holds the literal defaults next to the request (JSONPath can only merge objects that
+        are already in the state input), and the shape-specific normalisation."""
+        email_defaults: dict[str, object] = {
+            "cc": [], "bcc": [], "replyTo": [], "subject": self._default_subject, "from": self._sender,
+        }
+        if self._configuration_set_name:
+            email_defaults["configurationSet"] = self._configuration_set_name
+        parameters: dict[str, object] = {
+            "input.$": "$",
+            "receivedAt.$": "$$.State.EnteredTime",
+            "defaults": {"notificationId.$": "$$.Execution.Name", "metadata": {}, "email": email_defaults},
+        }
+        if shape is not None:
+            parameters["overrides"] = shape.overrides()
+            parameters["body"] = shape.body()
+        return sfn.Pass(self, state_id, parameters=parameters)
+
+    def _sms_path(self) -> sfn.IChainable:
+        send = sms_send_state(self, "SendSms", topic=self._sms_topic, retry=self._sms_retry,
+                              timeout=self._task_timeout)
+        send.add_catch(self._record_failed("RecordSmsFailed", "sms"), result_path="$.failure")
+        send.next(self._record("RecordSmsSent", status="SENT", channel="sms"))
+        return (
+            self._prepare("PrepareSms", None)
+            .next(sfn.Pass(self, "ApplySmsDefaults", parameters=_MERGED))
+            .next(send)
+        )
+
+    def _email_path(self) -> sfn.State:
+        send = self._send_email("SendEmail")
+        send.add_catch(self._record_failed("RecordEmailFailed", "email"), result_path="$.failure")
+        send.next(self._record("RecordEmailSent", status="SENT", channel="email"))
+        apply = sfn.Pass(self, "ApplyEmailDefaults", parameters=_MERGED_WITH_EMAIL)
+        apply.next(send)
+        return apply
+
+    def _both_path(self) -> sfn.State:
+        """Each branch catches its own failure, so one channel never cancels the other."""
+        sms = sms_send_state(self, "SendSmsOfBoth", topic=self._sms_topic, retry=self._sms_retry,
+                             timeout=self._task_timeout)
+        sms.add_catch(channel_failed(self, "SmsFailedOfBoth", "sms"), result_path="$.failure")
+        email = self._send_email("SendEmailOfBoth")
+        email.add_catch(channel_failed(self, "EmailFailedOfBoth", "email"), result_path="$.failure")
+        delivered = "States.MathAdd($[0].smsResult.ok, $[1].emailResult.ok)"
+        send_both = sfn.Parallel(
+            self,
+            "SendBoth",
+            parameters=_MERGED_WITH_EMAIL,
+            # Whole branch outputs are selected, not "$[0].request": the local engine returns a
+            # list for a path that indexes and then names a field.
+            result_selector={
+                "smsBranch.$": "$[0]",
+                "emailBranch.$": "$[1]",
+                "delivered.$": delivered,
+                "status.$": f"States.ArrayGetItem(States.Array('FAILED', 'PARTIAL', 'SENT'), {delivered})",
+            },
+        )
+        send_both.branch(sms)
+        send_both.branch(email)
+        check = sfn.Choice(self, "CheckDeliveries")
+        check.when(
+            sfn.Condition.number_equals("$.delivered", 0),
+            self._record("RecordBothFailed", status="FAILED", both=True).next(self._delivery_failed),
+        )
+        check.otherwise(self._record("RecordBothOutcome", status=None, both=True))
+        send_both.next(check)
+        return send_both
+
+    def _send_email(self, state_id: str) -> tasks.CallAwsService:
+        return email_send_state(
+            self, state_id, iam_resources=self._ses_resources,
+            configuration_set_name=self._configuration_set_name, retry=self._email_retry,
+            timeout=self._task_timeout,
+        )
+
+    # ---- delivery-log records -----------------------------------------------------------------
+
+    def _common_item(self, base: str = "$") -> dict[str, tasks.DynamoAttributeValue]:
+        """The attributes every outcome record has; ``base`` is where the merged request lives."""
+        return {
+            "notificationId": string_at(f"{base}.request.notificationId"),
+            "channel": string_at(f"{base}.request.channel"),
+            "executionArn": string_at("$$.Execution.Id"),
+            "receivedAt": string_at(f"{base}.receivedAt"),
+            "completedAt": string_at("$$.State.EnteredTime"),
+            "metadata": Attr.from_string(
+                JsonPath.json_to_string(JsonPath.object_at(f"{base}.request.metadata"))
+            ),
+        }
+
+    def _record(self, state_id: str, *, status: str | None, both: bool = False,
+                channel: str = "") -> tasks.DynamoPutItem:
+        """Records an outcome; ``status=None`` takes it from ``$.status``."""
+        if both:
+            item = self._common_item("$.smsBranch")
+            results = {
+                "sms": channel_result("$.smsBranch" + result_path("sms")[1:]),
+                "email": channel_result("$.emailBranch" + result_path("email")[1:]),
+            }
+        else:
+            item = self._common_item()
+            results = {channel: channel_result(result_path(channel))}
+        item["status"] = Attr.from_string(status) if status else string_at("$.status")
+        item["results"] = Attr.from_map(results)
+        state = self.delivery_log.put_record(self, state_id, item=item, timeout=self._task_timeout)
+        state.add_catch(self._log_unavailable, result_path="$.logFailure")
+        return state
+
+    def _record_failed(self, state_id: str, channel: str) -> sfn.IChainable:
+        item = self._common_item()
+        item["status"] = Attr.from_string("FAILED")
+        item["results"] = Attr.from_map({channel: Attr.from_map({
+            "status": Attr.from_string("FAILED"),
+            "messageId": Attr.from_string(""),
+            "error": string_at("$.failure.Error"),
+            "cause": string_at("$.failure.Cause"),
+        })})
+        state = self.delivery_log.put_record(self, state_id, item=item, timeout=self._task_timeout)
+        state.add_catch(self._log_unavailable, result_path="$.logFailure")
+        return state.next(self._delivery_failed)
+
+    def _reject(self, rejection: Rejection, *, keyed_by_id: bool) -> sfn.IChainable:
+        """Records REJECTED with the reason, then fails with the rejection's named error.
+        The key is the request's notificationId when it has a valid one, else the execution name."""
+        state_id = f"Reject{rejection.slug}" + ("" if keyed_by_id else "ByExecutionName")
+        now = string_at("$$.State.EnteredTime")
+        state = self.delivery_log.put_record(
+            self,
+            state_id,
+            item={
+                "notificationId": string_at("$.notificationId" if keyed_by_id else "$$.Execution.Name"),
+                "status": Attr.from_string("REJECTED"),
+                "error": Attr.from_string(rejection.error),
+                "reason": Attr.from_string(rejection.reason),
+                "executionArn": string_at("$$.Execution.Id"),
+                "receivedAt": now,
+                "completedAt": now,
+            },
+            result_selector={"reason": rejection.reason},
+            result_path="$.rejection",
+            timeout=self._task_timeout,
+        )
+        state.add_catch(self._log_unavailable, result_path="$.logFailure")
+        return state.next(self._fails[rejection.error])
+
+    # ---- IAM --------------------------------------------------------------------------------
+
+    def _grant_sms_publish(self) -> None:
+        if self._sms_topic is not None:
+            self._sms_topic.grant_publish(self.state_machine)
+            return
+        # SMS straight to a phone number has no resource ARN to scope to.
+        self.state_machine.add_to_role_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=["*"]))
+
+    # ---- public helpers -----------------------------------------------------------------------
+
+    def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Lets ``grantee`` start notifications."""
+        return self.state_machine.grant_start_execution(grantee)
+
+    def grant_read_delivery_log(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Lets ``grantee`` read delivery-log records."""
+        return self.table.grant_read_data(grantee)
+
+    def metric_failed(self, **props: object) -> cloudwatch.Metric:
+        return self.state_machine.metric_failed(**props)  # type: ignore[arg-type]
+
+    def metric_succeeded(self, **props: object) -> cloudwatch.Metric:
+        return self.state_machine.metric_succeeded(**props)  # type: ignore[arg-type]
+
+    def metric_timed_out(self, **props: object) -> cloudwatch.Metric:
+        return self.state_machine.metric_timed_out(**props)  # type: ignore[arg-type]
+
+    @property
+    def channel_integrations(self) -> Mapping[str, str]:
+        """Integration resource ARNs per channel, for per-channel metrics."""
+        return {
+            "sms": "arn:aws:states:::sns:publish",
+            "email": "arn:aws:states:::aws-sdk:sesv2:sendEmail",
+        }
+
+    # ---- prop checks --------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_props(
+        *,
+        sender: str,
+        email_identities: Sequence[str],
+        allowed_senders: Sequence[str],
+        default_subject: str,
+        configuration_set_name: str | None,
+        allowed_configuration_sets: Sequence[str],
+        workflow_type: sfn.StateMachineType,
+        timeout: cdk.Duration,
+        task_timeout: cdk.Duration,
+    ) -> None:
+        if isinstance(email_identities, str) or not email_identities:
+            raise PropError(_NAME, "email_identities", email_identities,
+                            "Give a list of SES identities (domains or addresses), e.g. ['example.com'].")
+        for identity in email_identities:
+            if not isinstance(identity, str) or not identity or (" " in identity):
+                raise PropError(_NAME, "email_identities", identity,
+                                "Each identity is a domain ('example.com') or an address.")
+        if isinstance(allowed_senders, str):
+            raise PropError(_NAME, "allowed_senders", allowed_senders, "Give a list of addresses, not a string.")
+        require_email(_NAME, "sender", sender)
+        for address in allowed_senders:
+            require_email(_NAME, "allowed_senders", address)
+        for prop, address in [("sender", sender), *(("allowed_senders", a) for a in allowed_senders)]:
+            if is_token(address) or any(is_token(i) for i in email_identities):
+                continue
+            domain = address.rsplit("@", 1)[-1]
+            if address not in email_identities and domain not in email_identities:
+                raise PropError(_NAME, prop, address,
+                                f"It is not covered by email_identities {list(email_identities)}: "
+                                f"add '{domain}' or '{address}' to email_identities.")
+        if not isinstance(default_subject, str) or not default_subject.strip():
+            raise PropError(_NAME, "default_subject", default_subject, "Give a non-empty subject line.")
+        if allowed_configuration_sets and not configuration_set_name:
+            raise PropError(_NAME, "allowed_configuration_sets", list(allowed_configuration_sets),
+                            "Set configuration_set_name too: it is used when a request names no set.")
+        longest = cdk.Duration.minutes(5) if workflow_type == sfn.StateMachineType.EXPRESS else cdk.Duration.days(1)
+        require_duration_between(_NAME, "timeout", timeout, cdk.Duration.seconds(10), longest)
+        require_duration_between(_NAME, "task_timeout", task_timeout, cdk.Duration.seconds(1), cdk.Duration.minutes(15))
+        if not timeout.is_unresolved() and not task_timeout.is_unresolved():
+            if task_timeout.to_seconds() >= timeout.to_seconds():
+                raise PropError(_NAME, "task_timeout", task_timeout.to_human_string(),
+                                f"Use a task_timeout shorter than timeout ({timeout.to_human_string()}).")

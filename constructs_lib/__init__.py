@@ -1,0 +1,18 @@
+"""notify-cdk constructs: a Step Functions notification workflow and its monitoring."""
+
+from .contract import UNSUPPORTED_CHANNEL, VALIDATION_ERROR
+from .delivery_log import DeliveryLog
+from .monitoring import NotificationMonitoring
+from .retry import RetryPolicy, default_email_retry, default_sms_retry
+from .workflow import NotificationWorkflow
+
+__all__ = [
+    "DeliveryLog",
+    "NotificationMonitoring",
+    "NotificationWorkflow",
+    "RetryPolicy",
+    "UNSUPPORTED_CHANNEL",
+    "VALIDATION_ERROR",
+    "default_email_retry",
+    "default_sms_retry",
+]

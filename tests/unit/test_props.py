@@ -1,0 +1,69 @@
+"""Bad construct props raise at synth time, naming the prop, the value and the fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_stepfunctions as sfn
+
+from constructs_lib import NotificationWorkflow, RetryPolicy
+from constructs_lib._props import PropError
+
+GOOD: dict[str, Any] = {"sender": "n@example.com", "email_identities": ["example.com"]}
+
+
+def _build(**overrides: Any) -> NotificationWorkflow:
+    stack = cdk.Stack(cdk.App(), "Props")
+    return NotificationWorkflow(stack, "Workflow", **{**GOOD, **overrides})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "prop", "fix"),
+    [
+        ({"sender": "not-an-address"}, "sender", "e-mail address"),
+        ({"email_identities": []}, "email_identities", "list of SES identities"),
+        ({"email_identities": "example.com"}, "email_identities", "list of SES identities"),
+        ({"sender": "n@other.org"}, "sender", "add 'other.org' or 'n@other.org' to email_identities"),
+        ({"allowed_senders": ["a@other.org"]}, "allowed_senders", "add 'other.org'"),
+        ({"allowed_senders": "a@example.com"}, "allowed_senders", "not a string"),
+        ({"default_subject": "  "}, "default_subject", "non-empty subject"),
+        ({"allowed_configuration_sets": ["x"]}, "allowed_configuration_sets", "configuration_set_name"),
+        ({"timeout": cdk.Duration.minutes(10), "workflow_type": sfn.StateMachineType.EXPRESS}, "timeout",
+         "between 10 seconds and 5 minutes"),
+        ({"task_timeout": cdk.Duration.minutes(5)}, "task_timeout", "shorter than timeout"),
+        ({"sms_retry": RetryPolicy(cdk.Duration.seconds(2), 11, 2.0)}, "sms_retry.max_attempts", "0 to 10"),
+        ({"email_retry": RetryPolicy(cdk.Duration.seconds(3), 2, 0.5)}, "email_retry.backoff_rate", "1.0 to 10.0"),
+        ({"email_retry": RetryPolicy(cdk.Duration.seconds(30), 2, 2.0, cdk.Duration.seconds(5))},
+         "email_retry.max_delay", "at least the interval"),
+    ],
+)
+def test_fails_when_a_prop_is_invalid(overrides: dict[str, Any], prop: str, fix: str) -> None:
+    with pytest.raises(PropError) as error:
+        _build(**overrides)
+    assert error.value.prop == prop
+    message = str(error.value)
+    assert f"invalid {prop}=" in message and fix in message
+
+
+def test_unresolved_tokens_are_not_checked_at_synth_time() -> None:
+    sender = cdk.Token.as_string(cdk.Fn.ref("SenderParameter"))
+    assert _build(sender=sender).state_machine is not None
+
+
+def test_express_and_custom_retries_reach_the_definition(tmp_path: Any) -> None:
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Express")
+    NotificationWorkflow(
+        stack, "Workflow", **GOOD, workflow_type=sfn.StateMachineType.EXPRESS,
+        configuration_set_name="tracking", allowed_configuration_sets=["marketing"],
+        sms_retry=RetryPolicy(cdk.Duration.seconds(1), 1, 1.0, cdk.Duration.seconds(1), jitter=False),
+    )
+    template = app.synth().get_stack_by_name("Express").template
+    [machine] = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    assert machine["Properties"]["StateMachineType"] == "EXPRESS"
+    body = "".join(p for p in machine["Properties"]["DefinitionString"]["Fn::Join"][1] if isinstance(p, str))
+    assert '"IntervalSeconds":1,"MaxAttempts":1,"BackoffRate":1,"MaxDelaySeconds":1,"JitterStrategy":"NONE"' in body
+    assert '"ConfigurationSetName.$":"$.email.configurationSet"' in body
+    assert '"StringEquals":"marketing"' in body

@@ -1,0 +1,139 @@
+"""The stack's resources: IAM, logging, the delivery-log table, alarms, outputs, cdk-nag."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Match, Template
+from cdk_nag import AwsSolutionsChecks
+
+from constructs_lib import NotificationWorkflow
+from tests.support.asl import resources_of_type
+
+
+@pytest.fixture(scope="module")
+def template(synthesized: Any) -> dict[str, Any]:
+    return synthesized.template()
+
+
+@pytest.fixture(scope="module")
+def assertions(template: dict[str, Any]) -> Template:
+    return Template.from_json(template)
+
+
+def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        s for p in resources_of_type(template, "AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    actions = statement["Action"]
+    return [actions] if isinstance(actions, str) else list(actions)
+
+
+def test_iam_uses_ses_actions_and_no_sesv2_prefix(template: dict[str, Any]) -> None:
+    actions = [a for s in _statements(template) for a in _actions(s)]
+    assert "ses:SendEmail" in actions
+    assert not [a for a in actions if a.startswith("sesv2:")]
+
+
+def test_ses_send_is_scoped_to_the_configured_identity(template: dict[str, Any]) -> None:
+    [ses] = [s for s in _statements(template) if "ses:SendEmail" in _actions(s)]
+    assert ses["Resource"]["Fn::Join"][1][-1] == ":identity/example.com"
+
+
+def test_the_only_wildcard_statement_holds_the_acknowledged_actions(template: dict[str, Any]) -> None:
+    wildcards = [s for s in _statements(template) if s["Resource"] == "*"]
+    assert len(wildcards) == 1
+    actions = set(_actions(wildcards[0]))
+    assert "sns:Publish" in actions
+    assert {a.split(":")[0] for a in actions} == {"sns", "logs", "xray"}
+    assert not [a for s in _statements(template) for a in _actions(s) if a.endswith(":*") or a == "*"]
+
+
+def test_dynamodb_access_is_put_item_on_the_delivery_log_only(template: dict[str, Any]) -> None:
+    dynamo = [s for s in _statements(template) if any(a.startswith("dynamodb:") for a in _actions(s))]
+    assert [_actions(s) for s in dynamo] == [["dynamodb:PutItem"]]
+    assert {"Ref": next(iter(resources_of_type(template, "AWS::DynamoDB::Table")))} in dynamo[0]["Resource"][
+        "Fn::Join"][1]
+
+
+def test_state_machine_logs_everything_but_execution_data_and_traces(assertions: Template) -> None:
+    assertions.has_resource_properties("AWS::StepFunctions::StateMachine", {
+        "StateMachineType": "STANDARD",
+        "TracingConfiguration": {"Enabled": True},
+        "LoggingConfiguration": {"Level": "ALL", "IncludeExecutionData": False,
+                                 "Destinations": [Match.any_value()]},
+    })
+
+
+def test_state_machine_has_a_timeout(template: dict[str, Any]) -> None:
+    [machine] = resources_of_type(template, "AWS::StepFunctions::StateMachine").values()
+    body = "".join(p if isinstance(p, str) else "" for p in machine["Properties"]["DefinitionString"]["Fn::Join"][1])
+    assert '"TimeoutSeconds":300}' in body
+
+
+def test_log_group_is_vended_with_explicit_retention(template: dict[str, Any]) -> None:
+    [group] = resources_of_type(template, "AWS::Logs::LogGroup").values()
+    assert group["Properties"]["LogGroupName"].startswith("/aws/vendedlogs/states/")
+    assert group["Properties"]["RetentionInDays"] == 30
+    assert group["DeletionPolicy"] == "Retain"
+
+
+def test_delivery_log_table_is_secure_and_retained(template: dict[str, Any]) -> None:
+    [table] = resources_of_type(template, "AWS::DynamoDB::Table").values()
+    props = table["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["KeySchema"] == [{"AttributeName": "notificationId", "KeyType": "HASH"}]
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert table["DeletionPolicy"] == "Retain" and table["UpdateReplacePolicy"] == "Retain"
+
+
+@pytest.mark.parametrize("metric", ["ExecutionsFailed", "ExecutionsTimedOut", "ExecutionThrottled",
+                                    "ExecutionsAborted"])
+def test_execution_alarms_notify_the_alarm_topic(template: dict[str, Any], metric: str) -> None:
+    alarms = [a["Properties"] for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+              if a["Properties"].get("MetricName") == metric]
+    assert len(alarms) == 1
+    [topic] = resources_of_type(template, "AWS::SNS::Topic")
+    assert alarms[0]["AlarmActions"] == [{"Ref": topic}]
+    assert alarms[0]["Namespace"] == "AWS/States"
+    assert alarms[0]["Threshold"] == 1
+
+
+def test_per_channel_alarms_watch_each_integration(template: dict[str, Any]) -> None:
+    dims = sorted(
+        d["Value"]
+        for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == "ServiceIntegrationsFailed"
+        for d in a["Properties"]["Dimensions"]
+    )
+    assert dims == ["arn:aws:states:::aws-sdk:sesv2:sendEmail", "arn:aws:states:::sns:publish"]
+
+
+def test_outputs_name_what_a_caller_needs(template: dict[str, Any]) -> None:
+    assert set(template["Outputs"]) >= {"StateMachineArn", "DeliveryLogTableName", "AlarmTopicArn",
+                                        "ExecutionLogGroupName"}
+
+
+def test_cdk_nag_report_has_no_findings(synthesized: Any) -> None:
+    report = json.loads((synthesized.outdir / "validation-report.json").read_text())
+    findings = [v for r in report["pluginReports"] for v in r.get("violations", [])]
+    assert findings == []
+
+
+def test_cdk_nag_gate_fails_on_a_finding_nobody_acknowledged(tmp_path: Any) -> None:
+    """The gate can fail: the same workflow without the stack's acknowledgement stops the synth."""
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Probe")
+    NotificationWorkflow(stack, "Workflow", sender="n@example.com", email_identities=["example.com"])
+    cdk.Validations.of(stack).add_plugins(AwsSolutionsChecks(stack))
+    with pytest.raises(Exception, match=r"ValidationFailed(.|\n)*AwsSolutions-IAM5\[Resource::\*\]"):
+        app.synth()

@@ -1,0 +1,403 @@
+"""Template assertions for NotificationMonitoring."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, cast
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk.assertions import Match, Template
+
+from constructs_lib.monitoring import NotificationMonitoring
+
+SMS_ARN = "arn:aws:states:::sns:publish"
+EMAIL_ARN = "arn:aws:states:::aws-sdk:sesv2:sendEmail"
+EXISTING_TOPIC_ARN = "arn:aws:sns:eu-west-1:111111111111:ops-alarms"
+ALARM_EMAIL = "ops@example.com"
+
+# Alarm name -> the CloudWatch metric it must watch.
+EXECUTION_ALARMS = {
+    "ExecutionsFailed": "ExecutionsFailed",
+    "ExecutionsTimedOut": "ExecutionsTimedOut",
+    "ExecutionThrottled": "ExecutionThrottled",
+    "ExecutionsAborted": "ExecutionsAborted",
+}
+
+
+def _state_machine(stack: cdk.Stack) -> sfn.StateMachine:
+    return sfn.StateMachine(
+        stack,
+        "StateMachine",
+        definition_body=sfn.DefinitionBody.from_chainable(sfn.Pass(stack, "Noop")),
+    )
+
+
+class Built:
+    """One synthesized variant: the construct, its template and handy logical ids."""
+
+    def __init__(self, stack: cdk.Stack, monitoring: NotificationMonitoring) -> None:
+        self.stack = stack
+        self.monitoring = monitoring
+        self.template = Template.from_stack(stack)
+        self.state_machine_id = _only_logical_id(self.template, "AWS::StepFunctions::StateMachine")
+
+    def alarm_props(self, name: str) -> dict[str, Any]:
+        cfn_alarm = cast(cdk.CfnElement, self.monitoring.alarms[name].node.default_child)
+        logical_id = self.stack.get_logical_id(cfn_alarm)
+        props: dict[str, Any] = self.template.to_json()["Resources"][logical_id]["Properties"]
+        return props
+
+
+def _only_logical_id(template: Template, resource_type: str) -> str:
+    found = template.find_resources(resource_type)
+    assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
+    return next(iter(found))
+
+
+@pytest.fixture(scope="module")
+def variants() -> dict[str, Built]:
+    """Both variants in one app, built before the single synth (the tree is frozen after it)."""
+    app = cdk.App(analytics_reporting=False)
+
+    # New encrypted topic, e-mail subscription and per-channel alarms.
+    full_stack = cdk.Stack(app, "Full")
+    key = kms.Key(full_stack, "Key", enable_key_rotation=True)
+    full_monitoring = NotificationMonitoring(
+        full_stack,
+        "Monitoring",
+        state_machine=_state_machine(full_stack),
+        alarm_email=ALARM_EMAIL,
+        master_key=key,
+        evaluation_periods=2,
+        period=cdk.Duration.minutes(10),
+        channel_integrations={"sms": SMS_ARN, "email": EMAIL_ARN},
+    )
+
+    # Caller-supplied topic, defaults otherwise.
+    existing_stack = cdk.Stack(app, "ExistingTopic")
+    existing_monitoring = NotificationMonitoring(
+        existing_stack,
+        "Monitoring",
+        state_machine=_state_machine(existing_stack),
+        alarm_topic=sns.Topic.from_topic_arn(existing_stack, "Ops", EXISTING_TOPIC_ARN),
+    )
+
+    return {
+        "full": Built(full_stack, full_monitoring),
+        "existing_topic": Built(existing_stack, existing_monitoring),
+    }
+
+
+@pytest.fixture(scope="module")
+def full(variants: dict[str, Built]) -> Built:
+    return variants["full"]
+
+
+@pytest.fixture(scope="module")
+def existing_topic(variants: dict[str, Built]) -> Built:
+    return variants["existing_topic"]
+
+
+# --- state machine alarms -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "metric_name"), sorted(EXECUTION_ALARMS.items()))
+def test_execution_alarm_watches_state_machine_metric(
+    full: Built, name: str, metric_name: str
+) -> None:
+    props = full.alarm_props(name)
+    assert props["Namespace"] == "AWS/States"
+    assert props["MetricName"] == metric_name
+    assert props["Dimensions"] == [
+        {"Name": "StateMachineArn", "Value": {"Ref": full.state_machine_id}}
+    ]
+    assert props["Statistic"] == "Sum"
+    assert props["Threshold"] == 1
+    assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert props["TreatMissingData"] == "notBreaching"
+    # The variant's own period and evaluation_periods, not the defaults.
+    assert props["Period"] == 600
+    assert props["EvaluationPeriods"] == 2
+
+
+def test_alarms_notify_the_created_topic(full: Built) -> None:
+    topic_id = _only_logical_id(full.template, "AWS::SNS::Topic")
+    for name in full.monitoring.alarms:
+        assert full.alarm_props(name)["AlarmActions"] == [{"Ref": topic_id}], name
+
+
+def test_alarm_names_are_stable(full: Built, existing_topic: Built) -> None:
+    assert sorted(full.monitoring.alarms) == sorted(
+        [*EXECUTION_ALARMS, "sms.IntegrationFailures", "email.IntegrationFailures"]
+    )
+    assert sorted(existing_topic.monitoring.alarms) == sorted(EXECUTION_ALARMS)
+    existing_topic.template.resource_count_is("AWS::CloudWatch::Alarm", 4)
+    full.template.resource_count_is("AWS::CloudWatch::Alarm", 6)
+
+
+def test_construct_ids_are_stable(full: Built) -> None:
+    children = {child.node.id for child in full.monitoring.node.children}
+    assert {
+        "AlarmTopic",
+        "AlarmEmailSubscription",
+        "ExecutionsFailedAlarm",
+        "ExecutionsTimedOutAlarm",
+        "ExecutionThrottledAlarm",
+        "ExecutionsAbortedAlarm",
+        "SmsIntegrationFailuresAlarm",
+        "EmailIntegrationFailuresAlarm",
+        "Dashboard",
+    } <= children
+
+
+def test_defaults_are_five_minutes_and_one_period(existing_topic: Built) -> None:
+    props = existing_topic.alarm_props("ExecutionsFailed")
+    assert props["Period"] == 300
+    assert props["EvaluationPeriods"] == 1
+
+
+# --- per-channel alarms ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("channel", "arn"), [("sms", SMS_ARN), ("email", EMAIL_ARN)])
+def test_channel_alarm_watches_integration_failures(full: Built, channel: str, arn: str) -> None:
+    props = full.alarm_props(f"{channel}.IntegrationFailures")
+    assert props["Namespace"] == "AWS/States"
+    assert props["MetricName"] == "ServiceIntegrationsFailed"
+    assert props["Dimensions"] == [{"Name": "ServiceIntegrationResourceArn", "Value": arn}]
+    assert props["Statistic"] == "Sum"
+    assert props["Threshold"] == 1
+    assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert props["TreatMissingData"] == "notBreaching"
+    assert props["Period"] == 600
+    assert props["EvaluationPeriods"] == 2
+
+
+# --- topic, key and subscription ------------------------------------------------------------
+
+
+def test_email_subscription_on_alarm_topic(full: Built) -> None:
+    topic_id = _only_logical_id(full.template, "AWS::SNS::Topic")
+    full.template.resource_properties_count_is(
+        "AWS::SNS::Subscription",
+        {"Protocol": "email", "Endpoint": ALARM_EMAIL, "TopicArn": {"Ref": topic_id}},
+        1,
+    )
+
+
+def test_created_topic_is_encrypted_with_master_key(full: Built) -> None:
+    key_id = _only_logical_id(full.template, "AWS::KMS::Key")
+    full.template.has_resource_properties(
+        "AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}}
+    )
+
+
+def test_created_topic_enforces_ssl_and_lets_alarms_publish(full: Built) -> None:
+    topic_id = _only_logical_id(full.template, "AWS::SNS::Topic")
+    policies = full.template.find_resources("AWS::SNS::TopicPolicy")
+    assert len(policies) == 1
+    policy = next(iter(policies.values()))["Properties"]
+    assert policy["Topics"] == [{"Ref": topic_id}]
+    statements = policy["PolicyDocument"]["Statement"]
+
+    deny = [s for s in statements if s["Effect"] == "Deny"]
+    assert len(deny) == 1
+    assert deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert deny[0]["Principal"] == "*"
+    assert deny[0]["Action"] == "sns:Publish"
+
+    allow = [s for s in statements if s.get("Sid") == "AllowCloudWatchAlarmsToPublish"]
+    assert len(allow) == 1
+    assert allow[0]["Effect"] == "Allow"
+    assert allow[0]["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert allow[0]["Action"] == "sns:Publish"
+    assert allow[0]["Resource"] == {"Ref": topic_id}
+    source_arn = json.dumps(allow[0]["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert ":cloudwatch:" in source_arn and ":alarm:*" in source_arn
+
+
+def test_owned_key_lets_cloudwatch_use_it(full: Built) -> None:
+    key = next(iter(full.template.find_resources("AWS::KMS::Key").values()))
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    granted = [
+        s for s in statements if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert len(granted) == 1
+    assert granted[0]["Effect"] == "Allow"
+    assert sorted(granted[0]["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+
+
+def test_existing_topic_is_used_as_is(existing_topic: Built) -> None:
+    template = existing_topic.template
+    template.resource_count_is("AWS::SNS::Topic", 0)
+    template.resource_count_is("AWS::SNS::TopicPolicy", 0)
+    template.resource_count_is("AWS::SNS::Subscription", 0)
+    assert existing_topic.monitoring.alarm_topic.topic_arn == EXISTING_TOPIC_ARN
+    for name in EXECUTION_ALARMS:
+        assert existing_topic.alarm_props(name)["AlarmActions"] == [EXISTING_TOPIC_ARN]
+
+
+# --- dashboard ------------------------------------------------------------------------------
+
+
+def _dashboard_body(built: Built) -> str:
+    dashboard = next(iter(built.template.find_resources("AWS::CloudWatch::Dashboard").values()))
+    # The body is an Fn::Join around the state machine reference; its JSON text is enough here.
+    return json.dumps(dashboard["Properties"]["DashboardBody"])
+
+
+def test_dashboard_graphs_state_machine_metrics(full: Built) -> None:
+    full.template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+    body = _dashboard_body(full)
+    for metric in (
+        "ExecutionsStarted",
+        "ExecutionsSucceeded",
+        "ExecutionsFailed",
+        "ExecutionsTimedOut",
+        "ExecutionThrottled",
+        "ExecutionTime",
+    ):
+        assert f'\\"{metric}\\"' in body, metric
+    assert full.state_machine_id in body
+
+
+def test_dashboard_graphs_channels_only_when_given(full: Built, existing_topic: Built) -> None:
+    body = _dashboard_body(full)
+    assert "ServiceIntegrationsFailed" in body
+    assert SMS_ARN in body and EMAIL_ARN in body
+    assert "ServiceIntegration" not in _dashboard_body(existing_topic)
+
+
+def test_dashboard_name_is_generated_by_default(full: Built) -> None:
+    full.template.has_resource_properties(
+        "AWS::CloudWatch::Dashboard", {"DashboardName": Match.absent()}
+    )
+
+
+# --- validation (no synth: the constructor raises first) ------------------------------------
+
+
+@pytest.fixture
+def new_stack() -> Callable[[], tuple[cdk.Stack, sfn.StateMachine]]:
+    def make() -> tuple[cdk.Stack, sfn.StateMachine]:
+        stack = cdk.Stack(cdk.App(analytics_reporting=False), "Invalid")
+        return stack, _state_machine(stack)
+
+    return make
+
+
+@pytest.mark.parametrize("email", ["ops.example.com", "ops@", "ops @example.com", ""])
+def test_fails_when_alarm_email_is_not_an_address(
+    new_stack: Callable[[], tuple[cdk.Stack, sfn.StateMachine]], email: str
+) -> None:
+    stack, sm = new_stack()
+    with pytest.raises(ValueError, match=r"alarm_email.*" + repr(email).replace(".", r"\.")):
+        NotificationMonitoring(stack, "Monitoring", state_machine=sm, alarm_email=email)
+
+
+def test_alarm_email_token_is_not_validated(
+    new_stack: Callable[[], tuple[cdk.Stack, sfn.StateMachine]],
+) -> None:
+    stack, sm = new_stack()
+    email = cdk.CfnParameter(stack, "Email").value_as_string
+    monitoring = NotificationMonitoring(stack, "Monitoring", state_machine=sm, alarm_email=email)
+    assert monitoring.node.try_find_child("AlarmEmailSubscription") is not None
+
+
+@pytest.mark.parametrize("evaluation_periods", [0, -1])
+def test_fails_when_evaluation_periods_below_one(
+    new_stack: Callable[[], tuple[cdk.Stack, sfn.StateMachine]], evaluation_periods: int
+) -> None:
+    stack, sm = new_stack()
+    with pytest.raises(ValueError, match=rf"evaluation_periods.*{evaluation_periods}"):
+        NotificationMonitoring(
+            stack, "Monitoring", state_machine=sm, evaluation_periods=evaluation_periods
+        )
+
+
+@pytest.mark.parametrize(
+    "period",
+    [cdk.Duration.seconds(30), cdk.Duration.seconds(59), cdk.Duration.hours(25)],
+    ids=["30s", "59s", "25h"],
+)
+def test_fails_when_period_out_of_range(
+    new_stack: Callable[[], tuple[cdk.Stack, sfn.StateMachine]], period: cdk.Duration
+) -> None:
+    stack, sm = new_stack()
+    with pytest.raises(ValueError, match=r"period must be between 1 minute and 1 day"):
+        NotificationMonitoring(stack, "Monitoring", state_machine=sm, period=period)
+
+
+def test_fails_when_period_is_not_whole_minutes(
+    new_stack: Callable[[], tuple[cdk.Stack, sfn.StateMachine]],
+) -> None:
+    stack, sm = new_stack()
+    with pytest.raises(
+        ValueError, match=r"period must be a whole number of minutes, got 1 minute 30 seconds\."
+    ):
+        NotificationMonitoring(
+            stack, "Monitoring", state_machine=sm, period=cdk.Duration.seconds(90)
+        )
+
+
+@pytest.mark.parametrize(
+    "period", [cdk.Duration.minutes(1), cdk.Duration.days(1)], ids=["1m", "1d"]
+)
+def test_period_bounds_are_inclusive(
+    new_stack: Callable[[], tuple[cdk.Stack, sfn.StateMachine]], period: cdk.Duration
+) -> None:
+    stack, sm = new_stack()
+    monitoring = NotificationMonitoring(stack, "Monitoring", state_machine=sm, period=period)
+    assert len(monitoring.alarms) == 4
+
+
+def test_fails_when_master_key_given_with_alarm_topic(
+    new_stack: Callable[[], tuple[cdk.Stack, sfn.StateMachine]],
+) -> None:
+    stack, sm = new_stack()
+    with pytest.raises(ValueError, match=r"master_key.*alarm_topic"):
+        NotificationMonitoring(
+            stack,
+            "Monitoring",
+            state_machine=sm,
+            alarm_topic=sns.Topic.from_topic_arn(stack, "Ops", EXISTING_TOPIC_ARN),
+            master_key=kms.Key(stack, "Key"),
+        )
+
+
+def test_fails_when_master_key_is_aws_managed_sns_key(
+    new_stack: Callable[[], tuple[cdk.Stack, sfn.StateMachine]],
+) -> None:
+    stack, sm = new_stack()
+    with pytest.raises(ValueError, match=r"master_key.*'alias/aws/sns'"):
+        NotificationMonitoring(
+            stack,
+            "Monitoring",
+            state_machine=sm,
+            master_key=kms.Alias.from_alias_name(stack, "AwsSns", "alias/aws/sns"),
+        )
+
+
+@pytest.mark.parametrize(
+    ("channels", "message"),
+    [
+        ({"sms": "sns:publish"}, r"channel_integrations\['sms'\].*'sns:publish'"),
+        ({"1sms": SMS_ARN}, r"channel_integrations keys.*'1sms'"),
+        ({"sms/eu": SMS_ARN}, r"channel_integrations keys.*'sms/eu'"),
+        ({"push-eu": SMS_ARN, "push_eu": SMS_ARN}, r"'push-eu' and 'push_eu'.*'PushEu'"),
+    ],
+    ids=["not-an-arn", "leading-digit", "slash", "id-collision"],
+)
+def test_fails_when_channel_integrations_malformed(
+    new_stack: Callable[[], tuple[cdk.Stack, sfn.StateMachine]],
+    channels: dict[str, str],
+    message: str,
+) -> None:
+    stack, sm = new_stack()
+    with pytest.raises(ValueError, match=message):
+        NotificationMonitoring(stack, "Monitoring", state_machine=sm, channel_integrations=channels)

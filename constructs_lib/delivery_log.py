@@ -18,6 +18,7 @@ JsonPath = sfn.JsonPath
 
 PARTITION_KEY = "notificationId"
 TTL_ATTRIBUTE = "expiresAt"
+CONDITIONAL_CHECK_FAILED = "DynamoDB.ConditionalCheckFailedException"
 
 
 class DeliveryLog(Construct):
@@ -58,7 +59,7 @@ class DeliveryLog(Construct):
             removal_policy=removal_policy,
         )
 
-    def put_record(
+    def create_record(
         self,
         scope: Construct,
         state_id: str,
@@ -68,14 +69,49 @@ class DeliveryLog(Construct):
         result_path: str | None = None,
         timeout: cdk.Duration,
     ) -> tasks.DynamoPutItem:
-        """A putItem state writing ``item``, retried on throttling only."""
+        """Writes a new record; fails with ``DynamoDB.ConditionalCheckFailedException`` when
+        one with the same notificationId exists, so no request overwrites another's record."""
         state = tasks.DynamoPutItem(
             scope,
             state_id,
             table=self.table,
             item=dict(item),
+            condition_expression="attribute_not_exists(#id)",
+            expression_attribute_names={"#id": PARTITION_KEY},
             result_selector=dict(result_selector) if result_selector else None,
             result_path=result_path if result_path else JsonPath.DISCARD,
+            task_timeout=sfn.Timeout.duration(timeout),
+        )
+        DELIVERY_LOG_RETRY.apply(state, transient_errors=DELIVERY_LOG_TRANSIENT_ERRORS)
+        return state
+
+    def update_record(
+        self,
+        scope: Construct,
+        state_id: str,
+        *,
+        key_path: str,
+        set_attributes: Mapping[str, tasks.DynamoAttributeValue],
+        add_counters: Mapping[str, int] | None = None,
+        timeout: cdk.Duration,
+    ) -> tasks.DynamoUpdateItem:
+        """Sets attributes on the record at ``key_path`` (an update, so concurrent writers such as
+        the duplicate counter or delivery-status feedback are not overwritten)."""
+        names = {f"#{attr}": attr for attr in [*set_attributes, *(add_counters or {})]}
+        values = {f":{attr}": value for attr, value in set_attributes.items()}
+        expression = "SET " + ", ".join(f"#{a} = :{a}" for a in set_attributes)
+        if add_counters:
+            values.update({f":{a}": Attr.from_number(n) for a, n in add_counters.items()})
+            expression += " ADD " + ", ".join(f"#{a} :{a}" for a in add_counters)
+        state = tasks.DynamoUpdateItem(
+            scope,
+            state_id,
+            table=self.table,
+            key={PARTITION_KEY: string_at(key_path)},
+            update_expression=expression,
+            expression_attribute_names=names,
+            expression_attribute_values=values,
+            result_path=JsonPath.DISCARD,
             task_timeout=sfn.Timeout.duration(timeout),
         )
         DELIVERY_LOG_RETRY.apply(state, transient_errors=DELIVERY_LOG_TRANSIENT_ERRORS)

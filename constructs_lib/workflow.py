@@ -18,7 +18,7 @@ from . import contract
 from ._props import PropError, is_token, require_duration_between, require_email
 from .channels import channel_failed, email_send_state, result_path, sms_send_state
 from .contract import EmailShape, Rejection
-from .delivery_log import DeliveryLog, channel_result, string_at
+from .delivery_log import CONDITIONAL_CHECK_FAILED, DeliveryLog, channel_result, string_at
 from .retry import RetryPolicy, default_email_retry, default_sms_retry
 
 Attr = tasks.DynamoAttributeValue
@@ -157,20 +157,23 @@ class NotificationWorkflow(Construct):
 
     def _definition(self) -> sfn.IChainable:
         self._fails = {
-            contract.VALIDATION_ERROR: sfn.Fail(
-                self, contract.VALIDATION_ERROR, error=contract.VALIDATION_ERROR, cause_path="$.rejection.reason"
-            ),
-            contract.UNSUPPORTED_CHANNEL: sfn.Fail(
-                self, contract.UNSUPPORTED_CHANNEL, error=contract.UNSUPPORTED_CHANNEL,
-                cause_path="$.rejection.reason",
-            ),
+            error: sfn.Fail(self, error, error=error, cause_path="$.rejection.reason")
+            for error in (contract.VALIDATION_ERROR, contract.UNSUPPORTED_CHANNEL)
         }
+        self._id_taken = sfn.Fail(
+            self, "RejectedNotificationIdTaken", error="RejectedNotificationIdTaken",
+            cause="The request broke the contract and its notificationId belongs to another request, "
+                  "whose record is left as it was.",
+        )
         self._delivery_failed = sfn.Fail(
             self, "DeliveryFailed", error="DeliveryFailed",
             cause="No channel delivered the notification; the delivery log holds each channel's error.",
         )
         self._log_unavailable = sfn.Fail(
             self, "DeliveryLogUnavailable", error="DeliveryLogUnavailable", cause_path="$.logFailure.Cause"
+        )
+        self._duplicate_ignored = sfn.Succeed(
+            self, "DuplicateIgnored", comment="Another request already claimed this notificationId.",
         )
 
         validate = sfn.Choice(self, "ValidateRequest")
@@ -188,15 +191,24 @@ class NotificationWorkflow(Construct):
 
         validate.when(sfn.Condition.string_equals("$.channel", "sms"), self._sms_path())
         apply_email = self._email_path()
-        send_both = self._both_path()
+        claim_both = self._both_path()
         for shape in contract.email_shapes():
             validate.when(
                 sfn.Condition.and_(sfn.Condition.string_equals("$.channel", "email"), shape.condition()),
                 self._prepare(f"PrepareEmail{shape.slug}", shape).next(apply_email),
             )
+        for shape in contract.email_shapes():
+            # "both" merges its defaults inside the Parallel, so the claim before it needs the key
+            # ready: one preparation per shape for each place the key comes from.
+            both = sfn.Condition.and_(sfn.Condition.string_equals("$.channel", "both"), shape.condition())
             validate.when(
-                sfn.Condition.and_(sfn.Condition.string_equals("$.channel", "both"), shape.condition()),
-                self._prepare(f"PrepareBoth{shape.slug}", shape).next(send_both),
+                sfn.Condition.and_(both, contract.has_notification_id()),
+                self._prepare(f"PrepareBoth{shape.slug}", shape, key_path="$.notificationId").next(claim_both),
+            )
+            validate.when(
+                both,
+                self._prepare(f"PrepareBoth{shape.slug}ByExecutionName", shape, key_path="$$.Execution.Name")
+                .next(claim_both),
             )
         # Unreachable while the rules above cover the contract; a safety net, not a path.
         unmatched = Rejection("Unmatched", "request does not match the contract", contract.VALIDATION_ERROR,
@@ -204,7 +216,7 @@ class NotificationWorkflow(Construct):
         validate.otherwise(self._reject(unmatched, keyed_by_id=False))
         return validate
 
-    def _prepare(self, state_id: str, shape: EmailShape | None) -> sfn.Pass:
+    def _prepare(self, state_id: str, shape: EmailShape | None, key_path: str | None = None) -> sfn.Pass:
         """Holds the literal defaults next to the request (JSONPath can only merge objects that
         are already in the state input), and the shape-specific normalisation."""
         email_defaults: dict[str, object] = {
@@ -217,6 +229,8 @@ class NotificationWorkflow(Construct):
             "receivedAt.$": "$$.State.EnteredTime",
             "defaults": {"notificationId.$": "$$.Execution.Name", "metadata": {}, "email": email_defaults},
         }
+        if key_path is not None:
+            parameters["notificationKey.$"] = key_path
         if shape is not None:
             parameters["overrides"] = shape.overrides()
             parameters["body"] = shape.body()
@@ -230,6 +244,7 @@ class NotificationWorkflow(Construct):
         return (
             self._prepare("PrepareSms", None)
             .next(sfn.Pass(self, "ApplySmsDefaults", parameters=_MERGED))
+            .next(self._claim("ClaimSms", "sms", key_path="$.request.notificationId"))
             .next(send)
         )
 
@@ -238,7 +253,7 @@ class NotificationWorkflow(Construct):
         send.add_catch(self._record_failed("RecordEmailFailed", "email"), result_path="$.failure")
         send.next(self._record("RecordEmailSent", status="SENT", channel="email"))
         apply = sfn.Pass(self, "ApplyEmailDefaults", parameters=_MERGED_WITH_EMAIL)
-        apply.next(send)
+        apply.next(self._claim("ClaimEmail", "email", key_path="$.request.notificationId")).next(send)
         return apply
 
     def _both_path(self) -> sfn.State:
@@ -271,7 +286,9 @@ class NotificationWorkflow(Construct):
         )
         check.otherwise(self._record("RecordBothOutcome", status=None, both=True))
         send_both.next(check)
-        return send_both
+        claim = self._claim("ClaimBoth", "both", key_path="$.notificationKey")
+        claim.next(send_both)
+        return claim
 
     def _send_email(self, state_id: str) -> tasks.CallAwsService:
         return email_send_state(
@@ -282,13 +299,58 @@ class NotificationWorkflow(Construct):
 
     # ---- delivery-log records -----------------------------------------------------------------
 
-    def _common_item(self, base: str = "$") -> dict[str, tasks.DynamoAttributeValue]:
-        """The attributes every outcome record has; ``base`` is where the merged request lives."""
+    def _claim(self, state_id: str, channel: str, *, key_path: str) -> tasks.DynamoPutItem:
+        """Creates the request's record before anything is sent: the conditional write is the
+        idempotency guard, so a second request with the same notificationId sends nothing."""
+        state = self.delivery_log.create_record(
+            self,
+            state_id,
+            item={
+                "notificationId": string_at(key_path),
+                "status": Attr.from_string("PROCESSING"),
+                "channel": Attr.from_string(channel),
+                "executionArn": string_at("$$.Execution.Id"),
+                "receivedAt": string_at("$.receivedAt"),
+            },
+            timeout=self._task_timeout,
+        )
+        state.add_catch(
+            self._record_duplicate(key_path), errors=[CONDITIONAL_CHECK_FAILED], result_path=JsonPath.DISCARD
+        )
+        state.add_catch(self._log_unavailable, result_path="$.logFailure")
+        return state
+
+    def _record_duplicate(self, key_path: str) -> sfn.IChainable:
+        """Counts the duplicate on the original record and ends without sending."""
+        state_id = "RecordDuplicate" + ("OfBoth" if key_path == "$.notificationKey" else "")
+        existing = self.node.try_find_child(state_id)
+        if existing is not None:
+            return existing  # type: ignore[return-value]
+        state = self.delivery_log.update_record(
+            self,
+            state_id,
+            key_path=key_path,
+            set_attributes={
+                "lastDuplicateExecutionArn": string_at("$$.Execution.Id"),
+                "lastDuplicateAt": string_at("$$.State.EnteredTime"),
+            },
+            add_counters={"duplicateCount": 1},
+            timeout=self._task_timeout,
+        )
+        state.add_catch(self._log_unavailable, result_path="$.logFailure")
+        return state.next(self._duplicate_ignored)
+
+    def _outcome(self, state_id: str, *, key_path: str,
+                 attributes: dict[str, tasks.DynamoAttributeValue]) -> tasks.DynamoUpdateItem:
+        state = self.delivery_log.update_record(
+            self, state_id, key_path=key_path, set_attributes=attributes, timeout=self._task_timeout
+        )
+        state.add_catch(self._log_unavailable, result_path="$.logFailure")
+        return state
+
+    def _outcome_attributes(self, base: str = "$") -> dict[str, tasks.DynamoAttributeValue]:
+        """What every outcome adds to the claimed record; ``base`` is where the merged request lives."""
         return {
-            "notificationId": string_at(f"{base}.request.notificationId"),
-            "channel": string_at(f"{base}.request.channel"),
-            "executionArn": string_at("$$.Execution.Id"),
-            "receivedAt": string_at(f"{base}.receivedAt"),
             "completedAt": string_at("$$.State.EnteredTime"),
             "metadata": Attr.from_string(
                 JsonPath.json_to_string(JsonPath.object_at(f"{base}.request.metadata"))
@@ -296,34 +358,33 @@ class NotificationWorkflow(Construct):
         }
 
     def _record(self, state_id: str, *, status: str | None, both: bool = False,
-                channel: str = "") -> tasks.DynamoPutItem:
+                channel: str = "") -> tasks.DynamoUpdateItem:
         """Records an outcome; ``status=None`` takes it from ``$.status``."""
         if both:
-            item = self._common_item("$.smsBranch")
+            base = "$.smsBranch"
+            attributes = self._outcome_attributes(base)
             results = {
                 "sms": channel_result("$.smsBranch" + result_path("sms")[1:]),
                 "email": channel_result("$.emailBranch" + result_path("email")[1:]),
             }
         else:
-            item = self._common_item()
+            base = "$"
+            attributes = self._outcome_attributes()
             results = {channel: channel_result(result_path(channel))}
-        item["status"] = Attr.from_string(status) if status else string_at("$.status")
-        item["results"] = Attr.from_map(results)
-        state = self.delivery_log.put_record(self, state_id, item=item, timeout=self._task_timeout)
-        state.add_catch(self._log_unavailable, result_path="$.logFailure")
-        return state
+        attributes["status"] = Attr.from_string(status) if status else string_at("$.status")
+        attributes["results"] = Attr.from_map(results)
+        return self._outcome(state_id, key_path=f"{base}.request.notificationId", attributes=attributes)
 
     def _record_failed(self, state_id: str, channel: str) -> sfn.IChainable:
-        item = self._common_item()
-        item["status"] = Attr.from_string("FAILED")
-        item["results"] = Attr.from_map({channel: Attr.from_map({
+        attributes = self._outcome_attributes()
+        attributes["status"] = Attr.from_string("FAILED")
+        attributes["results"] = Attr.from_map({channel: Attr.from_map({
             "status": Attr.from_string("FAILED"),
             "messageId": Attr.from_string(""),
             "error": string_at("$.failure.Error"),
             "cause": string_at("$.failure.Cause"),
         })})
-        state = self.delivery_log.put_record(self, state_id, item=item, timeout=self._task_timeout)
-        state.add_catch(self._log_unavailable, result_path="$.logFailure")
+        state = self._outcome(state_id, key_path="$.request.notificationId", attributes=attributes)
         return state.next(self._delivery_failed)
 
     def _reject(self, rejection: Rejection, *, keyed_by_id: bool) -> sfn.IChainable:
@@ -331,7 +392,7 @@ class NotificationWorkflow(Construct):
         The key is the request's notificationId when it has a valid one, else the execution name."""
         state_id = f"Reject{rejection.slug}" + ("" if keyed_by_id else "ByExecutionName")
         now = string_at("$$.State.EnteredTime")
-        state = self.delivery_log.put_record(
+        state = self.delivery_log.create_record(
             self,
             state_id,
             item={
@@ -347,6 +408,7 @@ class NotificationWorkflow(Construct):
             result_path="$.rejection",
             timeout=self._task_timeout,
         )
+        state.add_catch(self._id_taken, errors=[CONDITIONAL_CHECK_FAILED], result_path=JsonPath.DISCARD)
         state.add_catch(self._log_unavailable, result_path="$.logFailure")
         return state.next(self._fails[rejection.error])
 

@@ -37,7 +37,9 @@ def test_validation_rules_lead_to_rejections_then_named_fail_states(states: dict
         assert reject["Parameters"]["Item"]["status"] == {"S": "REJECTED"}
         assert states[reject["Next"]]["Type"] == "Fail"
         assert reject["Next"] in {"ValidationError", "UnsupportedChannel"}
-        assert reject["Catch"][0]["Next"] == "DeliveryLogUnavailable"
+        assert reject["Parameters"]["ConditionExpression"] == "attribute_not_exists(#id)"
+        assert [c["Next"] for c in reject["Catch"]] == ["RejectedNotificationIdTaken", "DeliveryLogUnavailable"]
+        assert reject["Catch"][0]["ErrorEquals"] == ["DynamoDB.ConditionalCheckFailedException"]
     assert states["RejectChannel"]["Next"] == "UnsupportedChannel"
     assert states["RejectMessage"]["Parameters"]["Item"]["reason"] == {"S": "message must be a non-empty string"}
     assert states["RejectMessage"]["Parameters"]["Item"]["notificationId"] == {"S.$": "$.notificationId"}
@@ -60,7 +62,9 @@ def test_routes_every_channel_and_email_shape(states: dict[str, Any]) -> None:
     targets = {c["Next"] for c in states["ValidateRequest"]["Choices"]}
     assert "PrepareSms" in targets
     assert sum(t.startswith("PrepareEmail") for t in targets) == 8
-    assert sum(t.startswith("PrepareBoth") for t in targets) == 8
+    assert sum(t.startswith("PrepareBoth") for t in targets) == 16
+    assert states["PrepareBothToList"]["Parameters"]["notificationKey.$"] == "$.notificationId"
+    assert states["PrepareBothToListByExecutionName"]["Parameters"]["notificationKey.$"] == "$$.Execution.Name"
     assert states["PrepareEmailToAddress"]["Parameters"]["overrides"] == {"to.$": "States.Array($.email.to)"}
     assert states["PrepareEmailToList"]["Parameters"]["overrides"] == {}
     assert "Html" not in states["PrepareEmailToList"]["Parameters"]["body"]
@@ -111,14 +115,40 @@ def test_both_runs_a_parallel_whose_branches_catch_their_own_failures(states: di
     assert states["RecordBothFailed"]["Next"] == "DeliveryFailed"
 
 
-def test_outcome_records_hold_status_results_and_execution(states: dict[str, Any]) -> None:
-    item = states["RecordSmsSent"]["Parameters"]["Item"]
-    assert item["status"] == {"S": "SENT"}
-    assert item["notificationId"] == {"S.$": "$.request.notificationId"}
-    assert item["executionArn"] == {"S.$": "$$.Execution.Id"}
-    assert item["results"]["M"]["sms"]["M"]["messageId"] == {"S.$": "$.smsResult.messageId"}
-    assert states["RecordBothOutcome"]["Parameters"]["Item"]["status"] == {"S.$": "$.status"}
-    failed = states["RecordEmailFailed"]["Parameters"]["Item"]["results"]["M"]["email"]["M"]
+@pytest.mark.parametrize(("claim", "key", "nxt"), [
+    ("ClaimSms", "$.request.notificationId", "SendSms"),
+    ("ClaimEmail", "$.request.notificationId", "SendEmail"),
+    ("ClaimBoth", "$.notificationKey", "SendBoth"),
+])
+def test_each_send_is_guarded_by_a_conditional_claim(states: dict[str, Any], claim: str, key: str,
+                                                     nxt: str) -> None:
+    state = states[claim]
+    assert state["Resource"].endswith(":states:::dynamodb:putItem")
+    assert state["Parameters"]["ConditionExpression"] == "attribute_not_exists(#id)"
+    assert state["Parameters"]["Item"]["notificationId"] == {"S.$": key}
+    assert state["Parameters"]["Item"]["status"] == {"S": "PROCESSING"}
+    assert state["Parameters"]["Item"]["executionArn"] == {"S.$": "$$.Execution.Id"}
+    duplicate, other = state["Catch"]
+    assert duplicate["ErrorEquals"] == ["DynamoDB.ConditionalCheckFailedException"]
+    assert states[duplicate["Next"]]["Next"] == "DuplicateIgnored"
+    assert states[duplicate["Next"]]["Parameters"]["Key"] == {"notificationId": {"S.$": key}}
+    assert "ADD #duplicateCount :duplicateCount" in states[duplicate["Next"]]["Parameters"]["UpdateExpression"]
+    assert other == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.logFailure", "Next": "DeliveryLogUnavailable"}
+    assert state["Next"] == nxt
+    assert states["DuplicateIgnored"]["Type"] == "Succeed"
+
+
+def test_outcomes_update_the_claimed_record(states: dict[str, Any]) -> None:
+    sent = states["RecordSmsSent"]
+    assert sent["Resource"].endswith(":states:::dynamodb:updateItem")
+    params = sent["Parameters"]
+    assert params["Key"] == {"notificationId": {"S.$": "$.request.notificationId"}}
+    assert params["UpdateExpression"].startswith("SET ")
+    values = params["ExpressionAttributeValues"]
+    assert values[":status"] == {"S": "SENT"}
+    assert values[":results"]["M"]["sms"]["M"]["messageId"] == {"S.$": "$.smsResult.messageId"}
+    assert states["RecordBothOutcome"]["Parameters"]["ExpressionAttributeValues"][":status"] == {"S.$": "$.status"}
+    failed = states["RecordEmailFailed"]["Parameters"]["ExpressionAttributeValues"][":results"]["M"]["email"]["M"]
     assert failed["error"] == {"S.$": "$.failure.Error"}
 
 
@@ -126,7 +156,7 @@ def test_every_task_has_a_timeout_and_the_log_writes_retry_throttling(states: di
     tasks = {n: s for n, s in states.items() if s["Type"] == "Task"}
     assert tasks and all(s.get("TimeoutSeconds") == 30 for s in tasks.values())
     for name, state in tasks.items():
-        if state["Resource"].endswith("dynamodb:putItem"):
+        if ":dynamodb:" in state["Resource"]:
             assert "DynamoDB.ProvisionedThroughputExceededException" in state["Retry"][0]["ErrorEquals"], name
             assert state["Retry"][0]["JitterStrategy"] == "FULL"
 

@@ -1,0 +1,149 @@
+"""Bridges over gaps in moto 5.2.5, each a small context manager undone on exit.
+
+Each bridge states the gap it covers; ``tests/local_aws/test_bridges.py`` shows the gap
+without the bridge and the fix with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Any, cast
+from unittest import mock
+
+import moto.cloudformation.models as cfn_models
+import moto.stepfunctions.models as sfn_models
+from moto.ses.responses import EmailResponse
+from moto.sesv2.responses import SESV2Response
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+BOOTSTRAP_QUALIFIER = "hnb659fds"
+BOOTSTRAP_VERSION = "30"
+
+
+def bootstrap_version_parameter_name(qualifier: str = BOOTSTRAP_QUALIFIER) -> str:
+    """The SSM parameter that CDK's CheckBootstrapVersion rule reads."""
+    return f"/cdk-bootstrap/{qualifier}/version"
+
+
+def seed_bootstrap_version(
+    ssm_client: Any,
+    *,
+    qualifier: str = BOOTSTRAP_QUALIFIER,
+    version: str = BOOTSTRAP_VERSION,
+) -> None:
+    """Create the CDK bootstrap version parameter (idempotent)."""
+    # moto resolves SSM-typed Parameters at create_stack; a missing one fails with AttributeError.
+    ssm_client.put_parameter(
+        Name=bootstrap_version_parameter_name(qualifier),
+        Value=version,
+        Type="String",
+        Overwrite=True,
+    )
+
+
+@contextmanager
+def route_cfn_state_machines_to_executing_backend() -> Iterator[None]:
+    """Make CloudFormation create state machines in moto's executing (parser) backend."""
+    # moto's CFN model looks up the module global `stepfunctions_backends`, the non-executing
+    # backend, so StartExecution (served by the parser backend) cannot find CFN-made machines.
+    with mock.patch.object(sfn_models, "stepfunctions_backends", stepfunctions_parser_backends):
+        yield
+
+
+@contextmanager
+def recompute_outputs_after_change_set() -> Iterator[None]:
+    """Rebuild stack Outputs after ExecuteChangeSet (what `cdk deploy` uses)."""
+    # moto's execute_change_set stores the new template but keeps the Outputs computed from the
+    # empty template the change set started with, so describe_stacks shows no Outputs.
+    original = cfn_models.CloudFormationBackend.execute_change_set
+
+    def execute_change_set(
+        self: cfn_models.CloudFormationBackend,
+        change_set_name: str,
+        stack_name: str | None = None,
+    ) -> None:
+        original(self, change_set_name, stack_name)
+        for arn, change_set in self.change_sets.items():
+            if change_set_name not in (arn, change_set.change_set_name):
+                continue
+            stack = self.stacks.get(change_set.stack_id)
+            if stack is None or stack_name not in (None, stack.name, stack.stack_id):
+                continue
+            if change_set.execution_status == "EXECUTE_COMPLETE":
+                stack._parse_template()
+                stack.output_map = stack._create_output_map()
+
+    with mock.patch.object(cfn_models.CloudFormationBackend, "execute_change_set", execute_change_set):
+        yield
+
+
+@contextmanager
+def point_sfn_sdk_calls_at_server(port: int) -> Iterator[None]:
+    """Send the Step Functions engine's service calls to this server's port."""
+    # Outside mock_aws the engine's boto3 clients call http://localhost:$MOTO_PORT (default 5000).
+    with mock.patch.dict(os.environ, {"MOTO_PORT": str(port)}):
+        yield
+
+
+@dataclass
+class EmailRequestLog:
+    """SES request details moto drops (reply-to, both bodies), keyed by message id."""
+
+    by_message_id: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, message_id: str, details: dict[str, Any]) -> None:
+        with self._lock:
+            self.by_message_id[message_id] = details
+
+    def get(self, message_id: str) -> dict[str, Any]:
+        with self._lock:
+            return dict(self.by_message_id.get(message_id, {}))
+
+
+@contextmanager
+def capture_email_requests() -> Iterator[EmailRequestLog]:
+    """Record reply-to, text and html bodies of SES v1/v2 SendEmail requests."""
+    # moto stores only one body (Html if present, else Text) and no ReplyTo for SendEmail.
+    log = EmailRequestLog()
+    v2_original: Callable[[SESV2Response], str] = SESV2Response.send_email
+    v1_original: Callable[[EmailResponse], Any] = EmailResponse.send_email
+
+    def v2_send_email(self: SESV2Response) -> str:
+        result = v2_original(self)
+        params: dict[str, Any] = json.loads(self.body)
+        simple = params.get("Content", {}).get("Simple", {})
+        body = simple.get("Body", {})
+        log.add(
+            json.loads(result)["MessageId"],
+            {
+                "reply_to": list(params.get("ReplyToAddresses", [])),
+                "text_body": body.get("Text", {}).get("Data"),
+                "html_body": body.get("Html", {}).get("Data"),
+                "configuration_set": params.get("ConfigurationSetName"),
+            },
+        )
+        return result
+
+    def v1_send_email(self: EmailResponse) -> Any:
+        result = v1_original(self)
+        log.add(
+            cast(dict[str, str], result.result)["MessageId"],
+            {
+                "reply_to": list(self._get_param("ReplyToAddresses", []) or []),
+                "text_body": self._get_param("Message.Body.Text.Data"),
+                "html_body": self._get_param("Message.Body.Html.Data"),
+                "configuration_set": self._get_param("ConfigurationSetName"),
+            },
+        )
+        return result
+
+    with ExitStack() as stack:
+        stack.enter_context(mock.patch.object(SESV2Response, "send_email", v2_send_email))
+        stack.enter_context(mock.patch.object(EmailResponse, "send_email", v1_send_email))
+        yield log

@@ -1,0 +1,426 @@
+"""``LocalAws``: moto in this process, either mocked in place (tests) or as an HTTP server (demo)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from typing import Any
+from unittest import mock
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.config import Config
+from moto import mock_aws
+from moto.core.config import DefaultConfig, default_user_config
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.ses.models import ses_backends
+from moto.sns.models import sns_backends
+
+from local_aws.bridges import (
+    EmailRequestLog,
+    capture_email_requests,
+    point_sfn_sdk_calls_at_server,
+    recompute_outputs_after_change_set,
+    route_cfn_state_machines_to_executing_backend,
+    seed_bootstrap_version,
+)
+from local_aws.records import (
+    DeployedStack,
+    ExecutionResult,
+    SentEmail,
+    SmsMessage,
+    StackDeployError,
+    StackResource,
+    plain,
+    sent_email_from_moto,
+    states_entered_from_events,
+)
+
+DUMMY_KEY = "testing"
+POLL_SECONDS = 0.05
+SFN_EXECUTE_CONFIG: DefaultConfig = {"stepfunctions": {"execute_state_machine": True}}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the OS considers free right now (bind to port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class LocalAws:
+    """Helpers over an embedded moto. Create with ``in_process()`` or ``server()``.
+
+    Boto3 clients go through mock_aws (in process) or to ``endpoint_url`` (server); the
+    side-effect readers (SMS, emails) read moto's backends directly, valid in both modes.
+    """
+
+    def __init__(
+        self,
+        *,
+        region: str,
+        endpoint_url: str | None,
+        cleanup: ExitStack,
+        email_log: EmailRequestLog | None,
+    ) -> None:
+        self.region = region
+        self.account_id: str = DEFAULT_ACCOUNT_ID
+        self.endpoint_url = endpoint_url
+        self._cleanup = cleanup
+        self._email_log = email_log
+        self._clients: dict[str, Any] = {}
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    @classmethod
+    @contextmanager
+    def in_process(
+        cls, region: str = "us-east-1", *, apply_bridges: bool = True, seed_bootstrap: bool = True
+    ) -> Iterator[LocalAws]:
+        """mock_aws with Step Functions execution on, dummy credentials and the bridges.
+
+        ``seed_bootstrap`` creates the CDK bootstrap version parameter (when bridges apply);
+        pass False before deploying a bootstrap (CDKToolkit) template, which creates it itself
+        and fails in moto if it already exists.
+        """
+        local = cls.start_in_process(region, apply_bridges=apply_bridges, seed_bootstrap=seed_bootstrap)
+        try:
+            yield local
+        finally:
+            local.stop()
+
+    @classmethod
+    def start_in_process(
+        cls, region: str = "us-east-1", *, apply_bridges: bool = True, seed_bootstrap: bool = True
+    ) -> LocalAws:
+        """Like ``in_process`` but returns the object; call ``stop()`` when done."""
+        cleanup = ExitStack()
+        try:
+            cleanup.enter_context(mock_aws(config=SFN_EXECUTE_CONFIG))
+            # After mock_aws, whose own fake keys (FOOBARKEY) we replace with the documented ones.
+            cleanup.enter_context(mock.patch.dict(os.environ, _dummy_env(region)))
+            os.environ.pop("AWS_PROFILE", None)  # a named profile would beat the dummy keys
+            email_log = cleanup.enter_context(_bridges()) if apply_bridges else None
+            local = cls(region=region, endpoint_url=None, cleanup=cleanup, email_log=email_log)
+            if apply_bridges and seed_bootstrap:
+                seed_bootstrap_version(local.client("ssm"))
+            return local
+        except BaseException:
+            cleanup.close()
+            raise
+
+    @classmethod
+    @contextmanager
+    def server(
+        cls,
+        region: str = "us-east-1",
+        *,
+        port: int | None = None,
+        apply_bridges: bool = True,
+        seed_bootstrap: bool = True,
+    ) -> Iterator[LocalAws]:
+        """A moto HTTP server on 127.0.0.1 (a free port by default), stopped on exit.
+
+        Pass ``seed_bootstrap=False`` when a CLI will run ``cdk bootstrap`` against it.
+        """
+        local = cls.start_server(region, port=port, apply_bridges=apply_bridges, seed_bootstrap=seed_bootstrap)
+        try:
+            yield local
+        finally:
+            local.stop()
+
+    @classmethod
+    def start_server(
+        cls,
+        region: str = "us-east-1",
+        *,
+        port: int | None = None,
+        apply_bridges: bool = True,
+        seed_bootstrap: bool = True,
+    ) -> LocalAws:
+        """Start a ThreadedMotoServer with fresh state; call ``stop()`` when done."""
+        port = port or free_port()
+        _ensure_port_free(port)  # ThreadedMotoServer.start() would hang on a busy port
+        endpoint = f"http://127.0.0.1:{port}"
+        cleanup = ExitStack()
+        try:
+            # POST /moto-api/config writes moto's process-wide config: restore it on stop.
+            cleanup.enter_context(mock.patch.dict(default_user_config))
+            # werkzeug logs every request at INFO; keep the demo's output readable.
+            werkzeug_logger = logging.getLogger("werkzeug")
+            cleanup.callback(werkzeug_logger.setLevel, werkzeug_logger.level)
+            werkzeug_logger.setLevel(logging.WARNING)
+            moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+            moto_server.start()
+            cleanup.callback(moto_server.stop)
+            _post_json(f"{endpoint}/moto-api/reset", {})
+            _post_json(f"{endpoint}/moto-api/config", SFN_EXECUTE_CONFIG)
+            email_log = None
+            if apply_bridges:
+                cleanup.enter_context(point_sfn_sdk_calls_at_server(port))
+                email_log = cleanup.enter_context(_bridges())
+            local = cls(region=region, endpoint_url=endpoint, cleanup=cleanup, email_log=email_log)
+            if apply_bridges and seed_bootstrap:
+                seed_bootstrap_version(local.client("ssm"))
+            return local
+        except BaseException:
+            cleanup.close()
+            raise
+
+    def stop(self) -> None:
+        """Undo bridges and patches, stop the mock or server (idempotent)."""
+        self._clients.clear()
+        self._cleanup.close()
+
+    @property
+    def port(self) -> int | None:
+        """Server port, or None in process."""
+        return int(self.endpoint_url.rsplit(":", 1)[1]) if self.endpoint_url else None
+
+    def cli_env(self) -> dict[str, str]:
+        """Environment variables for an AWS/CDK CLI subprocess talking to the server."""
+        if self.port is None:
+            raise RuntimeError("cli_env() needs server mode: use LocalAws.server()")
+        return {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.port}",
+            # moto takes the bucket from the host name unless the host is `localhost`.
+            "AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION": f"http://localhost:{self.port}",
+            "AWS_ACCESS_KEY_ID": DUMMY_KEY,
+            "AWS_SECRET_ACCESS_KEY": DUMMY_KEY,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+        }
+
+    # ---- clients ---------------------------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        """A cached boto3 client for this local AWS (no botocore retries)."""
+        if service not in self._clients:
+            with _SESSION_LOCK:
+                self._clients[service] = _shared_session().client(
+                    service,
+                    region_name=self.region,
+                    endpoint_url=self.endpoint_url,
+                    aws_access_key_id=DUMMY_KEY,
+                    aws_secret_access_key=DUMMY_KEY,
+                    aws_session_token=None,
+                    config=Config(retries={"total_max_attempts": 1}),
+                )
+        return self._clients[service]
+
+    # ---- CloudFormation --------------------------------------------------------------------
+
+    def deploy_template(
+        self,
+        stack_name: str,
+        template: dict[str, Any],
+        *,
+        parameters: dict[str, str] | None = None,
+        timeout_s: float = 30,
+    ) -> DeployedStack:
+        """create_stack and wait for CREATE_COMPLETE; raises StackDeployError otherwise."""
+        cfn = self.client("cloudformation")
+        try:
+            cfn.create_stack(
+                StackName=stack_name,
+                TemplateBody=json.dumps(template),
+                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()],
+                Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+            )
+        except Exception as error:  # moto may raise a plain Python error in process
+            raise StackDeployError(stack_name, repr(error), self._stack_events(stack_name)) from error
+        deadline = time.monotonic() + timeout_s
+        delays = _poll_delays()
+        while True:
+            stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+            status: str = stack["StackStatus"]
+            if status == "CREATE_COMPLETE":
+                break
+            if not status.endswith("IN_PROGRESS") and status != "CREATE_PENDING":
+                raise StackDeployError(stack_name, status, self._stack_events(stack_name))
+            if time.monotonic() > deadline:
+                raise StackDeployError(stack_name, f"timeout in {status}", self._stack_events(stack_name))
+            time.sleep(next(delays))
+        return self.describe_stack(stack_name)
+
+    def describe_stack(self, stack_name: str) -> DeployedStack:
+        """Resources and Outputs of an existing stack."""
+        cfn = self.client("cloudformation")
+        stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+        resources: dict[str, StackResource] = {}
+        for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_name):
+            for r in page["StackResourceSummaries"]:
+                resources[r["LogicalResourceId"]] = StackResource(
+                    logical_id=r["LogicalResourceId"],
+                    physical_id=r.get("PhysicalResourceId", ""),
+                    resource_type=r["ResourceType"],
+                )
+        return DeployedStack(
+            stack_name=stack_name,
+            stack_id=stack["StackId"],
+            resources=resources,
+            outputs={o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs") or []},
+        )
+
+    def _stack_events(self, stack_name: str) -> list[dict[str, Any]]:
+        try:
+            events: list[dict[str, Any]] = self.client("cloudformation").describe_stack_events(StackName=stack_name)[
+                "StackEvents"
+            ]
+        except Exception:  # the stack may not exist at all
+            return []
+        return list(reversed(events))
+
+    # ---- SES -------------------------------------------------------------------------------
+
+    def verify_email_identities(self, identities: Iterable[str]) -> None:
+        """Verify addresses (with '@') or domains so moto's SES accepts them as senders."""
+        ses = self.client("ses")
+        for identity in identities:
+            if "@" in identity:
+                ses.verify_email_identity(EmailAddress=identity)
+            else:
+                ses.verify_domain_identity(Domain=identity)
+
+    # ---- Step Functions --------------------------------------------------------------------
+
+    def start_and_wait(
+        self,
+        state_machine_arn: str,
+        input: dict[str, Any],
+        name: str | None = None,
+        timeout_s: float = 30,
+    ) -> ExecutionResult:
+        """Start an execution (name defaults to a UUID) and poll until it leaves RUNNING."""
+        sfn = self.client("stepfunctions")
+        execution_arn: str = sfn.start_execution(
+            stateMachineArn=state_machine_arn,
+            input=json.dumps(input),
+            # moto's executing backend names an unnamed execution "None", so a second one clashes.
+            name=name if name is not None else str(uuid.uuid4()),
+        )["executionArn"]
+        deadline = time.monotonic() + timeout_s
+        delays = _poll_delays()
+        while True:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {execution_arn} still RUNNING after {timeout_s}s")
+            time.sleep(next(delays))
+        raw_output = described.get("output")
+        return ExecutionResult(
+            execution_arn=execution_arn,
+            status=described["status"],
+            output=json.loads(raw_output) if raw_output is not None else None,
+            error=described.get("error"),
+            cause=described.get("cause"),
+            events=self.execution_history(execution_arn),
+        )
+
+    def execution_history(self, execution_arn: str) -> list[dict[str, Any]]:
+        """All history events, oldest first."""
+        sfn = self.client("stepfunctions")
+        events: list[dict[str, Any]] = []
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+            events.extend(page["events"])
+        return events
+
+    def states_entered(self, execution_arn: str) -> list[str]:
+        """Names of the states entered, in order."""
+        return states_entered_from_events(self.execution_history(execution_arn))
+
+    # ---- side effects ----------------------------------------------------------------------
+
+    def sms_messages(self) -> list[SmsMessage]:
+        """SMS published to phone numbers, oldest first."""
+        backend = sns_backends[self.account_id][self.region]
+        return [
+            SmsMessage(phone_number=phone, message=text, message_id=message_id)
+            for message_id, (phone, text) in backend.sms_messages.items()
+        ]
+
+    def sent_emails(self) -> list[SentEmail]:
+        """Emails accepted by SES v1 or v2, oldest first."""
+        backend = ses_backends[self.account_id][self.region]
+        log = self._email_log
+        return [
+            sent_email_from_moto(m, log.get(m.id) if log and hasattr(m, "id") else {}) for m in backend.sent_messages
+        ]
+
+    def table_items(self, table_name: str) -> list[dict[str, Any]]:
+        """All items of a DynamoDB table as plain Python (integral numbers become int)."""
+        deserializer = TypeDeserializer()
+        items: list[dict[str, Any]] = []
+        for page in self.client("dynamodb").get_paginator("scan").paginate(TableName=table_name):
+            for item in page["Items"]:
+                items.append(plain({k: deserializer.deserialize(v) for k, v in item.items()}))
+        return items
+
+
+_SESSION_LOCK = threading.Lock()
+_SESSION: boto3.session.Session | None = None
+
+
+def _shared_session() -> boto3.session.Session:
+    # One session for all instances: it caches the service models (about 0.1 s per client).
+    global _SESSION
+    if _SESSION is None:
+        _SESSION = boto3.session.Session()
+    return _SESSION
+
+
+def _poll_delays() -> Iterator[float]:
+    # Short first waits: most local executions finish within a few milliseconds.
+    yield from (0.005, 0.01, 0.02)
+    while True:
+        yield POLL_SECONDS
+
+
+@contextmanager
+def _bridges() -> Iterator[EmailRequestLog]:
+    """The bridges both modes apply (bootstrap seeding is done once the clients exist)."""
+    with ExitStack() as stack:
+        stack.enter_context(route_cfn_state_machines_to_executing_backend())
+        stack.enter_context(recompute_outputs_after_change_set())
+        yield stack.enter_context(capture_email_requests())
+
+
+def _dummy_env(region: str) -> dict[str, str]:
+    # Dummy credentials and region so nothing in the process can reach real AWS by accident.
+    return {
+        "AWS_ACCESS_KEY_ID": DUMMY_KEY,
+        "AWS_SECRET_ACCESS_KEY": DUMMY_KEY,
+        "AWS_SECURITY_TOKEN": DUMMY_KEY,
+        "AWS_SESSION_TOKEN": DUMMY_KEY,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+    }
+
+
+def _ensure_port_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as error:
+            raise OSError(f"port {port} on 127.0.0.1 is busy: {error}") from error
+
+
+def _post_json(url: str, body: Mapping[str, object]) -> None:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()

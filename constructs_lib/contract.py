@@ -7,9 +7,9 @@ runtime error in ASL.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import product
-from typing import Callable, Iterator, Sequence
 
 from aws_cdk import aws_stepfunctions as sfn
 
@@ -63,7 +63,8 @@ class Rejection:
 
 def rejections(allowed_senders: Sequence[str], allowed_configuration_sets: Sequence[str]) -> list[Rejection]:
     """The ordered validation rules; the first violated one decides the reason."""
-    email_channel = lambda: _channel_is("email", "both")  # noqa: E731
+    def email_channel() -> sfn.Condition:
+        return _channel_is("email", "both")
 
     def email_field(field: str, bad: Callable[[str], sfn.Condition]) -> Callable[[], sfn.Condition]:
         path = f"$.email.{field}"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_stepfunctions as sfn

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -24,6 +24,8 @@ from .retry import RetryPolicy, default_email_retry, default_sms_retry
 Attr = tasks.DynamoAttributeValue
 JsonPath = sfn.JsonPath
 _NAME = "NotificationWorkflow"
+DEFAULT_TIMEOUT = cdk.Duration.minutes(5)
+DEFAULT_TASK_TIMEOUT = cdk.Duration.seconds(30)
 
 # Where the request is merged with its defaults (one state on every send path).
 _MERGED: dict[str, object] = {
@@ -89,8 +91,8 @@ class NotificationWorkflow(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         include_execution_data: bool = False,
         workflow_type: sfn.StateMachineType = sfn.StateMachineType.STANDARD,
-        timeout: cdk.Duration = cdk.Duration.minutes(5),
-        task_timeout: cdk.Duration = cdk.Duration.seconds(30),
+        timeout: cdk.Duration = DEFAULT_TIMEOUT,
+        task_timeout: cdk.Duration = DEFAULT_TASK_TIMEOUT,
         tracing_enabled: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)

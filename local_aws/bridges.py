@@ -16,6 +16,7 @@ from typing import Any, cast
 from unittest import mock
 
 import moto.cloudformation.models as cfn_models
+import moto.cloudformation.parsing as cfn_parsing
 import moto.stepfunctions.models as sfn_models
 from moto.ses.responses import EmailResponse
 from moto.sesv2.responses import SESV2Response
@@ -147,3 +148,105 @@ def capture_email_requests() -> Iterator[EmailRequestLog]:
         stack.enter_context(mock.patch.object(SESV2Response, "send_email", v2_send_email))
         stack.enter_context(mock.patch.object(EmailResponse, "send_email", v1_send_email))
         yield log
+
+
+class _CloudFormationAlarm:
+    """Stands in for the CloudFormation model moto lacks: the alarm is created in moto's
+    CloudWatch backend, and ``Fn::GetAtt Alarm.Arn`` (used by dashboard alarm widgets) resolves."""
+
+    def __init__(self, alarm: Any) -> None:
+        self.alarm = alarm
+        self.physical_resource_id: str = alarm.name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "AlarmName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudWatch::Alarm"
+
+    def is_created(self) -> bool:
+        return True
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attr: str) -> str:
+        if attr != "Arn":
+            raise KeyError(attr)
+        return cast(str, self.alarm.alarm_arn)
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+        **kwargs: Any,
+    ) -> _CloudFormationAlarm:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        props = cloudformation_json.get("Properties", {})
+        alarm = cloudwatch_backends[account_id][region_name].put_metric_alarm(
+            name=props.get("AlarmName", resource_name),
+            namespace=props.get("Namespace"),
+            metric_name=props.get("MetricName"),
+            comparison_operator=props["ComparisonOperator"],
+            evaluation_periods=int(props["EvaluationPeriods"]),
+            period=int(props.get("Period", 60)),
+            threshold=float(props.get("Threshold", 0)),
+            statistic=props.get("Statistic"),
+            description=props.get("AlarmDescription", ""),
+            dimensions=list(props.get("Dimensions", [])),
+            alarm_actions=props.get("AlarmActions", []),
+            treat_missing_data=props.get("TreatMissingData"),
+        )
+        return cls(alarm)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any],
+        account_id: str, region_name: str,
+    ) -> _CloudFormationAlarm:
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        return None
+
+
+@contextmanager
+def model_cloudwatch_alarms_in_cloudformation() -> Iterator[None]:
+    """moto 5.2.5 skips ``AWS::CloudWatch::Alarm`` in templates, so a dashboard's alarm widget
+    (``Fn::GetAtt Alarm.Arn``) fails the whole stack; this gives alarms a CloudFormation model."""
+    original = cfn_parsing.resource_class_from_type
+
+    def resource_class_from_type(resource_type: str) -> Any:
+        if resource_type == "AWS::CloudWatch::Alarm":
+            return _CloudFormationAlarm
+        return original(resource_type)
+
+    with mock.patch.object(cfn_parsing, "resource_class_from_type", resource_class_from_type):
+        yield
+
+
+@contextmanager
+def reuse_parsed_definitions() -> Iterator[None]:
+    """moto parses a state machine's definition again for every execution, which takes about 1.5 s
+    for this project's definition; the parsed program holds no per-execution state, so each
+    distinct definition is parsed once (a speed bridge: behaviour is unchanged)."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    original = AmazonStateLanguageParser.parse
+    parsed: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def parse(definition: str) -> Any:
+        with lock:
+            if definition not in parsed:
+                parsed[definition] = original(definition)
+            return parsed[definition]
+
+    with mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(parse)):
+        yield

@@ -28,8 +28,10 @@ from moto.sns.models import sns_backends
 from local_aws.bridges import (
     EmailRequestLog,
     capture_email_requests,
+    model_cloudwatch_alarms_in_cloudformation,
     point_sfn_sdk_calls_at_server,
     recompute_outputs_after_change_set,
+    reuse_parsed_definitions,
     route_cfn_state_machines_to_executing_backend,
     seed_bootstrap_version,
 )
@@ -392,6 +394,8 @@ def _bridges() -> Iterator[EmailRequestLog]:
     with ExitStack() as stack:
         stack.enter_context(route_cfn_state_machines_to_executing_backend())
         stack.enter_context(recompute_outputs_after_change_set())
+        stack.enter_context(model_cloudwatch_alarms_in_cloudformation())
+        stack.enter_context(reuse_parsed_definitions())
         yield stack.enter_context(capture_email_requests())
 
 

@@ -1,0 +1,371 @@
+"""DeliveryFeedback: what the providers report after sending (delivered, bounced, complained,
+failed) lands on the delivery-log record of the notification.
+
+Email: SES configuration set -> event destination (Delivery, Bounce, Complaint, Reject) -> SNS
+topic (KMS-encrypted, TLS only) -> SQS queue -> Lambda. The queue sits between SNS and the
+function because the function's concurrency is deliberately small: SQS absorbs bursts (a bounce
+storm), lets the function report per-record failures (``batchItemFailures``) so one record is
+retried without its batch, and keeps what cannot be processed in a dead-letter queue in its
+original form. SNS invoking Lambda directly would retry a throttled invocation only as a whole
+and cannot retry a single record later.
+
+SMS: SNS writes SMS delivery-status logs to ``sns/<region>/<account>/DirectPublishToPhoneNumber``
+(and ``.../Failure``) once the account's SMS attributes point at :attr:`sms_delivery_status_role`.
+CloudFormation cannot set account-level SMS attributes; run once per account and Region::
+
+    aws sns set-sms-attributes --attributes \\
+        DeliveryStatusIAMRole=<sms_delivery_status_role ARN>,DeliveryStatusSuccessSamplingRate=100
+
+(without a success sampling rate of 100, SNS logs only failures and no SMS ever shows DELIVERED).
+Subscription filters on both log groups invoke the same function asynchronously; failed
+invocations end in the same dead-letter queue after Lambda's two retries.
+
+The function finds the record through two GSIs of the delivery-log table that the workflow must
+write (see :data:`REQUIRED_INDEXES`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_logs_destinations as logs_destinations
+from aws_cdk import aws_ses as ses
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from ._props import PropError, is_token, require_int_between
+
+__all__ = [
+    "ASSET_EXCLUDE",
+    "DeliveryFeedback",
+    "EMAIL_MESSAGE_ID_ATTRIBUTE",
+    "EMAIL_MESSAGE_ID_INDEX",
+    "HANDLER_DIRECTORY",
+    "METRICS_NAMESPACE",
+    "REQUIRED_INDEXES",
+    "SMS_MESSAGE_ID_ATTRIBUTE",
+    "SMS_MESSAGE_ID_INDEX",
+]
+
+_NAME = "DeliveryFeedback"
+
+HANDLER_DIRECTORY = Path(__file__).resolve().parent.parent / "lambda_src" / "delivery_status"
+# Bytecode differs per machine and Python; excluding it keeps the asset hash stable.
+ASSET_EXCLUDE = ["__pycache__", "*.pyc"]
+
+SMS_MESSAGE_ID_ATTRIBUTE = "smsMessageId"
+EMAIL_MESSAGE_ID_ATTRIBUTE = "emailMessageId"
+SMS_MESSAGE_ID_INDEX = "BySmsMessageId"
+EMAIL_MESSAGE_ID_INDEX = "ByEmailMessageId"
+#: GSI name -> its partition key (string). KEYS_ONLY projection is enough.
+REQUIRED_INDEXES = {SMS_MESSAGE_ID_INDEX: SMS_MESSAGE_ID_ATTRIBUTE, EMAIL_MESSAGE_ID_INDEX: EMAIL_MESSAGE_ID_ATTRIBUTE}
+
+METRICS_NAMESPACE = "NotifyCdk/DeliveryFeedback"
+SES_EVENTS = [
+    ses.EmailSendingEvent.DELIVERY,
+    ses.EmailSendingEvent.BOUNCE,
+    ses.EmailSendingEvent.COMPLAINT,
+    ses.EmailSendingEvent.REJECT,
+]
+
+_FUNCTION_TIMEOUT = cdk.Duration.seconds(30)
+# AWS recommends a visibility timeout of at least six times the function timeout.
+_VISIBILITY_TIMEOUT = cdk.Duration.minutes(3)
+_MAX_RECEIVE_COUNT = 8
+# An unmatched recent email event is retried for this long, then dropped; it stays below
+# visibility timeout x (receives - 1), so such events never reach the dead-letter queue.
+_UNMATCHED_RETRY_SECONDS = 600
+_CONFIGURATION_SET_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class DeliveryFeedback(Construct):
+    """Delivery-status feedback for the delivery log: SES events and SNS SMS delivery logs.
+
+    Every prop is keyword-only.
+
+    :param table: the delivery-log table (partition key ``notificationId``). It must have the
+        GSIs in :data:`REQUIRED_INDEXES` (``BySmsMessageId`` on ``smsMessageId`` and
+        ``ByEmailMessageId`` on ``emailMessageId``, strings), which the workflow fills.
+    :param configuration_set_name: an existing SES configuration set to add the event
+        destination to (the workflow must send with it). Default: a new configuration set,
+        exposed as :attr:`configuration_set_name`.
+    :param reserved_concurrency: reserved concurrency of the function, also the SQS event
+        source's maximum concurrency (so SQS does not hand batches to a throttled function).
+        From 2 (the event source's minimum) to 1000. Default: 2.
+    :param log_retention: retention of the function's log group and of the SMS delivery-status
+        log groups this construct creates. Default: one month.
+    :param create_sms_log_groups: create the two SMS delivery-status log groups (their names are
+        fixed by SNS, one pair per account and Region). Set ``False`` when they exist already
+        (another stack made them, or SNS did once delivery-status logging was on); the
+        subscription filters then attach to the existing groups. Default: ``True``.
+
+    Attributes: :attr:`function`, :attr:`log_group`, :attr:`event_topic`, :attr:`event_queue`,
+    :attr:`dead_letter_queue`, :attr:`configuration_set`, :attr:`configuration_set_name`,
+    :attr:`sms_delivery_status_role`, :attr:`sms_log_groups`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        table: dynamodb.ITable,
+        configuration_set_name: str | None = None,
+        reserved_concurrency: int = 2,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        create_sms_log_groups: bool = True,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._check_props(configuration_set_name=configuration_set_name, reserved_concurrency=reserved_concurrency)
+        stack = cdk.Stack.of(self)
+
+        # ---- queues: events wait here; what cannot be processed ends in the dead-letter queue
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+            removal_policy=cdk.RemovalPolicy.DESTROY,  # holds copies of provider events only
+        )
+        self.event_queue = sqs.Queue(
+            self,
+            "EventQueue",
+            # SSE-SQS, not a KMS key: SNS can deliver to it without a key policy of ours.
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=_VISIBILITY_TIMEOUT,
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=_MAX_RECEIVE_COUNT),
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+
+        # ---- email: configuration set -> topic -> queue
+        self.topic_key = kms.Key(
+            self,
+            "EventTopicKey",
+            description="Encrypts SES delivery events on the delivery-feedback topic",
+            enable_key_rotation=True,
+            # Messages are transient; nothing stays encrypted under this key once delivered.
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+            pending_window=cdk.Duration.days(7),
+        )
+        # SES publishes to an encrypted topic only if the key lets it (an AWS-managed key cannot).
+        self.topic_key.add_to_resource_policy(iam.PolicyStatement(
+            principals=[iam.ServicePrincipal("ses.amazonaws.com")],
+            actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+        ))
+        self.event_topic = sns.Topic(self, "EventTopic", master_key=self.topic_key, enforce_ssl=True)
+        self.event_topic.add_subscription(subscriptions.SqsSubscription(self.event_queue))
+
+        if configuration_set_name is None:
+            created = ses.ConfigurationSet(self, "ConfigurationSet")
+            self.configuration_set: ses.IConfigurationSet = created
+        else:
+            self.configuration_set = ses.ConfigurationSet.from_configuration_set_name(
+                self, "ConfigurationSet", configuration_set_name
+            )
+        self.configuration_set_name: str = self.configuration_set.configuration_set_name
+        ses.ConfigurationSetEventDestination(
+            self,
+            "EmailEvents",
+            configuration_set=self.configuration_set,
+            destination=ses.EventDestination.sns_topic(self.event_topic),
+            events=SES_EVENTS,
+        )
+
+        # ---- the function
+        self.log_group = logs.LogGroup(
+            self, "FunctionLogs", retention=log_retention, removal_policy=cdk.RemovalPolicy.RETAIN
+        )
+        role = iam.Role(
+            self,
+            "FunctionRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Delivery-status feedback: reads SES/SMS events, updates the delivery log",
+        )
+        # Its own log group only, instead of the account-wide AWSLambdaBasicExecutionRole.
+        self.log_group.grant_write(role)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="handler.handler",
+            code=lambda_.Code.from_asset(str(HANDLER_DIRECTORY), exclude=ASSET_EXCLUDE),
+            description="Applies SES and SNS SMS delivery events to the notification delivery log",
+            role=role,
+            memory_size=256,
+            timeout=_FUNCTION_TIMEOUT,
+            tracing=lambda_.Tracing.ACTIVE,
+            reserved_concurrent_executions=reserved_concurrency,
+            dead_letter_queue=self.dead_letter_queue,
+            retry_attempts=2,
+            log_group=self.log_group,
+            environment={
+                "DELIVERY_LOG_TABLE": table.table_name,
+                "SMS_MESSAGE_ID_INDEX": SMS_MESSAGE_ID_INDEX,
+                "EMAIL_MESSAGE_ID_INDEX": EMAIL_MESSAGE_ID_INDEX,
+                "METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "UNMATCHED_RETRY_SECONDS": str(_UNMATCHED_RETRY_SECONDS),
+            },
+        )
+        self.function.add_event_source(event_sources.SqsEventSource(
+            self.event_queue,
+            batch_size=10,
+            report_batch_item_failures=True,
+            max_concurrency=reserved_concurrency,
+        ))
+        self._grant_table(table, role)
+
+        # ---- SMS: delivery-status log groups -> subscription filters -> the function
+        self.sms_delivery_status_role = iam.Role(
+            self,
+            "SmsDeliveryStatusRole",
+            assumed_by=iam.ServicePrincipal(
+                "sns.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
+            ),
+            description="SNS writes SMS delivery-status logs with this role: set the account's SMS "
+                        "attribute DeliveryStatusIAMRole to its ARN",
+        )
+        base_name = f"sns/{stack.region}/{stack.account}/DirectPublishToPhoneNumber"
+        self.sms_log_groups: dict[str, logs.ILogGroup] = {}
+        for construct_name, group_name in (("SmsDeliveryLogs", base_name), ("SmsFailureLogs", f"{base_name}/Failure")):
+            group = self._sms_log_group(construct_name, group_name, create_sms_log_groups, log_retention)
+            self.sms_log_groups[group_name] = group
+            logs.SubscriptionFilter(
+                self,
+                f"{construct_name}Subscription",
+                log_group=group,
+                destination=logs_destinations.LambdaDestination(self.function),
+                filter_pattern=logs.FilterPattern.all_events(),
+            )
+
+        self._acknowledge_findings(table, role)
+
+    # ---- parts ----------------------------------------------------------------------------------
+
+    def _sms_log_group(self, construct_name: str, group_name: str, create: bool,
+                       retention: logs.RetentionDays) -> logs.ILogGroup:
+        stack = cdk.Stack.of(self)
+        group_arn = stack.format_arn(
+            service="logs", resource="log-group", resource_name=group_name,
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        group: logs.ILogGroup
+        if create:
+            group = logs.LogGroup(
+                self, construct_name, log_group_name=group_name, retention=retention,
+                removal_policy=cdk.RemovalPolicy.RETAIN,
+            )
+        else:
+            group = logs.LogGroup.from_log_group_name(self, construct_name, group_name)
+        # SNS may try to create the group before writing; it exists, so this only avoids a denial.
+        self.sms_delivery_status_role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["logs:CreateLogGroup"], resources=[group_arn]
+        ))
+        # The group ARN attribute ends in ":*": the group's log streams, whose names SNS picks.
+        self.sms_delivery_status_role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[group.log_group_arn]
+        ))
+        return group
+
+    def _grant_table(self, table: dynamodb.ITable, role: iam.IRole) -> None:
+        """Query on the two GSIs and UpdateItem on the table: nothing that reads or writes whole items."""
+        iam.Grant.add_to_principal(
+            grantee=role,
+            actions=["dynamodb:Query"],
+            resource_arns=[f"{table.table_arn}/index/{index}" for index in REQUIRED_INDEXES],
+        )
+        iam.Grant.add_to_principal(grantee=role, actions=["dynamodb:UpdateItem"], resource_arns=[table.table_arn])
+        if table.encryption_key is not None:
+            table.encryption_key.grant_encrypt_decrypt(role)
+
+    def _acknowledge_findings(self, table: dynamodb.ITable, role: iam.Role) -> None:
+        acknowledge = cdk.Validations.of(role).acknowledge
+        acknowledge(cdk.Acknowledgment(
+            id="AwsSolutions-IAM5[Resource::*]",
+            reason="X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) has no resource-level "
+                   "permissions; it is the only statement on '*'.",
+        ))
+        if table.encryption_key is not None:
+            for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
+                acknowledge(cdk.Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Action::{action}]",
+                    reason="The delivery-log table is encrypted with a customer-managed key; writing "
+                           "through DynamoDB needs the key's encrypt/decrypt action group, on that key only.",
+                ))
+        for group in self.sms_log_groups.values():
+            resource = _nag_flatten(cdk.Stack.of(self).resolve(group.log_group_arn))
+            if "*" in resource:  # an imported group's ARN is built here, not read from the group
+                cdk.Validations.of(self.sms_delivery_status_role).acknowledge(cdk.Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::{resource}]",
+                    reason="SNS names the log streams of the SMS delivery-status log group at run time; "
+                           "the wildcard covers that one group's streams.",
+                ))
+
+    # ---- public helpers -------------------------------------------------------------------------
+
+    def metric(self, metric_name: str, *, period: cdk.Duration = cdk.Duration.minutes(5)) -> cloudwatch.Metric:
+        """A count the function publishes (Embedded Metric Format), summed over ``period``:
+        ``DeliveryUpdates``, ``StaleEvents``, ``UnmatchedEvents``, ``IgnoredEvents``,
+        ``MalformedEvents``, ``RetriedEvents`` or ``ProcessingErrors``."""
+        return cloudwatch.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name=metric_name,
+            dimensions_map={"FunctionName": self.function.function_name},
+            statistic="Sum",
+            period=period,
+        )
+
+    def metric_malformed_events(self, *, period: cdk.Duration = cdk.Duration.minutes(5)) -> cloudwatch.Metric:
+        """Events the function could not parse (logged, never retried, never applied)."""
+        return self.metric("MalformedEvents", period=period)
+
+    def metric_dead_letters(self, *, period: cdk.Duration = cdk.Duration.minutes(5)) -> cloudwatch.Metric:
+        """Events waiting in the dead-letter queue (maximum over ``period``)."""
+        return self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+            period=period, statistic="Maximum"
+        )
+
+    # ---- prop checks ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_props(*, configuration_set_name: str | None, reserved_concurrency: int) -> None:
+        require_int_between(_NAME, "reserved_concurrency", reserved_concurrency, 2, 1000)
+        if configuration_set_name is None or is_token(configuration_set_name):
+            return
+        if not isinstance(configuration_set_name, str) or not _CONFIGURATION_SET_NAME.match(configuration_set_name):
+            raise PropError(_NAME, "configuration_set_name", configuration_set_name,
+                            "Give an SES configuration set name: 1-64 letters, digits, '_' or '-', "
+                            "or None to create one.")
+
+
+def _nag_flatten(value: Any) -> str:
+    """A resolved CloudFormation value written the way cdk-nag names it in a finding id."""
+    if isinstance(value, str):
+        return value.replace("${", "<").replace("}", ">")
+    if isinstance(value, dict):
+        if "Fn::Join" in value:
+            delimiter, parts = value["Fn::Join"]
+            return str(delimiter).join(_nag_flatten(part) for part in parts)
+        if "Fn::GetAtt" in value:
+            resource, attribute = value["Fn::GetAtt"]
+            return f"<{_nag_flatten(resource)}.{_nag_flatten(attribute)}>"
+        if "Ref" in value:
+            return f"<{_nag_flatten(value['Ref'])}>"
+    return json.dumps(value)

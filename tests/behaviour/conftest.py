@@ -1,0 +1,74 @@
+"""The synthesized stack deployed once into the embedded local AWS for the behaviour suite."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from local_aws import DeployedStack, ExecutionResult, LocalAws, SentEmail, SmsMessage
+from tests.conftest import cdk_json_context
+
+SENDER = "notifications@example.com"
+ALLOWED_SENDER = "alerts@example.com"
+
+
+@dataclass
+class Deployment:
+    """The deployed dev stack and what it did, read back from the local AWS."""
+
+    aws: LocalAws
+    stack: DeployedStack
+
+    def run(self, request: dict[str, Any], name: str | None = None) -> ExecutionResult:
+        return self.aws.start_and_wait(self.stack.state_machine_arn, request, name=name or new_id())
+
+    def record(self, notification_id: str) -> dict[str, Any]:
+        item = self.aws.client("dynamodb").get_item(
+            TableName=self.stack.table_name, Key={"notificationId": {"S": notification_id}}, ConsistentRead=True
+        ).get("Item")
+        assert item is not None, f"no delivery-log record for {notification_id}"
+        return _plain(item)
+
+    def records(self) -> list[dict[str, Any]]:
+        return self.aws.table_items(self.stack.table_name)
+
+    def sms(self, message_id: str) -> SmsMessage:
+        [sms] = [m for m in self.aws.sms_messages() if m.message_id == message_id]
+        return sms
+
+    def email(self, message_id: str) -> SentEmail:
+        [email] = [m for m in self.aws.sent_emails() if m.message_id == message_id]
+        return email
+
+    def sent_counts(self) -> tuple[int, int]:
+        return len(self.aws.sms_messages()), len(self.aws.sent_emails())
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    return json.loads(json.dumps({k: deserializer.deserialize(v) for k, v in item.items()}, default=_number))
+
+
+def _number(value: Any) -> Any:
+    return int(value) if value == int(value) else float(value)
+
+
+def new_id(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="package")
+def deployment(synthesized: Any) -> Iterator[Deployment]:
+    settings = cdk_json_context()["notify-cdk"]["environments"]["dev"]
+    with LocalAws.in_process() as aws:
+        stack = aws.deploy_template("NotifyCdk-dev", synthesized.template())
+        aws.verify_email_identities([settings["sender"], *settings["allowedSenders"],
+                                     *settings["emailIdentities"]])
+        yield Deployment(aws=aws, stack=stack)

@@ -61,9 +61,19 @@ class Rejection:
     violated: Callable[[], sfn.Condition]
 
 
-def rejections(allowed_senders: Sequence[str], allowed_configuration_sets: Sequence[str]) -> list[Rejection]:
-    """The ordered validation rules; the first violated one decides the reason."""
+def sms_with_email() -> sfn.Condition:
+    """An SMS request that also carries an email part (used for the email fallback)."""
+    return Condition.and_(Condition.string_equals("$.channel", "sms"), _present("$.email"))
+
+
+def rejections(
+    allowed_senders: Sequence[str], allowed_configuration_sets: Sequence[str], *, sms_may_carry_email: bool = False
+) -> list[Rejection]:
+    """The ordered validation rules; the first violated one decides the reason. With
+    ``sms_may_carry_email`` the email rules also apply to an SMS request's email part."""
     def email_channel() -> sfn.Condition:
+        if sms_may_carry_email:
+            return Condition.or_(_channel_is("email", "both"), sms_with_email())
         return _channel_is("email", "both")
 
     def email_field(field: str, bad: Callable[[str], sfn.Condition]) -> Callable[[], sfn.Condition]:

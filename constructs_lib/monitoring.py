@@ -11,6 +11,7 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -72,6 +73,8 @@ class NotificationMonitoring(Construct):
         at least 1. Default: 1.
     :param period: period over which metrics are summed; a whole number of minutes between
         1 minute and 1 day. Default: 5 minutes.
+    :param failed_executions_queue: a queue of failed executions to alarm on when it is not
+        empty. Default: none.
     :param channel_integrations: channel name to Step Functions integration resource ARN, for
         example ``{"sms": "arn:aws:states:::sns:publish", "email":
         "arn:aws:states:::aws-sdk:sesv2:sendEmail"}``. The ARN is used verbatim as the
@@ -97,6 +100,7 @@ class NotificationMonitoring(Construct):
         evaluation_periods: int = 1,
         period: cdk.Duration = _DEFAULT_PERIOD,
         channel_integrations: Mapping[str, str] | None = None,
+        failed_executions_queue: sqs.IQueue | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -172,6 +176,17 @@ class NotificationMonitoring(Construct):
                 evaluation_periods,
                 f"Notification channel '{channel}': failed {arn} task attempts, retried ones "
                 "included (account-wide for this integration).",
+            )
+
+        if failed_executions_queue is not None:
+            self.alarms["FailedExecutionsQueued"] = self._add_alarm(
+                "FailedExecutionsQueuedAlarm",
+                failed_executions_queue.metric_approximate_number_of_messages_visible(
+                    period=period, statistic=cloudwatch.Stats.MAXIMUM
+                ),
+                evaluation_periods,
+                "Notification workflow: failed executions are waiting in the failed-execution queue "
+                "(inspect, then redrive them).",
             )
 
         #: Dashboard with execution and per-channel graphs and the alarm states.

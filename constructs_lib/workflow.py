@@ -7,9 +7,13 @@ from collections.abc import Mapping, Sequence
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
@@ -70,6 +74,17 @@ class NotificationWorkflow(Construct):
     :param timeout: the whole execution. Default: 5 minutes (Express allows at most 5).
     :param task_timeout: each task attempt. Default: 30 seconds.
     :param tracing_enabled: X-Ray tracing. Default: ``True``.
+    :param encryption_key: customer-managed KMS key for the delivery log, the execution logs, the
+        state machine's data and the failed-execution queue. Default: a new key with rotation on.
+        A key passed in must already let CloudWatch Logs use it (see ``_allow_logs_to_use_key``).
+    :param capture_failed_executions: send FAILED, TIMED_OUT and ABORTED executions to an encrypted
+        SQS queue through an EventBridge rule, so none is lost. Default: ``True``.
+    :param store_plain_recipients: keep phone numbers and addresses in the delivery log as given.
+        Default: ``False`` (stored as SHA-256 hashes).
+    :param store_message: keep the message text in the delivery log. Default: ``False``.
+    :param sms_fallback_to_email: when an SMS request carries an ``email`` and the SMS cannot be
+        delivered (a permanent error, or transient ones past the retries), send the message by email
+        instead and record it as a fallback. Default: ``False``.
     """
 
     def __init__(
@@ -94,6 +109,11 @@ class NotificationWorkflow(Construct):
         timeout: cdk.Duration = DEFAULT_TIMEOUT,
         task_timeout: cdk.Duration = DEFAULT_TASK_TIMEOUT,
         tracing_enabled: bool = True,
+        encryption_key: kms.IKey | None = None,
+        capture_failed_executions: bool = True,
+        store_plain_recipients: bool = False,
+        store_message: bool = False,
+        sms_fallback_to_email: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self._sms_retry = sms_retry or default_sms_retry()
@@ -116,6 +136,9 @@ class NotificationWorkflow(Construct):
         self._configuration_set_name = configuration_set_name
         self._task_timeout = task_timeout
         self._sms_topic = sms_topic
+        self._store_plain_recipients = store_plain_recipients
+        self._store_message = store_message
+        self._sms_fallback = sms_fallback_to_email
         self._senders = [sender, *[s for s in allowed_senders if s != sender]]
         self._configuration_sets = (
             [configuration_set_name, *allowed_configuration_sets] if configuration_set_name else []
@@ -129,14 +152,27 @@ class NotificationWorkflow(Construct):
             for name in self._configuration_sets
         ]
 
-        self.delivery_log = DeliveryLog(self, "DeliveryLog", table=table, removal_policy=table_removal_policy)
+        self.encryption_key: kms.IKey = encryption_key or kms.Key(
+            self,
+            "EncryptionKey",
+            enable_key_rotation=True,
+            description="notify-cdk: delivery log, execution logs, state machine data, failed executions",
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        self.delivery_log = DeliveryLog(
+            self, "DeliveryLog", table=table, encryption_key=self.encryption_key,
+            removal_policy=table_removal_policy,
+        )
         self.table: dynamodb.ITable = self.delivery_log.table
+        log_group_name = f"/aws/vendedlogs/states/{cdk.Names.unique_id(self)}"
+        self._allow_logs_to_use_key(log_group_name)
         self.log_group = logs.LogGroup(
             self,
             "ExecutionLogs",
             # Step Functions needs the vended-logs prefix to stay within the resource-policy size limit.
-            log_group_name=f"/aws/vendedlogs/states/{cdk.Names.unique_id(self)}",
+            log_group_name=log_group_name,
             retention=log_retention,
+            encryption_key=self.encryption_key,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
 
@@ -152,8 +188,14 @@ class NotificationWorkflow(Construct):
                 level=sfn.LogLevel.ALL,
                 include_execution_data=include_execution_data,
             ),
+            encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(
+                self.encryption_key, cdk.Duration.minutes(5)
+            ),
         )
         self._grant_sms_publish()
+        self.failed_executions: sqs.Queue | None = (
+            self._capture_failed_executions() if capture_failed_executions else None
+        )
 
     # ---- definition -------------------------------------------------------------------------
 
@@ -184,14 +226,23 @@ class NotificationWorkflow(Construct):
             contract.notification_id_is_invalid,
         )
         validate.when(invalid_id.violated(), self._reject(invalid_id, keyed_by_id=False))
-        for rejection in contract.rejections(self._senders, self._configuration_sets):
+        for rejection in contract.rejections(self._senders, self._configuration_sets,
+                                             sms_may_carry_email=self._sms_fallback):
             validate.when(
                 sfn.Condition.and_(contract.has_notification_id(), rejection.violated()),
                 self._reject(rejection, keyed_by_id=True),
             )
             validate.when(rejection.violated(), self._reject(rejection, keyed_by_id=False))
 
-        validate.when(sfn.Condition.string_equals("$.channel", "sms"), self._sms_path())
+        sms_path = self._sms_path()  # builds RecordSmsSent, which the fallback path shares
+        if self._sms_fallback:
+            apply_fallback = self._sms_fallback_path()
+            for shape in contract.email_shapes():
+                validate.when(
+                    sfn.Condition.and_(contract.sms_with_email(), shape.condition()),
+                    self._prepare(f"PrepareSmsWithEmail{shape.slug}", shape).next(apply_fallback),
+                )
+        validate.when(sfn.Condition.string_equals("$.channel", "sms"), sms_path)
         apply_email = self._email_path()
         claim_both = self._both_path()
         for shape in contract.email_shapes():
@@ -242,13 +293,39 @@ class NotificationWorkflow(Construct):
         send = sms_send_state(self, "SendSms", topic=self._sms_topic, retry=self._sms_retry,
                               timeout=self._task_timeout)
         send.add_catch(self._record_failed("RecordSmsFailed", "sms"), result_path="$.failure")
-        send.next(self._record("RecordSmsSent", status="SENT", channel="sms"))
+        self._record_sms_sent = self._record("RecordSmsSent", status="SENT", channel="sms")
+        send.next(self._record_sms_sent)
         return (
             self._prepare("PrepareSms", None)
             .next(sfn.Pass(self, "ApplySmsDefaults", parameters=_MERGED))
             .next(self._claim("ClaimSms", "sms", key_path="$.request.notificationId"))
             .next(send)
         )
+
+    def _sms_fallback_path(self) -> sfn.State:
+        """SMS first; if it cannot be delivered, the same message by email, recorded as a fallback."""
+        send_sms = sms_send_state(self, "SendSmsWithFallback", topic=self._sms_topic, retry=self._sms_retry,
+                                  timeout=self._task_timeout)
+        send_sms.next(self._record_sms_sent)
+        send_email = self._send_email("SendFallbackEmail")
+        send_sms.add_catch(send_email, result_path="$.failure")
+        attributes = self._outcome_attributes("$", ("sms", "email"))
+        attributes["fallback"] = Attr.from_string("email")
+        sent = {**attributes, "status": Attr.from_string("SENT"), "results": Attr.from_map({
+            "sms": self._failed_result("$.failure"), "email": channel_result(result_path("email")),
+        })}
+        send_email.next(self._outcome("RecordFallbackSent", key_path="$.request.notificationId", attributes=sent))
+        failed = {**attributes, "status": Attr.from_string("FAILED"), "results": Attr.from_map({
+            "sms": self._failed_result("$.failure"), "email": self._failed_result("$.fallbackFailure"),
+        })}
+        send_email.add_catch(
+            self._outcome("RecordFallbackFailed", key_path="$.request.notificationId", attributes=failed)
+            .next(self._delivery_failed),
+            result_path="$.fallbackFailure",
+        )
+        apply = sfn.Pass(self, "ApplySmsWithEmailDefaults", parameters=_MERGED_WITH_EMAIL)
+        apply.next(self._claim("ClaimSmsWithFallback", "sms", key_path="$.request.notificationId")).next(send_sms)
+        return apply
 
     def _email_path(self) -> sfn.State:
         send = self._send_email("SendEmail")
@@ -350,42 +427,60 @@ class NotificationWorkflow(Construct):
         state.add_catch(self._log_unavailable, result_path="$.logFailure")
         return state
 
-    def _outcome_attributes(self, base: str = "$") -> dict[str, tasks.DynamoAttributeValue]:
-        """What every outcome adds to the claimed record; ``base`` is where the merged request lives."""
-        return {
+    def _outcome_attributes(self, base: str, channels: Sequence[str]) -> dict[str, tasks.DynamoAttributeValue]:
+        """What every outcome adds to the claimed record; ``base`` is where the merged request lives.
+        Recipients are hashed unless the construct was told to keep them; the text is left out
+        unless asked for."""
+        attributes = {
             "completedAt": string_at("$$.State.EnteredTime"),
             "metadata": Attr.from_string(
                 JsonPath.json_to_string(JsonPath.object_at(f"{base}.request.metadata"))
             ),
+            "recipients": Attr.from_map({c: self._recipient(base, c) for c in channels}),
         }
+        if self._store_message:
+            attributes["message"] = string_at(f"{base}.request.message")
+        return attributes
+
+    def _recipient(self, base: str, channel: str) -> tasks.DynamoAttributeValue:
+        given = (
+            JsonPath.string_at(f"{base}.request.phoneNumber") if channel == "sms"
+            else JsonPath.json_to_string(JsonPath.list_at(f"{base}.email.to"))
+        )
+        return Attr.from_string(given if self._store_plain_recipients else JsonPath.hash(given, "SHA-256"))
 
     def _record(self, state_id: str, *, status: str | None, both: bool = False,
                 channel: str = "") -> tasks.DynamoUpdateItem:
         """Records an outcome; ``status=None`` takes it from ``$.status``."""
         if both:
             base = "$.smsBranch"
-            attributes = self._outcome_attributes(base)
+            attributes = self._outcome_attributes(base, ("sms", "email"))
             results = {
                 "sms": channel_result("$.smsBranch" + result_path("sms")[1:]),
                 "email": channel_result("$.emailBranch" + result_path("email")[1:]),
             }
         else:
             base = "$"
-            attributes = self._outcome_attributes()
+            attributes = self._outcome_attributes(base, (channel,))
             results = {channel: channel_result(result_path(channel))}
         attributes["status"] = Attr.from_string(status) if status else string_at("$.status")
         attributes["results"] = Attr.from_map(results)
         return self._outcome(state_id, key_path=f"{base}.request.notificationId", attributes=attributes)
 
-    def _record_failed(self, state_id: str, channel: str) -> sfn.IChainable:
-        attributes = self._outcome_attributes()
-        attributes["status"] = Attr.from_string("FAILED")
-        attributes["results"] = Attr.from_map({channel: Attr.from_map({
+    @staticmethod
+    def _failed_result(error_path: str) -> tasks.DynamoAttributeValue:
+        """A channel outcome built from a caught error ({Error, Cause} at ``error_path``)."""
+        return Attr.from_map({
             "status": Attr.from_string("FAILED"),
             "messageId": Attr.from_string(""),
-            "error": string_at("$.failure.Error"),
-            "cause": string_at("$.failure.Cause"),
-        })})
+            "error": string_at(f"{error_path}.Error"),
+            "cause": string_at(f"{error_path}.Cause"),
+        })
+
+    def _record_failed(self, state_id: str, channel: str) -> sfn.IChainable:
+        attributes = self._outcome_attributes("$", (channel,))
+        attributes["status"] = Attr.from_string("FAILED")
+        attributes["results"] = Attr.from_map({channel: self._failed_result("$.failure")})
         state = self._outcome(state_id, key_path="$.request.notificationId", attributes=attributes)
         return state.next(self._delivery_failed)
 
@@ -423,7 +518,71 @@ class NotificationWorkflow(Construct):
         # SMS straight to a phone number has no resource ARN to scope to.
         self.state_machine.add_to_role_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=["*"]))
 
+    def _allow_logs_to_use_key(self, log_group_name: str) -> None:
+        """CloudWatch Logs encrypts with the key only if the key policy lets it, and only for
+        this log group (encryption-context condition)."""
+        if not isinstance(self.encryption_key, kms.Key):
+            return
+        stack = cdk.Stack.of(self)
+        self.encryption_key.add_to_resource_policy(iam.PolicyStatement(
+            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            resources=["*"],
+            conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                service="logs", resource="log-group", resource_name=log_group_name,
+                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+            )}},
+        ))
+
+    def _capture_failed_executions(self) -> sqs.Queue:
+        """Failed, timed-out and aborted executions land in an encrypted queue (14 days), where
+        an alarm sees them and an operator can redrive them."""
+        queue = sqs.Queue(
+            self,
+            "FailedExecutions",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.encryption_key,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+        )
+        events.Rule(
+            self,
+            "FailedExecutionsRule",
+            description="Failed, timed-out and aborted notification executions",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={
+                    "status": ["FAILED", "TIMED_OUT", "ABORTED"],
+                    "stateMachineArn": [self.state_machine.state_machine_arn],
+                },
+            ),
+            targets=[targets.SqsQueue(queue)],
+        )
+        cdk.Validations.of(queue).acknowledge(cdk.Acknowledgment(
+            id="AwsSolutions-SQS3",
+            reason="This queue is itself the dead-letter destination for failed executions; "
+                   "nothing consumes it automatically, so it needs no dead-letter queue of its own.",
+        ))
+        return queue
+
     # ---- public helpers -----------------------------------------------------------------------
+
+    def grant_redrive(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Lets ``grantee`` redrive failed executions (``states:RedriveExecution``) and read the
+        failed-execution queue."""
+        stack = cdk.Stack.of(self)
+        executions = stack.format_arn(
+            service="states", resource="execution",
+            resource_name=f"{self.state_machine.state_machine_name}:*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        if self.failed_executions is not None:
+            self.failed_executions.grant_consume_messages(grantee)
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=["states:RedriveExecution", "states:DescribeExecution"],
+            resource_arns=[executions],
+        )
 
     def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
         """Lets ``grantee`` start notifications."""

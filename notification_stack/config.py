@@ -7,8 +7,9 @@ dictionary into typed settings and says precisely what is wrong with it.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn

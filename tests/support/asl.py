@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
-
+from collections.abc import Iterator
+from typing import Any
 
 # What a deployment in us-east-1 would put in place of the pseudo parameters.
 DEPLOYED_VALUES = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",

@@ -1,0 +1,112 @@
+"""Encryption with a customer-managed key, failed-execution capture, redrive, compliance packs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_iam as iam
+
+from constructs_lib import NotificationWorkflow
+from tests.support.asl import resources_of_type
+
+
+@pytest.fixture(scope="module")
+def template(synthesized: Any) -> dict[str, Any]:
+    return synthesized.template()
+
+
+def _key(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    [(logical_id, key)] = resources_of_type(template, "AWS::KMS::Key").items()
+    return logical_id, key
+
+
+def test_one_customer_managed_key_with_rotation_is_retained(template: dict[str, Any]) -> None:
+    _, key = _key(template)
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["DeletionPolicy"] == "Retain"
+
+
+def test_table_log_group_topic_queue_and_state_machine_use_the_key(template: dict[str, Any]) -> None:
+    key_id, _ = _key(template)
+    arn = {"Fn::GetAtt": [key_id, "Arn"]}
+    [table] = resources_of_type(template, "AWS::DynamoDB::Table").values()
+    assert table["Properties"]["SSESpecification"] == {"KMSMasterKeyId": arn, "SSEEnabled": True, "SSEType": "KMS"}
+    [group] = resources_of_type(template, "AWS::Logs::LogGroup").values()
+    assert group["Properties"]["KmsKeyId"] == arn
+    [topic] = resources_of_type(template, "AWS::SNS::Topic").values()
+    assert topic["Properties"]["KmsMasterKeyId"] == arn
+    [queue] = resources_of_type(template, "AWS::SQS::Queue").values()
+    assert queue["Properties"]["KmsMasterKeyId"] == arn
+    [machine] = resources_of_type(template, "AWS::StepFunctions::StateMachine").values()
+    assert machine["Properties"]["EncryptionConfiguration"] == {
+        "KmsKeyId": arn, "KmsDataKeyReusePeriodSeconds": 300, "Type": "CUSTOMER_MANAGED_KMS_KEY"}
+
+
+def test_key_policy_lets_logs_use_the_key_only_for_the_execution_log_group(template: dict[str, Any]) -> None:
+    _, key = _key(template)
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    [logs] = [s for s in statements if "ArnEquals" in s.get("Condition", {})]
+    assert "logs." in json.dumps(logs["Principal"])
+    condition = json.dumps(logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"])
+    assert "log-group:/aws/vendedlogs/states/" in condition
+    assert "kms:Decrypt*" in logs["Action"] and "kms:CreateGrant" not in logs["Action"]
+    [cloudwatch] = [s for s in statements if "cloudwatch.amazonaws.com" in json.dumps(s.get("Principal", {}))]
+    assert sorted(cloudwatch["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+
+
+def test_failed_timed_out_and_aborted_executions_go_to_the_queue(template: dict[str, Any]) -> None:
+    [rule] = resources_of_type(template, "AWS::Events::Rule").values()
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["source"] == ["aws.states"]
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert pattern["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
+    [machine_id] = resources_of_type(template, "AWS::StepFunctions::StateMachine")
+    assert pattern["detail"]["stateMachineArn"] == [{"Ref": machine_id}]
+    [queue_id] = resources_of_type(template, "AWS::SQS::Queue")
+    assert rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    [queue] = resources_of_type(template, "AWS::SQS::Queue").values()
+    assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    policies = json.dumps(resources_of_type(template, "AWS::SQS::QueuePolicy"))
+    assert '"aws:SecureTransport": "false"' in policies and "events.amazonaws.com" in policies
+
+
+def test_a_non_empty_failed_execution_queue_raises_an_alarm(template: dict[str, Any]) -> None:
+    [queue_id] = resources_of_type(template, "AWS::SQS::Queue")
+    alarms = [a["Properties"] for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+              if a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"]
+    assert len(alarms) == 1
+    assert alarms[0]["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
+    assert alarms[0]["Threshold"] == 1 and alarms[0]["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_grant_redrive_scopes_redrive_to_this_state_machines_executions() -> None:
+    stack = cdk.Stack(cdk.App(), "Redrive")
+    workflow = NotificationWorkflow(stack, "Workflow", sender="n@example.com", email_identities=["example.com"])
+    operator = iam.Role(stack, "Operator", assumed_by=iam.AccountRootPrincipal())
+    workflow.grant_redrive(operator)
+    policies = [r for r in stack.resolve(stack.node.find_child("Operator").node.find_child("DefaultPolicy")
+                                         .node.default_child.policy_document)["Statement"]]
+    [redrive] = [p for p in policies if "states:RedriveExecution" in p["Action"]]
+    assert ":execution:" in json.dumps(redrive["Resource"])
+    assert any("sqs:ReceiveMessage" in p["Action"] for p in policies)
+
+
+def test_the_stack_runs_nist_and_hipaa_packs_besides_aws_solutions(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without its acknowledgements the stack's synth stops on findings of all three packs."""
+    import app as app_module
+    from notification_stack.stack import NotificationStack
+    from tests.conftest import cdk_json_context
+
+    monkeypatch.setattr(NotificationStack, "_acknowledge_findings", lambda self: None)
+    app = cdk.App(context=cdk_json_context(), outdir=str(tmp_path), analytics_reporting=False)
+    app_module.build(app)
+    with pytest.raises(Exception, match="ValidationFailed") as failure:
+        app.synth()
+    message = str(failure.value)
+    for finding in ("AwsSolutions-IAM5", "NIST.800.53.R5-IAMNoInlinePolicy", "HIPAA.Security-DynamoDBInBackupPlan"):
+        assert finding in message

@@ -7,6 +7,7 @@ without the bridge and the fix with it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -21,6 +22,8 @@ import moto.stepfunctions.models as sfn_models
 from moto.ses.responses import EmailResponse
 from moto.sesv2.responses import SESV2Response
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+_LOG = logging.getLogger(__name__)
 
 BOOTSTRAP_QUALIFIER = "hnb659fds"
 BOOTSTRAP_VERSION = "30"
@@ -249,4 +252,77 @@ def reuse_parsed_definitions() -> Iterator[None]:
             return parsed[definition]
 
     with mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(parse)):
+        yield
+
+
+EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
+
+
+def execution_status_change_event(execution: Any) -> dict[str, Any]:
+    """A PutEvents entry shaped like the event Step Functions sends when an execution ends."""
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+    def millis(moment: Any) -> int | None:
+        return int(moment.timestamp() * 1000) if moment is not None else None
+
+    machine = execution.state_machine
+    status = str(getattr(execution.exec_status, "value", execution.exec_status))
+    succeeded = status == "SUCCEEDED"
+    detail = {
+        "executionArn": execution.exec_arn,
+        "stateMachineArn": getattr(machine, "source_arn", None) or machine.arn,  # a version's machine
+        "name": execution.name,
+        "status": status,
+        "startDate": millis(execution.start_date),
+        "stopDate": millis(execution.stop_date),
+        "input": to_json_str(execution.input_data, separators=(",", ":")),
+        "output": to_json_str(execution.output, separators=(",", ":")) if succeeded else None,
+        "inputDetails": {"included": True},
+        "outputDetails": {"included": True} if succeeded else None,
+        "error": execution.error,
+        "cause": execution.cause,
+    }
+    entry: dict[str, Any] = {
+        "Source": "aws.states",
+        "DetailType": EXECUTION_STATUS_CHANGE,
+        "Resources": [execution.exec_arn],
+        "Detail": json.dumps(detail),
+    }
+    if execution.stop_date is not None:
+        entry["Time"] = execution.stop_date.timestamp()  # moto's backend takes epoch seconds
+    return entry
+
+
+def _machine_type(execution: Any) -> str:
+    # moto 5.2.5 keeps the real type in StateMachine.type; its sm_type is always "STANDARD".
+    machine_type = getattr(execution.state_machine, "type", None) or execution.sm_type
+    return str(getattr(machine_type, "value", machine_type))
+
+
+@contextmanager
+def emit_execution_status_events(*, include_express: bool = False) -> Iterator[None]:
+    """moto's Step Functions engine never sends "Step Functions Execution Status Change" to
+    EventBridge, so rules on ``aws.states`` (e.g. alarms on FAILED/TIMED_OUT/ABORTED) never fire;
+    this puts that event on the default bus when an execution ends (SUCCEEDED, FAILED, TIMED_OUT,
+    or ABORTED by StopExecution). Like AWS, Express executions send none unless
+    ``include_express``. Errors here are logged, never raised into the execution."""
+    from moto.events.models import events_backends
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    # Every execution's worker calls terminated() once it stops, whatever the outcome (StopExecution
+    # ends the program as ProgramStopped, which _reflect_execution_status maps to ABORTED).
+    original = BaseExecutionWorkerCommunication.terminated
+
+    def terminated(self: BaseExecutionWorkerCommunication) -> None:
+        original(self)
+        execution = self.execution
+        try:
+            if _machine_type(execution) == "EXPRESS" and not include_express:
+                return
+            backend = events_backends[execution.account_id][execution.region_name]
+            backend.put_events([execution_status_change_event(execution)])
+        except Exception:  # a bridge must never break the execution
+            _LOG.exception("could not emit the status change event for %s", execution.exec_arn)
+
+    with mock.patch.object(BaseExecutionWorkerCommunication, "terminated", terminated):
         yield

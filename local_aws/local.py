@@ -28,6 +28,7 @@ from moto.sns.models import sns_backends
 from local_aws.bridges import (
     EmailRequestLog,
     capture_email_requests,
+    emit_execution_status_events,
     model_cloudwatch_alarms_in_cloudformation,
     point_sfn_sdk_calls_at_server,
     recompute_outputs_after_change_set,
@@ -396,6 +397,7 @@ def _bridges() -> Iterator[EmailRequestLog]:
         stack.enter_context(recompute_outputs_after_change_set())
         stack.enter_context(model_cloudwatch_alarms_in_cloudformation())
         stack.enter_context(reuse_parsed_definitions())
+        stack.enter_context(emit_execution_status_events())
         yield stack.enter_context(capture_email_requests())
 
 

@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
 
+from constructs_lib import NotificationWorkflow
 from local_aws import DeployedStack, ExecutionResult, LocalAws, SentEmail, SmsMessage
 from tests.conftest import cdk_json_context
 
@@ -65,10 +67,28 @@ def new_id(prefix: str = "t") -> str:
 
 
 @pytest.fixture(scope="package")
-def deployment(synthesized: Any) -> Iterator[Deployment]:
+def local_aws() -> Iterator[LocalAws]:
     settings = cdk_json_context()["notify-cdk"]["environments"]["dev"]
     with LocalAws.in_process() as aws:
-        stack = aws.deploy_template("NotifyCdk-dev", synthesized.template())
-        aws.verify_email_identities([settings["sender"], *settings["allowedSenders"],
-                                     *settings["emailIdentities"]])
-        yield Deployment(aws=aws, stack=stack)
+        aws.verify_email_identities([settings["sender"], *settings["allowedSenders"], *settings["emailIdentities"]])
+        yield aws
+
+
+@pytest.fixture(scope="package")
+def deployment(local_aws: LocalAws, synthesized: Any) -> Deployment:
+    """The app's own dev stack, as cdk.json configures it."""
+    return Deployment(aws=local_aws, stack=local_aws.deploy_template("NotifyCdk-dev", synthesized.template()))
+
+
+@pytest.fixture(scope="package")
+def variant(local_aws: LocalAws, tmp_path_factory: pytest.TempPathFactory) -> Deployment:
+    """The workflow with the opt-in behaviours on: SMS-to-email fallback, plain recipients and
+    the message kept in the delivery log."""
+    app = cdk.App(outdir=str(tmp_path_factory.mktemp("variant")), analytics_reporting=False)
+    stack = cdk.Stack(app, "NotifyVariant")
+    NotificationWorkflow(
+        stack, "Workflow", sender=SENDER, email_identities=["example.com"],
+        sms_fallback_to_email=True, store_plain_recipients=True, store_message=True,
+    )
+    template = app.synth().get_stack_by_name("NotifyVariant").template
+    return Deployment(aws=local_aws, stack=local_aws.deploy_template("NotifyVariant", template))

@@ -58,6 +58,7 @@ __all__ = [
     "REQUIRED_INDEXES",
     "SMS_MESSAGE_ID_ATTRIBUTE",
     "SMS_MESSAGE_ID_INDEX",
+    "nag_resource",
 ]
 
 _NAME = "DeliveryFeedback"
@@ -88,6 +89,8 @@ _MAX_RECEIVE_COUNT = 8
 # An unmatched recent email event is retried for this long, then dropped; it stays below
 # visibility timeout x (receives - 1), so such events never reach the dead-letter queue.
 _UNMATCHED_RETRY_SECONDS = 600
+# Duration is immutable, so one shared default instance is safe.
+_DEFAULT_PERIOD = cdk.Duration.minutes(5)
 _CONFIGURATION_SET_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -310,7 +313,7 @@ class DeliveryFeedback(Construct):
                            "through DynamoDB needs the key's encrypt/decrypt action group, on that key only.",
                 ))
         for group in self.sms_log_groups.values():
-            resource = _nag_flatten(cdk.Stack.of(self).resolve(group.log_group_arn))
+            resource = nag_resource(self, group.log_group_arn)
             if "*" in resource:  # an imported group's ARN is built here, not read from the group
                 cdk.Validations.of(self.sms_delivery_status_role).acknowledge(cdk.Acknowledgment(
                     id=f"AwsSolutions-IAM5[Resource::{resource}]",
@@ -320,7 +323,7 @@ class DeliveryFeedback(Construct):
 
     # ---- public helpers -------------------------------------------------------------------------
 
-    def metric(self, metric_name: str, *, period: cdk.Duration = cdk.Duration.minutes(5)) -> cloudwatch.Metric:
+    def metric(self, metric_name: str, *, period: cdk.Duration = _DEFAULT_PERIOD) -> cloudwatch.Metric:
         """A count the function publishes (Embedded Metric Format), summed over ``period``:
         ``DeliveryUpdates``, ``StaleEvents``, ``UnmatchedEvents``, ``IgnoredEvents``,
         ``MalformedEvents``, ``RetriedEvents`` or ``ProcessingErrors``."""
@@ -332,11 +335,11 @@ class DeliveryFeedback(Construct):
             period=period,
         )
 
-    def metric_malformed_events(self, *, period: cdk.Duration = cdk.Duration.minutes(5)) -> cloudwatch.Metric:
+    def metric_malformed_events(self, *, period: cdk.Duration = _DEFAULT_PERIOD) -> cloudwatch.Metric:
         """Events the function could not parse (logged, never retried, never applied)."""
         return self.metric("MalformedEvents", period=period)
 
-    def metric_dead_letters(self, *, period: cdk.Duration = cdk.Duration.minutes(5)) -> cloudwatch.Metric:
+    def metric_dead_letters(self, *, period: cdk.Duration = _DEFAULT_PERIOD) -> cloudwatch.Metric:
         """Events waiting in the dead-letter queue (maximum over ``period``)."""
         return self.dead_letter_queue.metric_approximate_number_of_messages_visible(
             period=period, statistic="Maximum"
@@ -355,8 +358,13 @@ class DeliveryFeedback(Construct):
                             "or None to create one.")
 
 
+def nag_resource(scope: Construct, value: str) -> str:
+    """A resource ARN (with tokens) spelled as cdk-nag spells it in an IAM5 finding id, e.g.
+    ``arn:<AWS::Partition>:logs:<AWS::Region>:...``."""
+    return _nag_flatten(cdk.Stack.of(scope).resolve(value))
+
+
 def _nag_flatten(value: Any) -> str:
-    """A resolved CloudFormation value written the way cdk-nag names it in a finding id."""
     if isinstance(value, str):
         return value.replace("${", "<").replace("}", ">")
     if isinstance(value, dict):

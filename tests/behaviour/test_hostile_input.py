@@ -97,7 +97,7 @@ def test_any_request_ends_named_with_one_record_and_invalid_ones_send_nothing(
 
     result = deployment.run(request, name=name)
 
-    event(f"{result.status} {result.error or ''} via {result.states_entered[1] if len(result.states_entered) > 1 else ''}")
+    event(f"{result.status} {result.error or ''} via {(result.states_entered + [''])[1]}")
     assert result.status in {"SUCCEEDED", "FAILED"}, result
     if result.status == "FAILED":
         assert result.error in NAMED_FAILURES, (result.error, result.cause, request)

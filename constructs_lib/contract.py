@@ -16,7 +16,9 @@ from aws_cdk import aws_stepfunctions as sfn
 Condition = sfn.Condition
 
 CHANNELS: tuple[str, ...] = ("sms", "email", "both")
+#: Error of the Fail state a request that breaks the contract ends in.
 VALIDATION_ERROR = "ValidationError"
+#: Error of the Fail state a request with an unknown channel ends in.
 UNSUPPORTED_CHANNEL = "UnsupportedChannel"
 
 

@@ -42,6 +42,7 @@ class DeliveryLog(Construct):
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
+        #: The delivery-log table (the one given, or the new one).
         self.table: dynamodb.ITable = table or dynamodb.Table(
             self,
             "Table",

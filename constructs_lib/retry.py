@@ -47,9 +47,11 @@ DELIVERY_LOG_TRANSIENT_ERRORS: tuple[str, ...] = (
 class RetryPolicy:
     """Exponential backoff with a delay cap and full jitter, for transient errors only.
 
-    interval: wait before the first retry. max_attempts: retries after the first try
-    (ASL ``MaxAttempts``). backoff_rate: multiplier per retry. max_delay: cap on any wait.
-    jitter: ``True`` applies full jitter (each wait is random in [0, computed wait]).
+    :param interval: wait before the first retry (1 s to 1 h).
+    :param max_attempts: retries after the first try, ASL ``MaxAttempts`` (0 to 10).
+    :param backoff_rate: multiplier applied to the wait after each retry (1.0 to 10.0).
+    :param max_delay: cap on any single wait. Default: 30 seconds.
+    :param jitter: full jitter, each wait random in [0, computed wait]. Default: ``True``.
     """
 
     interval: cdk.Duration
@@ -59,6 +61,7 @@ class RetryPolicy:
     jitter: bool = True
 
     def validate(self, construct: str, prop: str) -> None:
+        """Raises ``PropError`` naming ``prop`` (e.g. ``sms_retry.max_attempts``) when a field is out of range."""
         require_duration_between(
             construct, f"{prop}.interval", self.interval, cdk.Duration.seconds(1), cdk.Duration.hours(1)
         )

@@ -76,7 +76,8 @@ class NotificationWorkflow(Construct):
     :param tracing_enabled: X-Ray tracing. Default: ``True``.
     :param encryption_key: customer-managed KMS key for the delivery log, the execution logs, the
         state machine's data and the failed-execution queue. Default: a new key with rotation on.
-        A key passed in must already let CloudWatch Logs use it (see ``_allow_logs_to_use_key``).
+        A key passed in must already let CloudWatch Logs use it for the execution log group
+        (``logs.<region>.amazonaws.com``, encryption context ``aws:logs:arn``).
     :param capture_failed_executions: send FAILED, TIMED_OUT and ABORTED executions to an encrypted
         SQS queue through an EventBridge rule, so none is lost. Default: ``True``.
     :param store_plain_recipients: keep phone numbers and addresses in the delivery log as given.
@@ -152,6 +153,7 @@ class NotificationWorkflow(Construct):
             for name in self._configuration_sets
         ]
 
+        #: The customer-managed key behind the log, the logs, the state machine data and the queue.
         self.encryption_key: kms.IKey = encryption_key or kms.Key(
             self,
             "EncryptionKey",
@@ -159,13 +161,16 @@ class NotificationWorkflow(Construct):
             description="notify-cdk: delivery log, execution logs, state machine data, failed executions",
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
+        #: The delivery-log construct (its ``table`` is also ``self.table``).
         self.delivery_log = DeliveryLog(
             self, "DeliveryLog", table=table, encryption_key=self.encryption_key,
             removal_policy=table_removal_policy,
         )
+        #: The delivery-log table: one record per request, keyed by ``notificationId``.
         self.table: dynamodb.ITable = self.delivery_log.table
         log_group_name = f"/aws/vendedlogs/states/{cdk.Names.unique_id(self)}"
         self._allow_logs_to_use_key(log_group_name)
+        #: The execution log group, under ``/aws/vendedlogs/states/``.
         self.log_group = logs.LogGroup(
             self,
             "ExecutionLogs",
@@ -176,6 +181,7 @@ class NotificationWorkflow(Construct):
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
 
+        #: The notification state machine.
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
@@ -193,6 +199,7 @@ class NotificationWorkflow(Construct):
             ),
         )
         self._grant_sms_publish()
+        #: Queue of failed, timed-out and aborted executions (``None`` when not captured).
         self.failed_executions: sqs.Queue | None = (
             self._capture_failed_executions() if capture_failed_executions else None
         )
@@ -593,12 +600,15 @@ class NotificationWorkflow(Construct):
         return self.table.grant_read_data(grantee)
 
     def metric_failed(self, **props: object) -> cloudwatch.Metric:
+        """Executions that failed (rejections and undelivered notifications included)."""
         return self.state_machine.metric_failed(**props)  # type: ignore[arg-type]
 
     def metric_succeeded(self, **props: object) -> cloudwatch.Metric:
+        """Executions that succeeded (sent, partial, or duplicates ignored)."""
         return self.state_machine.metric_succeeded(**props)  # type: ignore[arg-type]
 
     def metric_timed_out(self, **props: object) -> cloudwatch.Metric:
+        """Executions that ran past the workflow timeout."""
         return self.state_machine.metric_timed_out(**props)  # type: ignore[arg-type]
 
     @property

@@ -57,11 +57,17 @@ __all__ = [
     "METRICS_NAMESPACE",
     "REQUIRED_INDEXES",
     "SMS_MESSAGE_ID_ATTRIBUTE",
+    "LOG_ENCRYPTION_FINDINGS",
     "SMS_MESSAGE_ID_INDEX",
+    "allow_logs_to_use_key",
     "nag_resource",
+    "named_log_group",
 ]
 
 _NAME = "DeliveryFeedback"
+_PACKS = ("NIST.800.53.R5", "HIPAA.Security")
+#: What the NIST 800-53 and HIPAA packs report for log groups without a customer-managed key.
+LOG_ENCRYPTION_FINDINGS = tuple(f"{pack}-CloudWatchLogGroupEncrypted" for pack in _PACKS)
 
 HANDLER_DIRECTORY = Path(__file__).resolve().parent.parent / "lambda_src" / "delivery_status"
 # Bytecode differs per machine and Python; excluding it keeps the asset hash stable.
@@ -114,10 +120,17 @@ class DeliveryFeedback(Construct):
         fixed by SNS, one pair per account and Region). Set ``False`` when they exist already
         (another stack made them, or SNS did once delivery-status logging was on); the
         subscription filters then attach to the existing groups. Default: ``True``.
+    :param encryption_key: customer-managed key for the event topic and the log groups this
+        construct creates. A ``kms.Key`` gets key-policy statements letting SES (topic) and
+        CloudWatch Logs (those groups) use it; an imported key must allow both already.
+        Default: a new key for the topic only; log groups use CloudWatch Logs' own encryption and
+        the NIST 800-53 and HIPAA packs report it (see :attr:`unacknowledged_findings`).
 
-    Attributes: :attr:`function`, :attr:`log_group`, :attr:`event_topic`, :attr:`event_queue`,
-    :attr:`dead_letter_queue`, :attr:`configuration_set`, :attr:`configuration_set_name`,
-    :attr:`sms_delivery_status_role`, :attr:`sms_log_groups`.
+    Attributes: :attr:`function`, :attr:`log_group`, :attr:`event_topic`, :attr:`topic_key`,
+    :attr:`event_queue`, :attr:`dead_letter_queue`, :attr:`configuration_set`,
+    :attr:`configuration_set_name`, :attr:`sms_delivery_status_role`, :attr:`sms_log_groups`,
+    :attr:`unacknowledged_findings` (cdk-nag findings left to the stack: none when an
+    ``encryption_key`` is given).
     """
 
     def __init__(
@@ -130,6 +143,7 @@ class DeliveryFeedback(Construct):
         reserved_concurrency: int = 2,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         create_sms_log_groups: bool = True,
+        encryption_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._check_props(configuration_set_name=configuration_set_name, reserved_concurrency=reserved_concurrency)
@@ -156,7 +170,7 @@ class DeliveryFeedback(Construct):
         )
 
         # ---- email: configuration set -> topic -> queue
-        self.topic_key = kms.Key(
+        self.topic_key: kms.IKey = encryption_key or kms.Key(
             self,
             "EventTopicKey",
             description="Encrypts SES delivery events on the delivery-feedback topic",
@@ -165,13 +179,14 @@ class DeliveryFeedback(Construct):
             removal_policy=cdk.RemovalPolicy.DESTROY,
             pending_window=cdk.Duration.days(7),
         )
-        # SES publishes to an encrypted topic only if the key lets it (an AWS-managed key cannot).
-        self.topic_key.add_to_resource_policy(iam.PolicyStatement(
-            principals=[iam.ServicePrincipal("ses.amazonaws.com")],
-            actions=["kms:GenerateDataKey*", "kms:Decrypt"],
-            resources=["*"],
-            conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
-        ))
+        if isinstance(self.topic_key, kms.Key):
+            # SES publishes to an encrypted topic only if the key lets it (an AWS-managed key cannot).
+            self.topic_key.add_to_resource_policy(iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("ses.amazonaws.com")],
+                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            ))
         self.event_topic = sns.Topic(self, "EventTopic", master_key=self.topic_key, enforce_ssl=True)
         self.event_topic.add_subscription(subscriptions.SqsSubscription(self.event_queue))
 
@@ -192,8 +207,17 @@ class DeliveryFeedback(Construct):
         )
 
         # ---- the function
+        function_log_group_name = None
+        if encryption_key is not None:
+            function_log_group_name = named_log_group(self, "function")
+            allow_logs_to_use_key(self, encryption_key, [function_log_group_name])
         self.log_group = logs.LogGroup(
-            self, "FunctionLogs", retention=log_retention, removal_policy=cdk.RemovalPolicy.RETAIN
+            self,
+            "FunctionLogs",
+            log_group_name=function_log_group_name,
+            retention=log_retention,
+            encryption_key=encryption_key,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
         )
         role = iam.Role(
             self,
@@ -248,7 +272,8 @@ class DeliveryFeedback(Construct):
         base_name = f"sns/{stack.region}/{stack.account}/DirectPublishToPhoneNumber"
         self.sms_log_groups: dict[str, logs.ILogGroup] = {}
         for construct_name, group_name in (("SmsDeliveryLogs", base_name), ("SmsFailureLogs", f"{base_name}/Failure")):
-            group = self._sms_log_group(construct_name, group_name, create_sms_log_groups, log_retention)
+            group = self._sms_log_group(construct_name, group_name, create_sms_log_groups, log_retention,
+                                        encryption_key)
             self.sms_log_groups[group_name] = group
             logs.SubscriptionFilter(
                 self,
@@ -258,12 +283,14 @@ class DeliveryFeedback(Construct):
                 filter_pattern=logs.FilterPattern.all_events(),
             )
 
+        #: cdk-nag findings a stack must acknowledge itself (choices this construct cannot own).
+        self.unacknowledged_findings: list[str] = [] if encryption_key else list(LOG_ENCRYPTION_FINDINGS)
         self._acknowledge_findings(table, role)
 
     # ---- parts ----------------------------------------------------------------------------------
 
     def _sms_log_group(self, construct_name: str, group_name: str, create: bool,
-                       retention: logs.RetentionDays) -> logs.ILogGroup:
+                       retention: logs.RetentionDays, encryption_key: kms.IKey | None) -> logs.ILogGroup:
         stack = cdk.Stack.of(self)
         group_arn = stack.format_arn(
             service="logs", resource="log-group", resource_name=group_name,
@@ -271,9 +298,11 @@ class DeliveryFeedback(Construct):
         )
         group: logs.ILogGroup
         if create:
+            if encryption_key is not None:
+                allow_logs_to_use_key(self, encryption_key, [group_name])
             group = logs.LogGroup(
                 self, construct_name, log_group_name=group_name, retention=retention,
-                removal_policy=cdk.RemovalPolicy.RETAIN,
+                encryption_key=encryption_key, removal_policy=cdk.RemovalPolicy.RETAIN,
             )
         else:
             group = logs.LogGroup.from_log_group_name(self, construct_name, group_name)
@@ -299,6 +328,20 @@ class DeliveryFeedback(Construct):
             table.encryption_key.grant_encrypt_decrypt(role)
 
     def _acknowledge_findings(self, table: dynamodb.ITable, role: iam.Role) -> None:
+        """Findings that follow from this construct's design, acknowledged where they arise.
+        The NIST 800-53 and HIPAA ids matter where a stack runs those packs too."""
+        for pack in _PACKS:
+            for owner in (role, self.sms_delivery_status_role):
+                cdk.Validations.of(owner).acknowledge(cdk.Acknowledgment(
+                    id=f"{pack}-IAMNoInlinePolicy",
+                    reason="The role's statements are attached as a policy of that one role; a managed "
+                           "policy would only make them shareable.",
+                ))
+            cdk.Validations.of(self.function).acknowledge(cdk.Acknowledgment(
+                id=f"{pack}-LambdaInsideVPC",
+                reason="The function reaches only AWS APIs (DynamoDB, X-Ray) over TLS with IAM, like the "
+                       "rest of this VPC-less service; a VPC would add endpoints and no protection.",
+            ))
         acknowledge = cdk.Validations.of(role).acknowledge
         acknowledge(cdk.Acknowledgment(
             id="AwsSolutions-IAM5[Resource::*]",
@@ -356,6 +399,31 @@ class DeliveryFeedback(Construct):
             raise PropError(_NAME, "configuration_set_name", configuration_set_name,
                             "Give an SES configuration set name: 1-64 letters, digits, '_' or '-', "
                             "or None to create one.")
+
+
+def named_log_group(scope: Construct, purpose: str) -> str:
+    """A log group name fixed by the construct's path. Groups encrypted with a customer-managed
+    key get one: the key policy must name the group, and with a generated name the key and the
+    group would each depend on the other."""
+    return f"/notify-cdk/{cdk.Names.unique_id(scope)}/{purpose}"
+
+
+def allow_logs_to_use_key(scope: Construct, key: kms.IKey, log_group_names: list[str]) -> None:
+    """Lets CloudWatch Logs use ``key`` for these log groups only (encryption-context condition).
+    Only a key created in this app can be changed; an imported key must allow it already."""
+    if not isinstance(key, kms.Key):
+        return
+    stack = cdk.Stack.of(scope)
+    key.add_to_resource_policy(iam.PolicyStatement(
+        principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+        actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+        resources=["*"],
+        conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": [
+            stack.format_arn(service="logs", resource="log-group", resource_name=name,
+                             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
+            for name in log_group_names
+        ]}},
+    ))
 
 
 def nag_resource(scope: Construct, value: str) -> str:

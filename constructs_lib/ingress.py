@@ -1,0 +1,528 @@
+"""NotificationApi: a REST API in front of the workflow and the delivery log, with no Lambda.
+
+``POST /notifications`` starts an execution (direct ``states:StartExecution`` integration) and
+``GET /notifications/{id}`` reads the delivery-log record (direct ``dynamodb:GetItem``). Request
+and response mapping is done in API Gateway's Velocity (VTL) templates, defined below so they can
+be rendered and tested on their own.
+
+Responses of ``POST``: 202 ``{"notificationId", "executionArn"}``; 400 when the body breaks the
+request model (API Gateway's validator) or Step Functions refuses the input; 409 when the
+notificationId was used before (a Standard workflow keeps execution names for 90 days; a retry
+with the same id and body while the first execution still runs gets that execution's 202 again);
+429 when Step Functions throttles; 502 when it fails. ``GET``: 200 with the record, 404, 429, 502.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_wafv2 as wafv2
+from constructs import Construct, IConstruct
+
+from ._props import PropError, is_token, require_int_between, require_number_between
+from .feedback import LOG_ENCRYPTION_FINDINGS, allow_logs_to_use_key, nag_resource, named_log_group
+
+__all__ = [
+    "ID_PATTERN",
+    "NotificationApi",
+    "PHONE_PATTERN",
+    "get_item_request_template",
+    "record_response_template",
+    "start_execution_request_template",
+]
+
+_NAME = "NotificationApi"
+_STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+#: notificationId: safe as a Step Functions execution name (at most 80 of these characters).
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"
+#: E.164 phone number.
+PHONE_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+
+JSON = "application/json"
+_PACKS = ("NIST.800.53.R5", "HIPAA.Security")
+
+
+
+
+def _acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
+    cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule, reason=reason))
+
+
+# ---- mapping templates ------------------------------------------------------------------------
+# Velocity 1.7 as API Gateway runs it. Two of its habits shape these templates:
+# * $util.escapeJavaScript also escapes ' as \' which JSON does not allow; replaceAll("\\'", "'")
+#   undoes it (Velocity passes the backslashes of a string literal through to the Java regex).
+# * #set with a null value keeps the old value, so values that may be absent are read as
+#   "$!{...}" strings, which are empty either way.
+
+_UNESCAPE_QUOTE = """.replaceAll("\\\\'", "'")"""
+
+
+def start_execution_request_template(state_machine_arn: str) -> str:
+    """StartExecution: name = the request's notificationId, else the API request id; the input is
+    the body with that same id in it, so the delivery-log key equals the execution name."""
+    return (
+        "#set($id = \"$!input.path('$.notificationId')\")\n"
+        "#if($id == \"\")\n"
+        "## No id given: insert one after the body's opening brace (the model guarantees a non-empty object).\n"
+        "#set($body = $input.json('$'))\n"
+        "#set($afterBrace = $body.indexOf('{') + 1)\n"
+        "{\"stateMachineArn\": \"" + state_machine_arn + "\",\n"
+        " \"name\": \"$context.requestId\",\n"
+        " \"input\": \"{\\\"notificationId\\\":\\\"$context.requestId\\\","
+        "$util.escapeJavaScript($body.substring($afterBrace))" + _UNESCAPE_QUOTE + "\"}\n"
+        "#else\n"
+        "{\"stateMachineArn\": \"" + state_machine_arn + "\",\n"
+        " \"name\": \"$util.escapeJavaScript($id)" + _UNESCAPE_QUOTE + "\",\n"
+        " \"input\": \"$util.escapeJavaScript($input.json('$'))" + _UNESCAPE_QUOTE + "\"}\n"
+        "#end\n"
+    )
+
+
+# The execution ARN ends in ...:execution:<machine>:<name> (Standard) or
+# ...:express:<machine>:<name>:<uuid> (Express): the name is the eighth field.
+STARTED_RESPONSE_TEMPLATE = (
+    "#set($arn = \"$!input.path('$.executionArn')\")\n"
+    "#set($id = $arn.replaceAll('^(?:[^:]*:){7}([^:]*).*$', '$1'))\n"
+    "{\"notificationId\": \"$util.escapeJavaScript($id)" + _UNESCAPE_QUOTE + "\", "
+    "\"executionArn\": \"$util.escapeJavaScript($arn)" + _UNESCAPE_QUOTE + "\"}\n"
+)
+
+_THROTTLED = "$type.contains('Throttl') || $type.contains('LimitExceeded') || $type.contains('ThroughputExceeded')"
+
+
+def _client_error_template(what: str, conflict_branch: str = "") -> str:
+    """A 4xx from the service (HTTP 400 with a JSON ``__type``): the status is refined here, since
+    a selection pattern only sees the status code. ``conflict_branch`` starts with ``#if``."""
+    return (
+        "#set($type = \"$!input.path('$.__type')\")\n"
+        "#set($type = $type.replaceAll('^.*[^A-Za-z0-9_]', ''))\n"
+        + conflict_branch
+        + ("#elseif(" if conflict_branch else "#if(") + _THROTTLED + ")\n"
+        "#set($context.responseOverride.status = 429)\n"
+        "{\"message\": \"too many requests; retry later\"}\n"
+        "#else\n"
+        "{\"message\": \"" + what + "\", \"error\": \"$util.escapeJavaScript($type)" + _UNESCAPE_QUOTE + "\"}\n"
+        "#end\n"
+    )
+
+
+# Step Functions answers a reused name with HTTP 400, __type "...#ExecutionAlreadyExists" and the
+# message "Execution Already Exists: '<execution ARN>'"; the id is read back from that ARN.
+START_CLIENT_ERROR_TEMPLATE = _client_error_template(
+    "the notification was not accepted",
+    "#if($type == 'ExecutionAlreadyExists')\n"
+    "#set($context.responseOverride.status = 409)\n"
+    "#set($message = \"$!input.path('$.message')\")\n"
+    "#set($id = $message.replaceAll('^.*:execution:[^:]+:([A-Za-z0-9_-]+).*$', '$1'))\n"
+    "#if($id != $message)\n"
+    "{\"message\": \"notification $id already exists\"}\n"
+    "#else\n"
+    "{\"message\": \"notification already exists\"}\n"
+    "#end\n",
+)
+START_SERVER_ERROR_TEMPLATE = "{\"message\": \"the workflow service failed; retry later\"}\n"
+
+
+def get_item_request_template(table_name: str) -> str:
+    return (
+        "{\"TableName\": \"" + table_name + "\",\n"
+        " \"Key\": {\"notificationId\": {\"S\": \"$util.escapeJavaScript($input.params('id'))"
+        + _UNESCAPE_QUOTE + "\"}},\n"
+        " \"ConsistentRead\": true}\n"
+    )
+
+
+# Recipients and message text are left out: the record may hold them (hashed or plain), the API does not.
+_RECORD_FIELDS = ["status", "channel", "receivedAt", "completedAt", "executionArn", "error", "reason", "fallback",
+                  "lastDuplicateAt"]
+_RESULT_FIELDS = ["status", "messageId", "error", "cause", "deliveryStatus", "deliveryDetail", "deliveryUpdatedAt"]
+
+
+def _velocity_list(values: list[str]) -> str:
+    return "[" + ", ".join(f"'{v}'" for v in values) + "]"
+
+
+def record_response_template() -> str:
+    """GetItem's typed item -> plain JSON; absent and empty fields are left out. String values go
+    through $input.json, which writes them JSON-encoded."""
+    return (
+        "#if(\"$!input.path('$.Item.notificationId.S')\" == \"\")\n"
+        "#set($context.responseOverride.status = 404)\n"
+        "{\"message\": \"notification not found\"}\n"
+        "#else\n"
+        "{\"notificationId\": $input.json('$.Item.notificationId.S')\n"
+        "#foreach($field in " + _velocity_list(_RECORD_FIELDS) + ")\n"
+        "#set($path = \"$.Item.${field}.S\")\n"
+        "#if(\"$!input.path($path)\" != \"\"),\"$field\": $input.json($path)#end\n"
+        "#end\n"
+        "#if(\"$!input.path('$.Item.duplicateCount.N')\" != \"\"),"
+        "\"duplicateCount\": $input.path('$.Item.duplicateCount.N')#end\n"
+        "## metadata is stored as the JSON text of the request's metadata object.\n"
+        "#if(\"$!input.path('$.Item.metadata.S')\" != \"\"),\"metadata\": $input.path('$.Item.metadata.S')#end\n"
+        ",\"results\": {\n"
+        "#if(\"$!input.path('$.Item.results.M')\" != \"\")\n"
+        "#set($separator = \"\")\n"
+        "#foreach($channel in $input.path('$.Item.results.M').keySet())\n"
+        "$separator\"$channel\": {\n"
+        "#set($fieldSeparator = \"\")\n"
+        "#foreach($field in " + _velocity_list(_RESULT_FIELDS) + ")\n"
+        "#set($path = \"$.Item.results.M.${channel}.M.${field}.S\")\n"
+        "#if(\"$!input.path($path)\" != \"\")$fieldSeparator\"$field\": $input.json($path)"
+        "#set($fieldSeparator = \",\")#end\n"
+        "#end\n"
+        "}\n"
+        "#set($separator = \",\")\n"
+        "#end\n"
+        "#end\n"
+        "}}\n"
+        "#end\n"
+    )
+
+
+READ_CLIENT_ERROR_TEMPLATE = _client_error_template("the notification could not be read")
+READ_SERVER_ERROR_TEMPLATE = "{\"message\": \"the delivery log failed; retry later\"}\n"
+
+_ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "extendedRequestId": "$context.extendedRequestId",
+    "requestTime": "$context.requestTime",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "ip": "$context.identity.sourceIp",
+    "caller": "$context.identity.caller",
+    "userArn": "$context.identity.userArn",
+    "errorType": "$context.error.responseType",
+    "integrationStatus": "$context.integration.status",
+    "integrationLatency": "$context.integration.latency",
+    "xrayTraceId": "$context.xrayTraceId",
+}
+
+
+class NotificationApi(Construct):
+    """An API Gateway REST API to send notifications and read their delivery-log records.
+
+    Every prop is keyword-only.
+
+    :param state_machine: the notification workflow. ``POST /notifications`` starts it.
+    :param table: the delivery log (partition key ``notificationId``). ``GET
+        /notifications/{id}`` reads it.
+    :param authorization: ``IAM`` (SigV4-signed requests; grant callers with
+        :meth:`grant_invoke`) or ``NONE`` (then the stack must acknowledge the cdk-nag findings in
+        :attr:`unacknowledged_findings`). Default: ``IAM``.
+    :param throttling_rate_limit: steady-state requests per second for every method of the stage.
+        Default: 50.
+    :param throttling_burst_limit: burst for every method of the stage. Default: 100.
+    :param access_log_retention: retention of the access log group. Default: one month.
+    :param stage_name: the deployment stage, the first path segment of :attr:`url`.
+        Default: ``"v1"``.
+    :param cloud_watch_role: create the role API Gateway uses to write execution logs, and set it
+        on the account (``AWS::ApiGateway::Account`` is one per account and Region: leave this on
+        in one stack only, and ``False`` where the account already has the role). Default: ``True``.
+    :param web_acl_arn: a regional AWS WAF web ACL to associate with the stage. Default: none
+        (IAM authorization already refuses unsigned requests before any integration runs).
+    :param state_machine_key: the customer-managed key the state machine is encrypted with
+        (``NotificationWorkflow.encryption_key``): starting an execution then needs
+        ``kms:GenerateDataKey`` on it. Default: none (the state machine uses an AWS-owned key).
+    :param encryption_key: customer-managed key for the access log group (a ``kms.Key`` gets a
+        key-policy statement letting CloudWatch Logs use it for that group; an imported key must
+        allow it already). Default: none (CloudWatch Logs' own encryption; the NIST 800-53 and
+        HIPAA packs then report it, see :attr:`unacknowledged_findings`).
+
+    Attributes: :attr:`api`, :attr:`url`, :attr:`access_log_group`, :attr:`start_method`,
+    :attr:`read_method`, :attr:`request_model`, :attr:`request_validator`,
+    :attr:`unacknowledged_findings` (cdk-nag findings left to the stack: none with the defaults
+    and an ``encryption_key``) and :attr:`invoke_grant_finding`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        state_machine: sfn.IStateMachine,
+        table: dynamodb.ITable,
+        authorization: apigw.AuthorizationType = apigw.AuthorizationType.IAM,
+        throttling_rate_limit: float = 50,
+        throttling_burst_limit: int = 100,
+        access_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        stage_name: str = "v1",
+        cloud_watch_role: bool = True,
+        web_acl_arn: str | None = None,
+        state_machine_key: kms.IKey | None = None,
+        encryption_key: kms.IKey | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._check_props(
+            authorization=authorization,
+            throttling_rate_limit=throttling_rate_limit,
+            throttling_burst_limit=throttling_burst_limit,
+            stage_name=stage_name,
+        )
+        self._authorization = authorization
+
+        access_log_group_name = None
+        if encryption_key is not None:
+            access_log_group_name = named_log_group(self, "access")
+            allow_logs_to_use_key(self, encryption_key, [access_log_group_name])
+        self.access_log_group = logs.LogGroup(
+            self,
+            "AccessLogs",
+            log_group_name=access_log_group_name,
+            retention=access_log_retention,
+            encryption_key=encryption_key,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            description="Send notifications (SMS, email) and read their delivery records",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=cloud_watch_role,
+            # The account keeps pointing at the role after this stack is gone; keep the role too.
+            cloud_watch_role_removal_policy=cdk.RemovalPolicy.RETAIN if cloud_watch_role else None,
+            fail_on_warnings=True,
+            deploy_options=apigw.StageOptions(
+                stage_name=stage_name,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
+                access_log_format=apigw.AccessLogFormat.custom(json.dumps(_ACCESS_LOG_FIELDS)),
+                logging_level=apigw.MethodLoggingLevel.INFO,
+                # Request and response bodies hold phone numbers and addresses.
+                data_trace_enabled=False,
+                tracing_enabled=True,
+                throttling_rate_limit=throttling_rate_limit,
+                throttling_burst_limit=throttling_burst_limit,
+            ),
+        )
+        self.request_validator = self.api.add_request_validator(
+            "RequestValidator", validate_request_body=True, validate_request_parameters=True
+        )
+        self.request_model = self.api.add_model(
+            "NotificationRequest",
+            content_type=JSON,
+            description="A notification request (the workflow's canonical contract)",
+            schema=_request_schema(),
+        )
+        self._integration_roles: list[iam.Role] = []
+        notifications = self.api.root.add_resource("notifications")
+        self.start_method = notifications.add_method(
+            "POST",
+            self._start_integration(state_machine, state_machine_key),
+            authorization_type=authorization,
+            request_validator=self.request_validator,
+            request_models={JSON: self.request_model},
+            method_responses=[apigw.MethodResponse(status_code=code) for code in ("202", "400", "409", "429", "502")],
+        )
+        self.read_method = notifications.add_resource("{id}").add_method(
+            "GET",
+            self._read_integration(table),
+            authorization_type=authorization,
+            request_validator=self.request_validator,
+            request_parameters={"method.request.path.id": True},
+            method_responses=[apigw.MethodResponse(status_code=code) for code in ("200", "400", "404", "429", "502")],
+        )
+        if web_acl_arn is not None:
+            wafv2.CfnWebACLAssociation(
+                self, "WebAcl", resource_arn=self.api.deployment_stage.stage_arn, web_acl_arn=web_acl_arn
+            )
+
+        #: cdk-nag findings a stack must acknowledge itself (choices this construct cannot own).
+        self.unacknowledged_findings: list[str] = [] if encryption_key else list(LOG_ENCRYPTION_FINDINGS)
+        self._acknowledge_findings(cloud_watch_role=cloud_watch_role, web_acl=web_acl_arn is not None)
+
+    # ---- integrations ---------------------------------------------------------------------------
+
+    def _start_integration(self, state_machine: sfn.IStateMachine,
+                           state_machine_key: kms.IKey | None) -> apigw.AwsIntegration:
+        role = iam.Role(
+            self,
+            "StartExecutionRole",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            description="API Gateway starts the notification workflow (StartExecution on it only)",
+        )
+        self._integration_roles.append(role)
+        state_machine.grant_start_execution(role)
+        if state_machine_key is not None:
+            # Step Functions encrypts the execution input with the state machine's key.
+            state_machine_key.grant(role, "kms:GenerateDataKey")
+        return apigw.AwsIntegration(
+            service="states",
+            action="StartExecution",
+            integration_http_method="POST",
+            options=apigw.IntegrationOptions(
+                credentials_role=role,
+                passthrough_behavior=apigw.PassthroughBehavior.NEVER,
+                request_templates={JSON: start_execution_request_template(state_machine.state_machine_arn)},
+                integration_responses=[
+                    apigw.IntegrationResponse(status_code="202", response_templates={JSON: STARTED_RESPONSE_TEMPLATE}),
+                    # Selection patterns of an AWS integration match the service's HTTP status.
+                    apigw.IntegrationResponse(status_code="400", selection_pattern=r"4\d{2}",
+                                              response_templates={JSON: START_CLIENT_ERROR_TEMPLATE}),
+                    apigw.IntegrationResponse(status_code="502", selection_pattern=r"5\d{2}",
+                                              response_templates={JSON: START_SERVER_ERROR_TEMPLATE}),
+                ],
+            ),
+        )
+
+    def _read_integration(self, table: dynamodb.ITable) -> apigw.AwsIntegration:
+        role = iam.Role(
+            self,
+            "ReadRecordRole",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            description="API Gateway reads delivery-log records (GetItem on the table only)",
+        )
+        self._integration_roles.append(role)
+        iam.Grant.add_to_principal(grantee=role, actions=["dynamodb:GetItem"], resource_arns=[table.table_arn])
+        if table.encryption_key is not None:
+            table.encryption_key.grant_decrypt(role)
+        return apigw.AwsIntegration(
+            service="dynamodb",
+            action="GetItem",
+            integration_http_method="POST",
+            options=apigw.IntegrationOptions(
+                credentials_role=role,
+                passthrough_behavior=apigw.PassthroughBehavior.NEVER,
+                request_templates={JSON: get_item_request_template(table.table_name)},
+                integration_responses=[
+                    apigw.IntegrationResponse(status_code="200",
+                                              response_templates={JSON: record_response_template()}),
+                    apigw.IntegrationResponse(status_code="400", selection_pattern=r"4\d{2}",
+                                              response_templates={JSON: READ_CLIENT_ERROR_TEMPLATE}),
+                    apigw.IntegrationResponse(status_code="502", selection_pattern=r"5\d{2}",
+                                              response_templates={JSON: READ_SERVER_ERROR_TEMPLATE}),
+                ],
+            ),
+        )
+
+    # ---- cdk-nag --------------------------------------------------------------------------------
+
+    def _acknowledge_findings(self, *, cloud_watch_role: bool, web_acl: bool) -> None:
+        """Findings that follow from this construct's design, acknowledged where they arise.
+        The NIST 800-53 and HIPAA ids matter where a stack runs those packs too."""
+        if cloud_watch_role:
+            role = self.api.node.find_child("CloudWatchRole")
+            _acknowledge(role, "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                               "AmazonAPIGatewayPushToCloudWatchLogs]",
+                         "API Gateway execution logging needs an account-level role; the AWS-managed policy is "
+                         "the one API Gateway documents for it and grants logs actions only.")
+        stage = self.api.deployment_stage
+        if not web_acl:
+            for rule in ("AwsSolutions-APIG3", "NIST.800.53.R5-APIGWAssociatedWithWAF"):
+                _acknowledge(stage, rule,
+                             "Every method requires SigV4 (IAM) or is opened deliberately by the stack; stage "
+                             "throttling bounds callers. Pass web_acl_arn to associate a WAF web ACL.")
+        for pack in _PACKS:
+            _acknowledge(stage, f"{pack}-APIGWSSLEnabled",
+                         "Client certificates let a back end authenticate API Gateway; both integrations are "
+                         "AWS service APIs that authenticate it by SigV4 with the integration role, over TLS.")
+            _acknowledge(stage, f"{pack}-APIGWCacheEnabledAndEncrypted",
+                         "Nothing is cached: POST must reach the workflow every time and GET must show the "
+                         "current delivery status, so there is no cache to encrypt.")
+            for role in self._integration_roles:
+                _acknowledge(role, f"{pack}-IAMNoInlinePolicy",
+                             "The integration role's only statement is attached as a policy of that one role; "
+                             "a managed policy would only make it shareable.")
+        if self._authorization == apigw.AuthorizationType.IAM:
+            for method in (self.start_method, self.read_method):
+                _acknowledge(method, "AwsSolutions-COG4",
+                             "Callers are AWS principals (services, jobs) authorized by IAM SigV4, not end users "
+                             "of a Cognito user pool.")
+        else:
+            self.unacknowledged_findings += ["AwsSolutions-APIG4", "AwsSolutions-COG4"]
+
+    # ---- public helpers -------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The stage URL, ending in ``/`` (``https://<id>.execute-api.<region>.amazonaws.com/<stage>/``)."""
+        return self.api.url
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Lets ``grantee`` call both methods on the deployed stage (``execute-api:Invoke``).
+
+        The GET resource ends in ``/*`` (any notification id), which cdk-nag reports on the
+        grantee's policy as :attr:`invoke_grant_finding`; acknowledge it on the grantee."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["execute-api:Invoke"],
+            resource_arns=[self.start_method.method_arn, self.read_method.method_arn],
+        )
+
+    @property
+    def invoke_grant_finding(self) -> str:
+        """The cdk-nag finding id :meth:`grant_invoke` raises on a grantee's policy."""
+        return f"AwsSolutions-IAM5[Resource::{nag_resource(self, self.read_method.method_arn)}]"
+
+    # ---- prop checks ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_props(
+        *,
+        authorization: apigw.AuthorizationType,
+        throttling_rate_limit: float,
+        throttling_burst_limit: int,
+        stage_name: str,
+    ) -> None:
+        if authorization not in (apigw.AuthorizationType.IAM, apigw.AuthorizationType.NONE):
+            raise PropError(_NAME, "authorization", authorization,
+                            "Use AuthorizationType.IAM (default) or NONE; Cognito and custom authorizers "
+                            "need an authorizer, which this construct does not take.")
+        require_number_between(_NAME, "throttling_rate_limit", throttling_rate_limit, 1, 10_000)
+        require_int_between(_NAME, "throttling_burst_limit", throttling_burst_limit, 1, 5_000)
+        if not is_token(stage_name) and (not isinstance(stage_name, str) or not _STAGE_NAME.match(stage_name)):
+            raise PropError(_NAME, "stage_name", stage_name,
+                            "Use 1-128 letters, digits, '_' or '-', e.g. 'v1'.")
+
+
+def _request_schema() -> apigw.JsonSchema:
+    """The canonical request contract as JSON Schema draft 4 (the older dialect is not offered)."""
+    js, t = apigw.JsonSchema, apigw.JsonSchemaType
+    address = js(type=t.STRING, min_length=3)
+    addresses = js(type=t.ARRAY, items=address)
+    one_or_more = js(one_of=[address, js(type=t.ARRAY, items=address, min_items=1)])
+    return js(
+        schema=apigw.JsonSchemaVersion.DRAFT4,
+        title="NotificationRequest",
+        type=t.OBJECT,
+        required=["channel", "message"],
+        properties={
+            "notificationId": js(type=t.STRING, pattern=ID_PATTERN),
+            "channel": js(type=t.STRING, enum=["sms", "email", "both"]),
+            "message": js(type=t.STRING, min_length=1),
+            "phoneNumber": js(type=t.STRING, pattern=PHONE_PATTERN),
+            "email": js(
+                type=t.OBJECT,
+                required=["to"],
+                properties={
+                    "to": one_or_more,
+                    "subject": js(type=t.STRING),
+                    "from": address,
+                    "cc": addresses,
+                    "bcc": addresses,
+                    "replyTo": js(one_of=[address, addresses]),
+                    "htmlBody": js(type=t.STRING),
+                    "configurationSet": js(type=t.STRING),
+                    "messageType": js(type=t.STRING),
+                },
+            ),
+            "metadata": js(type=t.OBJECT),
+        },
+        # Each channel needs its destination.
+        any_of=[
+            js(properties={"channel": js(enum=["sms"])}, required=["phoneNumber"]),
+            js(properties={"channel": js(enum=["email"])}, required=["email"]),
+            js(properties={"channel": js(enum=["both"])}, required=["phoneNumber", "email"]),
+        ],
+    )

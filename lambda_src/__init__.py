@@ -1,0 +1,1 @@
+"""Lambda handlers, only where Step Functions cannot do the job natively."""

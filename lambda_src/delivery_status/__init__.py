@@ -1,0 +1,1 @@
+"""Delivery-status feedback: provider delivery events update the delivery-log record."""

@@ -1,0 +1,435 @@
+"""Delivery-status feedback: provider delivery events update the notification's delivery-log record.
+
+One entry point, ``handler``, takes two event sources:
+
+* Email: SES event publishing (configuration set -> SNS topic -> SQS queue -> this function).
+  Each SQS record holds an SNS notification whose ``Message`` is the SES event; raw message
+  delivery (the SES event as the body) is accepted too. The response names the records to retry
+  in ``batchItemFailures``, so one bad record never re-runs the others.
+* SMS: SNS delivery-status logs (CloudWatch Logs subscription on
+  ``sns/<region>/<account>/DirectPublishToPhoneNumber`` and ``.../Failure``; ``awslogs.data`` is
+  base64-encoded gzip JSON). Lambda invokes these asynchronously.
+
+The record is found by the provider's message id through the table's GSIs (``smsMessageId`` /
+``emailMessageId``, projected KEYS_ONLY) and updated with ``results.<channel>.deliveryStatus``,
+``deliveryUpdatedAt`` and ``deliveryDetail``. The update is conditional: it never creates an item,
+only touches a record whose ``results.<channel>.messageId`` is the event's id, and never replaces
+a status with one of lower rank (``STATUS_RANK``), so out-of-order and repeated events are safe.
+
+Every invocation prints one CloudWatch Embedded Metric Format line counting each outcome
+(``METRICS``) and one structured JSON line per event that was not applied. Log lines carry
+provider message ids, never addresses, phone numbers or message text.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import json
+import os
+import time
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+TABLE_ENV = "DELIVERY_LOG_TABLE"
+SMS_INDEX_ENV = "SMS_MESSAGE_ID_INDEX"
+EMAIL_INDEX_ENV = "EMAIL_MESSAGE_ID_INDEX"
+NAMESPACE_ENV = "METRICS_NAMESPACE"
+RETRY_WINDOW_ENV = "UNMATCHED_RETRY_SECONDS"
+
+PARTITION_KEY = "notificationId"
+MESSAGE_ID_ATTRIBUTES = {"sms": "smsMessageId", "email": "emailMessageId"}
+DEFAULT_INDEXES = {"sms": "BySmsMessageId", "email": "ByEmailMessageId"}
+DEFAULT_NAMESPACE = "NotifyCdk/DeliveryFeedback"
+DEFAULT_RETRY_WINDOW_SECONDS = 600
+
+# A status only replaces one of lower rank. Negative outcomes outrank delivery: a bounce can
+# arrive after the delivery event and a complaint always does, and they are what a sender must
+# act on; a complaint ranks highest because the recipient then has to be suppressed.
+STATUS_RANK = {"DELIVERED": 1, "FAILED": 2, "BOUNCED": 3, "COMPLAINED": 4}
+
+SES_STATUS = {"Delivery": "DELIVERED", "Bounce": "BOUNCED", "Complaint": "COMPLAINED", "Reject": "FAILED"}
+# Real SES event types that carry no delivery outcome; a shared configuration set may publish them.
+SES_IGNORED = frozenset({"Send", "Open", "Click", "DeliveryDelay", "Rendering Failure", "Subscription"})
+SMS_STATUS = {"SUCCESS": "DELIVERED", "FAILURE": "FAILED"}
+SMS_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+METRICS = (
+    "DeliveryUpdates",   # a record got a new delivery status
+    "StaleEvents",       # duplicate, lower rank, or the record no longer matches
+    "UnmatchedEvents",   # no record has this provider message id
+    "IgnoredEvents",     # SES event types without a delivery outcome
+    "MalformedEvents",   # cannot be parsed; never retried, never touches a record
+    "RetriedEvents",     # handed back to SQS or to Lambda's async retry
+    "ProcessingErrors",  # DynamoDB failed
+)
+_DETAIL_LIMIT = 256
+_QUOTE_LIMIT = 40
+
+UPDATED, STALE, UNMATCHED, ERROR = "updated", "stale", "unmatched", "error"
+
+
+class Malformed(Exception):
+    """The event or record cannot be understood; the message says which part and why."""
+
+
+class RetryLater(Exception):
+    """Raised after a CloudWatch Logs batch so Lambda's asynchronous retry delivers it again
+    (updates are idempotent, so the entries that did apply are harmless to repeat)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    table: str
+    indexes: Mapping[str, str]
+    namespace: str
+    retry_window_seconds: float
+    function_name: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        table = env.get(TABLE_ENV, "")
+        if not table:
+            # A deployment fault, not a bad event: fail loudly so the events stay queued.
+            raise RuntimeError(f"{TABLE_ENV} is not set; the function cannot find the delivery log")
+        return cls(
+            table=table,
+            indexes={
+                "sms": env.get(SMS_INDEX_ENV) or DEFAULT_INDEXES["sms"],
+                "email": env.get(EMAIL_INDEX_ENV) or DEFAULT_INDEXES["email"],
+            },
+            namespace=env.get(NAMESPACE_ENV) or DEFAULT_NAMESPACE,
+            retry_window_seconds=float(env.get(RETRY_WINDOW_ENV) or DEFAULT_RETRY_WINDOW_SECONDS),
+            function_name=env.get("AWS_LAMBDA_FUNCTION_NAME") or "local",
+        )
+
+
+@dataclass(frozen=True)
+class DeliveryEvent:
+    channel: str  # "sms" | "email"
+    message_id: str
+    status: str  # a key of STATUS_RANK
+    detail: str
+    sent_at: datetime | None  # when the provider accepted the message, if the event says
+
+
+# ---- entry point ----------------------------------------------------------------------------
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    run = _Run(Settings.from_env(), getattr(context, "aws_request_id", ""))
+    try:
+        if isinstance(event, dict) and "awslogs" in event:
+            run.cloudwatch_logs(event)
+            return {}
+        if isinstance(event, dict) and isinstance(event.get("Records"), list):
+            return {"batchItemFailures": run.sqs_batch(event["Records"])}
+        run.malformed("the event is neither an SQS batch nor a CloudWatch Logs subscription event",
+                      source="unknown")
+        return {"batchItemFailures": []}
+    finally:
+        run.emit_metrics()
+
+
+# ---- parsing --------------------------------------------------------------------------------
+
+
+def parse_ses_record(record: Mapping[str, Any]) -> DeliveryEvent | None:
+    """The delivery event in one SQS record, or None for an SES event type we do not track."""
+    body = _json(record.get("body"), "the SQS body is not JSON")
+    if isinstance(body, dict) and body.get("Type") == "Notification":
+        message = _json(body.get("Message"), "the SNS Message is not JSON")
+    else:
+        message = body  # raw message delivery
+    return parse_ses_event(message)
+
+
+def parse_ses_event(message: Any) -> DeliveryEvent | None:
+    if not isinstance(message, dict):
+        raise Malformed("the SES event is not a JSON object")
+    # Configuration-set event publishing says eventType; identity notifications say notificationType.
+    event_type = message.get("eventType", message.get("notificationType"))
+    if not isinstance(event_type, str):
+        raise Malformed("the SES event has no eventType")
+    status = SES_STATUS.get(event_type)
+    if status is None:
+        if event_type in SES_IGNORED:
+            return None
+        raise Malformed(f"unknown SES eventType {_quote(event_type)}")
+    mail = message.get("mail")
+    if not isinstance(mail, dict) or not isinstance(mail.get("messageId"), str) or not mail["messageId"]:
+        raise Malformed("the SES event has no mail.messageId")
+    return DeliveryEvent("email", mail["messageId"], status, _ses_detail(event_type, message),
+                         _parse_time(mail.get("timestamp")))
+
+
+def _ses_detail(event_type: str, message: Mapping[str, Any]) -> str:
+    part = message.get(event_type.lower())
+    part = part if isinstance(part, dict) else {}
+    if event_type == "Bounce":
+        return "/".join(str(part.get(k) or "") for k in ("bounceType", "bounceSubType"))
+    if event_type == "Complaint":
+        return str(part.get("complaintFeedbackType") or "complaint")
+    if event_type == "Reject":
+        return str(part.get("reason") or "")
+    return str(part.get("smtpResponse") or "")
+
+
+def decode_awslogs(event: Mapping[str, Any]) -> dict[str, Any]:
+    awslogs = event.get("awslogs")
+    data = awslogs.get("data") if isinstance(awslogs, dict) else None
+    if not isinstance(data, str):
+        raise Malformed("awslogs.data is missing")
+    try:
+        compressed = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise Malformed("awslogs.data is not base64") from None
+    try:
+        text = gzip.decompress(compressed)
+    except (OSError, EOFError, zlib.error):
+        raise Malformed("awslogs.data is not gzip") from None
+    payload = _json(text, "awslogs.data is not JSON")
+    if not isinstance(payload, dict):
+        raise Malformed("awslogs.data is not a JSON object")
+    return payload
+
+
+def parse_sms_log_event(entry: Any) -> DeliveryEvent:
+    """One SNS SMS delivery-status log line (``{"notification": {...}, "delivery": {...}, "status": ...}``)."""
+    if not isinstance(entry, dict):
+        raise Malformed("the log event is not an object")
+    record = _json(entry.get("message"), "the log message is not JSON")
+    if not isinstance(record, dict):
+        raise Malformed("the log message is not a JSON object")
+    notification = record.get("notification")
+    if (not isinstance(notification, dict) or not isinstance(notification.get("messageId"), str)
+            or not notification["messageId"]):
+        raise Malformed("the log message has no notification.messageId")
+    raw_status = record.get("status")
+    status = SMS_STATUS.get(raw_status) if isinstance(raw_status, str) else None
+    if status is None:
+        raise Malformed(f"unknown SMS status {_quote(raw_status)}")
+    delivery = record.get("delivery")
+    detail = delivery.get("providerResponse") if isinstance(delivery, dict) else None
+    return DeliveryEvent("sms", notification["messageId"], status, str(detail or ""),
+                         _parse_time(notification.get("timestamp"), SMS_TIMESTAMP_FORMAT))
+
+
+def _json(value: Any, reason: str) -> Any:
+    if not isinstance(value, (str, bytes, bytearray)):
+        raise Malformed(reason)
+    try:
+        return json.loads(value)
+    except (ValueError, UnicodeDecodeError):
+        raise Malformed(reason) from None
+
+
+def _parse_time(value: Any, fmt: str | None = None) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.strptime(value, fmt) if fmt else datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _quote(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _QUOTE_LIMIT else text[:_QUOTE_LIMIT] + "..."
+
+
+# ---- applying -------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _dynamodb() -> Any:
+    return boto3.client("dynamodb")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _timestamp(moment: datetime) -> str:
+    """The format Step Functions writes (``$$.State.EnteredTime``): ISO 8601, milliseconds, Z."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class _Run:
+    """One invocation: applies events, counts outcomes, writes the log and metric lines."""
+
+    def __init__(self, settings: Settings, request_id: str) -> None:
+        self.settings = settings
+        self.request_id = request_id
+        self.counts = dict.fromkeys(METRICS, 0)
+
+    # -- sources
+
+    def sqs_batch(self, records: list[Any]) -> list[dict[str, str]]:
+        failures: list[dict[str, str]] = []
+        for record in records:
+            item_id = record.get("messageId") if isinstance(record, dict) else None
+            if not isinstance(item_id, str) or not item_id:
+                self.malformed("the SQS record has no messageId", source="ses")
+                continue
+            try:
+                event = parse_ses_record(record)
+            except Malformed as exc:
+                self.malformed(str(exc), source="ses", sqsMessageId=item_id)
+                continue
+            if event is None:
+                self.counts["IgnoredEvents"] += 1
+                continue
+            outcome = self.apply(event)
+            # An unmatched recent event may have overtaken the workflow's outcome write (or the
+            # GSI's replication): SQS offers it again after the visibility timeout. An old one
+            # belongs to mail this workflow did not send, and is dropped.
+            if outcome == ERROR or (outcome == UNMATCHED and self._recent(event)):
+                failures.append({"itemIdentifier": item_id})
+                self.counts["RetriedEvents"] += 1
+        return failures
+
+    def cloudwatch_logs(self, event: Mapping[str, Any]) -> None:
+        try:
+            payload = decode_awslogs(event)
+        except Malformed as exc:
+            self.malformed(str(exc), source="sms")
+            return
+        message_type = payload.get("messageType")
+        if message_type == "CONTROL_MESSAGE":
+            return  # CloudWatch Logs checking that the destination is reachable
+        log_events = payload.get("logEvents")
+        if message_type != "DATA_MESSAGE" or not isinstance(log_events, list):
+            self.malformed("the CloudWatch Logs payload is not a DATA_MESSAGE with logEvents", source="sms")
+            return
+        errors = 0
+        for entry in log_events:
+            try:
+                delivery = parse_sms_log_event(entry)
+            except Malformed as exc:
+                log_event_id = entry.get("id") if isinstance(entry, dict) else None
+                self.malformed(str(exc), source="sms", logEventId=log_event_id)
+                continue
+            # Unmatched SMS events are not retried: the log groups are account-wide, so SMS sent
+            # by other applications in the account are expected here.
+            if self.apply(delivery) == ERROR:
+                errors += 1
+        if errors:
+            self.counts["RetriedEvents"] += errors
+            raise RetryLater(f"{errors} delivery-status update(s) failed; the batch is retried")
+
+    # -- the record
+
+    def apply(self, event: DeliveryEvent) -> str:
+        try:
+            keys = self._find(event)
+            if not keys:
+                self.counts["UnmatchedEvents"] += 1
+                self.log("INFO", "no delivery-log record has this message id",
+                         channel=event.channel, messageId=event.message_id, deliveryStatus=event.status)
+                return UNMATCHED
+            outcomes = [self._update(key, event) for key in keys]
+        except (ClientError, BotoCoreError) as exc:
+            self.counts["ProcessingErrors"] += 1
+            self.log("ERROR", "the delivery log could not be updated", channel=event.channel,
+                     messageId=event.message_id, error=type(exc).__name__, cause=str(exc)[:_DETAIL_LIMIT])
+            return ERROR
+        if UPDATED in outcomes:
+            self.counts["DeliveryUpdates"] += 1
+            return UPDATED
+        self.counts["StaleEvents"] += 1
+        self.log("INFO", "the record already has this status or a higher-ranked one",
+                 channel=event.channel, messageId=event.message_id, deliveryStatus=event.status,
+                 notificationIds=keys)
+        return STALE
+
+    def _find(self, event: DeliveryEvent) -> list[str]:
+        keys: list[str] = []
+        request: dict[str, Any] = {
+            "TableName": self.settings.table,
+            "IndexName": self.settings.indexes[event.channel],
+            "KeyConditionExpression": "#messageId = :messageId",
+            "ExpressionAttributeNames": {"#messageId": MESSAGE_ID_ATTRIBUTES[event.channel]},
+            "ExpressionAttributeValues": {":messageId": {"S": event.message_id}},
+        }
+        while True:
+            page = _dynamodb().query(**request)
+            keys += [item[PARTITION_KEY]["S"] for item in page.get("Items", []) if PARTITION_KEY in item]
+            if "LastEvaluatedKey" not in page:
+                return keys
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _update(self, notification_id: str, event: DeliveryEvent) -> str:
+        names = {
+            "#pk": PARTITION_KEY, "#results": "results", "#channel": event.channel, "#messageId": "messageId",
+            "#status": "deliveryStatus", "#updatedAt": "deliveryUpdatedAt", "#detail": "deliveryDetail",
+        }
+        values: dict[str, Any] = {
+            ":messageId": {"S": event.message_id},
+            ":status": {"S": event.status},
+            ":updatedAt": {"S": _timestamp(_utcnow())},
+            ":detail": {"S": event.detail[:_DETAIL_LIMIT]},
+        }
+        upgrade = "attribute_not_exists(#results.#channel.#status)"
+        lower = [status for status, rank in STATUS_RANK.items() if rank < STATUS_RANK[event.status]]
+        if lower:
+            values.update({f":lower{i}": {"S": status} for i, status in enumerate(lower)})
+            placeholders = ", ".join(f":lower{i}" for i in range(len(lower)))
+            upgrade = f"({upgrade} OR #results.#channel.#status IN ({placeholders}))"
+        try:
+            _dynamodb().update_item(
+                TableName=self.settings.table,
+                Key={PARTITION_KEY: {"S": notification_id}},
+                UpdateExpression="SET #results.#channel.#status = :status, "
+                                 "#results.#channel.#updatedAt = :updatedAt, #results.#channel.#detail = :detail",
+                ConditionExpression=f"attribute_exists(#pk) AND #results.#channel.#messageId = :messageId "
+                                    f"AND {upgrade}",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return STALE
+            raise
+        return UPDATED
+
+    def _recent(self, event: DeliveryEvent) -> bool:
+        if event.sent_at is None:
+            return False
+        return (_utcnow() - event.sent_at).total_seconds() < self.settings.retry_window_seconds
+
+    # -- output
+
+    def malformed(self, reason: str, *, source: str, **fields: Any) -> None:
+        self.counts["MalformedEvents"] += 1
+        self.log("WARN", "malformed delivery event", reason=reason, source=source, **fields)
+
+    def log(self, level: str, message: str, **fields: Any) -> None:
+        line = {"level": level, "message": message, "requestId": self.request_id, **fields}
+        print(json.dumps(line, separators=(",", ":"), default=str), flush=True)
+
+    def emit_metrics(self) -> None:
+        """One Embedded Metric Format line: CloudWatch turns it into metrics, no API call needed."""
+        document = {
+            "_aws": {
+                "Timestamp": int(time.time() * 1000),
+                "CloudWatchMetrics": [{
+                    "Namespace": self.settings.namespace,
+                    "Dimensions": [["FunctionName"]],
+                    "Metrics": [{"Name": name, "Unit": "Count"} for name in METRICS],
+                }],
+            },
+            "FunctionName": self.settings.function_name,
+            **self.counts,
+        }
+        print(json.dumps(document, separators=(",", ":")), flush=True)

@@ -1,0 +1,545 @@
+"""The delivery-status handler against DynamoDB in the embedded local AWS.
+
+Sample events in tests/events/ are real-shaped: SES event-publishing notifications as SNS
+delivers them (``ses_*.json``) and SNS SMS delivery-status log lines (``sms_*.json``). The helpers
+below wrap them the way SQS and CloudWatch Logs hand them to Lambda.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lambda_src.delivery_status import handler as feedback
+from local_aws import LocalAws
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+TABLE = "DeliveryLogTable"
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+SMS_LOG_GROUP = f"sns/{REGION}/{ACCOUNT}/DirectPublishToPhoneNumber"
+SMS_FAILURE_LOG_GROUP = f"{SMS_LOG_GROUP}/Failure"
+QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:NotifyCdk-dev-DeliveryFeedbackEmailEventsQueue"
+# Long after the samples were sent: unmatched events are then too old to retry.
+LATER = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+# Two minutes after the samples' SES send time: inside the retry window.
+SOON_AFTER_SEND = datetime(2026, 11, 25, 20, 42, tzinfo=UTC)
+
+
+# ---- sample events ----------------------------------------------------------------------------
+
+
+def sample(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    return loaded
+
+
+def ses_event(name: str) -> dict[str, Any]:
+    """The SES event inside a sample SNS notification."""
+    inner: dict[str, Any] = json.loads(sample(name)["Message"])
+    return inner
+
+
+def sns_notification(ses: dict[str, Any], like: str = "ses_delivery") -> str:
+    """An SNS notification body carrying ``ses`` (the envelope of sample ``like``)."""
+    envelope = sample(like)
+    envelope["Message"] = json.dumps(ses, separators=(",", ":"))
+    return json.dumps(envelope)
+
+
+EMAIL_MESSAGE_ID: str = ses_event("ses_delivery")["mail"]["messageId"]
+SMS_MESSAGE_ID: str = sample("sms_success")["notification"]["messageId"]
+
+
+def sqs_record(body: str) -> dict[str, Any]:
+    """One record of an SQS event as Lambda's event source mapping delivers it."""
+    return {
+        "messageId": str(uuid.uuid4()),
+        "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a" + uuid.uuid4().hex,
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1764103202311",
+            "SenderId": "AIDAIT2UOQQY3AUEKVGXU",
+            "ApproximateFirstReceiveTimestamp": "1764103202320",
+        },
+        "messageAttributes": {},
+        "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": QUEUE_ARN,
+        "awsRegion": REGION,
+    }
+
+
+def sqs_batch(*bodies: str) -> dict[str, Any]:
+    return {"Records": [sqs_record(body) for body in bodies]}
+
+
+def sample_body(name: str) -> str:
+    return (EVENTS / f"{name}.json").read_text()
+
+
+def awslogs_payload(*messages: str, log_group: str = SMS_LOG_GROUP) -> dict[str, Any]:
+    return {
+        "messageType": "DATA_MESSAGE",
+        "owner": ACCOUNT,
+        "logGroup": log_group,
+        "logStream": str(uuid.uuid4()),
+        "subscriptionFilters": ["NotifyCdk-dev-DeliveryFeedbackSmsDeliveryFilter"],
+        "logEvents": [
+            {"id": str(37000000000000000000000000000000000000000000000000000000 + i),
+             "timestamp": 1764103201000 + i, "message": message}
+            for i, message in enumerate(messages)
+        ],
+    }
+
+
+def awslogs_event(payload: dict[str, Any] | bytes) -> dict[str, Any]:
+    """What CloudWatch Logs hands a subscribed function: base64 of gzip of the JSON payload."""
+    raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return {"awslogs": {"data": base64.b64encode(gzip.compress(raw)).decode()}}
+
+
+def sms_log_event(name: str, *, log_group: str | None = None) -> dict[str, Any]:
+    group = log_group or (SMS_FAILURE_LOG_GROUP if sample(name)["status"] == "FAILURE" else SMS_LOG_GROUP)
+    return awslogs_event(awslogs_payload(json.dumps(sample(name)), log_group=group))
+
+
+# ---- the table ------------------------------------------------------------------------------
+
+
+def create_table(aws: LocalAws) -> None:
+    """The delivery log as the workflow will need it: key notificationId, two KEYS_ONLY GSIs."""
+    aws.client("dynamodb").create_table(
+        TableName=TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "notificationId", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": name, "AttributeType": "S"}
+            for name in ("notificationId", "smsMessageId", "emailMessageId")
+        ],
+        GlobalSecondaryIndexes=[
+            {"IndexName": index, "KeySchema": [{"AttributeName": attribute, "KeyType": "HASH"}],
+             "Projection": {"ProjectionType": "KEYS_ONLY"}}
+            for index, attribute in (("BySmsMessageId", "smsMessageId"), ("ByEmailMessageId", "emailMessageId"))
+        ],
+    )
+
+
+def channel_result(message_id: str) -> dict[str, Any]:
+    return {"M": {"status": {"S": "SENT"}, "messageId": {"S": message_id}, "error": {"S": ""}, "cause": {"S": ""}}}
+
+
+def seed(aws: LocalAws, notification_id: str, *, sms: str | None = None, email: str | None = None,
+         indexed: dict[str, str] | None = None) -> None:
+    """A record as the workflow leaves it after sending, with the GSI attributes it will write."""
+    results = {}
+    if sms is not None:
+        results["sms"] = channel_result(sms)
+    if email is not None:
+        results["email"] = channel_result(email)
+    item: dict[str, Any] = {
+        "notificationId": {"S": notification_id},
+        "status": {"S": "SENT"},
+        "channel": {"S": "both" if sms and email else "sms" if sms else "email"},
+        "executionArn": {"S": f"arn:aws:states:{REGION}:{ACCOUNT}:execution:Workflow:{notification_id}"},
+        "receivedAt": {"S": "2026-11-25T20:39:59.901Z"},
+        "completedAt": {"S": "2026-11-25T20:40:00.720Z"},
+        "metadata": {"S": "{}"},
+        "results": {"M": results},
+    }
+    attributes = indexed if indexed is not None else {
+        **({"smsMessageId": sms} if sms else {}), **({"emailMessageId": email} if email else {})
+    }
+    item.update({name: {"S": value} for name, value in attributes.items()})
+    aws.client("dynamodb").put_item(TableName=TABLE, Item=item)
+
+
+def record(aws: LocalAws, notification_id: str) -> dict[str, Any]:
+    [item] = [i for i in aws.table_items(TABLE) if i["notificationId"] == notification_id]
+    return item
+
+
+def all_items(aws: LocalAws) -> list[dict[str, Any]]:
+    return sorted(aws.table_items(TABLE), key=lambda i: str(i["notificationId"]))
+
+
+# ---- fixtures -------------------------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = LATER
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(feedback, "_utcnow", fake)
+    return fake
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch, clock: Clock) -> Iterator[LocalAws]:
+    with LocalAws.in_process(REGION, apply_bridges=False) as local:
+        feedback._dynamodb.cache_clear()  # a client from another test's mock would see no table
+        create_table(local)
+        monkeypatch.setenv(feedback.TABLE_ENV, TABLE)
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "DeliveryFeedbackFunction")
+        yield local
+    feedback._dynamodb.cache_clear()
+
+
+class Output:
+    """What the function printed: structured log lines and the EMF metrics line."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self._capsys = capsys
+
+    def lines(self) -> list[dict[str, Any]]:
+        text = self._capsys.readouterr().out
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def invoke(event: Any, capsys: pytest.CaptureFixture[str]) -> tuple[dict[str, Any], dict[str, int],
+                                                                    list[dict[str, Any]]]:
+    """Runs the handler; returns its response, the metric counts and the other log lines."""
+    capsys.readouterr()
+    response = feedback.handler(event, None)
+    lines = Output(capsys).lines()
+    [emf] = [line for line in lines if "_aws" in line]
+    counts = {name: emf[name] for name in feedback.METRICS}
+    return response, counts, [line for line in lines if "_aws" not in line]
+
+
+def only(counts: dict[str, int], **expected: int) -> None:
+    assert counts == {name: expected.get(name, 0) for name in feedback.METRICS}
+
+
+# ---- email ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "status", "detail"), [
+    ("ses_delivery", "DELIVERED", "250 2.6.0 Message received"),
+    ("ses_bounce", "BOUNCED", "Permanent/General"),
+    ("ses_complaint", "COMPLAINED", "abuse"),
+    ("ses_reject", "FAILED", "Bad content"),
+])
+def test_an_ses_event_sets_the_email_delivery_status(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], name: str, status: str, detail: str
+) -> None:
+    seed(aws, "order-1", email=EMAIL_MESSAGE_ID)
+    response, counts, _ = invoke(sqs_batch(sample_body(name)), capsys)
+    assert response == {"batchItemFailures": []}
+    only(counts, DeliveryUpdates=1)
+    email = record(aws, "order-1")["results"]["email"]
+    assert email["deliveryStatus"] == status
+    assert email["deliveryDetail"] == detail
+    assert email["deliveryUpdatedAt"] == "2026-11-26T09:00:00.000Z"
+
+
+def test_the_update_touches_only_the_delivery_fields_of_that_channel(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(aws, "order-2", sms=SMS_MESSAGE_ID, email=EMAIL_MESSAGE_ID)
+    before = record(aws, "order-2")
+    invoke(sqs_batch(sample_body("ses_delivery")), capsys)
+    after = record(aws, "order-2")
+    delivery_fields = {"deliveryStatus", "deliveryUpdatedAt", "deliveryDetail"}
+    assert {k: v for k, v in after["results"]["email"].items() if k not in delivery_fields} == \
+        before["results"]["email"]
+    assert after["results"]["sms"] == before["results"]["sms"]
+    assert {k: v for k, v in after.items() if k != "results"} == {k: v for k, v in before.items() if k != "results"}
+
+
+def test_raw_message_delivery_is_accepted(aws: LocalAws, capsys: pytest.CaptureFixture[str]) -> None:
+    seed(aws, "order-3", email=EMAIL_MESSAGE_ID)
+    _, counts, _ = invoke(sqs_batch(json.dumps(ses_event("ses_bounce"))), capsys)
+    only(counts, DeliveryUpdates=1)
+    assert record(aws, "order-3")["results"]["email"]["deliveryStatus"] == "BOUNCED"
+
+
+def test_ses_event_types_without_an_outcome_are_ignored(aws: LocalAws, capsys: pytest.CaptureFixture[str]) -> None:
+    seed(aws, "order-4", email=EMAIL_MESSAGE_ID)
+    before = all_items(aws)
+    opened = {**ses_event("ses_delivery"), "eventType": "Open"}
+    opened.pop("delivery")
+    response, counts, _ = invoke(sqs_batch(sns_notification(opened)), capsys)
+    assert response == {"batchItemFailures": []}
+    only(counts, IgnoredEvents=1)
+    assert all_items(aws) == before
+
+
+# ---- SMS ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "status", "detail"), [
+    ("sms_success", "DELIVERED", "Message has been accepted by phone carrier"),
+    ("sms_failure", "FAILED", "Phone is currently unreachable/unavailable"),
+])
+def test_an_sms_delivery_log_sets_the_sms_delivery_status(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], name: str, status: str, detail: str
+) -> None:
+    seed(aws, "order-5", sms=SMS_MESSAGE_ID, email=EMAIL_MESSAGE_ID)
+    response, counts, _ = invoke(sms_log_event(name), capsys)
+    assert response == {}
+    only(counts, DeliveryUpdates=1)
+    item = record(aws, "order-5")
+    assert item["results"]["sms"]["deliveryStatus"] == status
+    assert item["results"]["sms"]["deliveryDetail"] == detail
+    assert "deliveryStatus" not in item["results"]["email"]
+
+
+def test_one_log_batch_updates_each_matching_record(aws: LocalAws, capsys: pytest.CaptureFixture[str]) -> None:
+    seed(aws, "order-6", sms=SMS_MESSAGE_ID)
+    seed(aws, "order-7", sms="7b2c3d4e-5f60-5a6b-8c7d-9e0f1a2b3c4d")
+    other = sample("sms_success")
+    other["notification"]["messageId"] = "7b2c3d4e-5f60-5a6b-8c7d-9e0f1a2b3c4d"
+    _, counts, _ = invoke(awslogs_event(awslogs_payload(json.dumps(sample("sms_success")), json.dumps(other))),
+                          capsys)
+    only(counts, DeliveryUpdates=2)
+    assert {i["notificationId"]: i["results"]["sms"]["deliveryStatus"] for i in all_items(aws)} == {
+        "order-6": "DELIVERED", "order-7": "DELIVERED"}
+
+
+def test_the_control_message_is_not_an_event(aws: LocalAws, capsys: pytest.CaptureFixture[str]) -> None:
+    control = {"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logGroup": "", "logStream": "",
+               "subscriptionFilters": [], "logEvents": [
+                   {"id": "", "timestamp": 1764103201000,
+                    "message": "CWL CONTROL MESSAGE: Checking health of destination Lambda function."}]}
+    _, counts, lines = invoke(awslogs_event(control), capsys)
+    only(counts)
+    assert lines == []
+
+
+# ---- ordering -------------------------------------------------------------------------------
+
+
+def test_the_rank_puts_negative_outcomes_above_delivery() -> None:
+    assert sorted(feedback.STATUS_RANK, key=feedback.STATUS_RANK.__getitem__) == [
+        "DELIVERED", "FAILED", "BOUNCED", "COMPLAINED"]
+
+
+@pytest.mark.parametrize(("sequence", "final"), [
+    (["ses_delivery", "ses_bounce"], "BOUNCED"),
+    (["ses_bounce", "ses_delivery"], "BOUNCED"),
+    (["ses_complaint", "ses_delivery"], "COMPLAINED"),
+    (["ses_delivery", "ses_complaint"], "COMPLAINED"),
+    (["ses_bounce", "ses_complaint"], "COMPLAINED"),
+    (["ses_complaint", "ses_bounce"], "COMPLAINED"),
+    (["ses_reject", "ses_delivery"], "FAILED"),
+])
+def test_a_status_is_never_downgraded(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], sequence: list[str], final: str
+) -> None:
+    seed(aws, "order-8", email=EMAIL_MESSAGE_ID)
+    for name in sequence:
+        invoke(sqs_batch(sample_body(name)), capsys)
+    assert record(aws, "order-8")["results"]["email"]["deliveryStatus"] == final
+
+
+def test_out_of_order_events_in_one_batch_end_at_the_highest_rank(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(aws, "order-9", email=EMAIL_MESSAGE_ID)
+    _, counts, _ = invoke(sqs_batch(sample_body("ses_bounce"), sample_body("ses_delivery")), capsys)
+    only(counts, DeliveryUpdates=1, StaleEvents=1)
+    assert record(aws, "order-9")["results"]["email"]["deliveryStatus"] == "BOUNCED"
+
+
+def test_a_repeated_event_changes_nothing(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], clock: Clock
+) -> None:
+    seed(aws, "order-10", sms=SMS_MESSAGE_ID)
+    invoke(sms_log_event("sms_success"), capsys)
+    first = record(aws, "order-10")
+    clock.now += timedelta(minutes=5)
+    _, counts, lines = invoke(sms_log_event("sms_success"), capsys)
+    only(counts, StaleEvents=1)
+    assert record(aws, "order-10") == first
+    assert lines[0]["level"] == "INFO" and lines[0]["notificationIds"] == ["order-10"]
+
+
+# ---- malformed and unmatched ------------------------------------------------------------------
+
+
+def _without(event: dict[str, Any], *path: str) -> dict[str, Any]:
+    copy = json.loads(json.dumps(event))
+    target = copy
+    for key in path[:-1]:
+        target = target[key]
+    del target[path[-1]]
+    return copy
+
+
+MALFORMED: dict[str, Any] = {
+    "bad base64": {"awslogs": {"data": "H4sI%%%not*base64"}},
+    "base64 that is not gzip": {"awslogs": {"data": base64.b64encode(b"plain bytes").decode()}},
+    "gzip that is not JSON": awslogs_event(b"{not json"),
+    "no awslogs.data": {"awslogs": {}},
+    "logs payload without logEvents": awslogs_event({"messageType": "DATA_MESSAGE"}),
+    "SMS log line that is not JSON": awslogs_event(awslogs_payload("Delivered to +14255550100")),
+    "SMS log line without messageId": awslogs_event(awslogs_payload(
+        json.dumps(_without(sample("sms_success"), "notification", "messageId")))),
+    "SMS log line with an unknown status": awslogs_event(awslogs_payload(
+        json.dumps({**sample("sms_success"), "status": "PENDING"}))),
+    "SQS body that is not JSON": sqs_batch("Delivery for 0100019b1a2f3c4d"),
+    "SNS Message that is not JSON": sqs_batch(json.dumps({**sample("ses_delivery"), "Message": "{truncated"})),
+    "unknown eventType": sqs_batch(sns_notification({**ses_event("ses_delivery"), "eventType": "Teleported"})),
+    "SES event without eventType": sqs_batch(sns_notification(_without(ses_event("ses_delivery"), "eventType"))),
+    "SES event without mail.messageId": sqs_batch(sns_notification(
+        _without(ses_event("ses_bounce"), "mail", "messageId"))),
+    "SES event that is a list": sqs_batch(json.dumps([ses_event("ses_delivery")])),
+    "SQS record without messageId": {"Records": [{"body": sample_body("ses_delivery")}]},
+    "unknown event shape": {"source": "aws.events", "detail": {}},
+}
+
+
+@pytest.mark.parametrize("event", list(MALFORMED.values()), ids=list(MALFORMED))
+def test_malformed_input_is_logged_counted_and_touches_nothing(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], event: Any
+) -> None:
+    seed(aws, "order-11", sms=SMS_MESSAGE_ID, email=EMAIL_MESSAGE_ID)
+    before = all_items(aws)
+    response, counts, lines = invoke(event, capsys)
+    only(counts, MalformedEvents=1)
+    assert response.get("batchItemFailures", []) == []
+    assert all_items(aws) == before
+    [line] = lines
+    assert line["level"] == "WARN" and line["message"] == "malformed delivery event"
+    assert line["reason"] and line["source"] in {"ses", "sms", "unknown"}
+    assert "+14255550100" not in json.dumps(line) and "recipient@example.org" not in json.dumps(line)
+
+
+def test_a_malformed_record_does_not_stop_the_rest_of_the_batch(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(aws, "order-12", sms=SMS_MESSAGE_ID)
+    payload = awslogs_payload("not json", json.dumps(sample("sms_success")))
+    _, counts, _ = invoke(awslogs_event(payload), capsys)
+    only(counts, MalformedEvents=1, DeliveryUpdates=1)
+    assert record(aws, "order-12")["results"]["sms"]["deliveryStatus"] == "DELIVERED"
+
+
+@pytest.mark.parametrize("event", [
+    pytest.param(lambda: sqs_batch(sample_body("ses_delivery")), id="email"),
+    pytest.param(lambda: sms_log_event("sms_success"), id="sms"),
+])
+def test_an_unknown_message_id_is_counted_and_touches_nothing(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], event: Any
+) -> None:
+    seed(aws, "order-13", sms="another-sms-id", email="another-email-id")
+    before = all_items(aws)
+    response, counts, lines = invoke(event(), capsys)
+    only(counts, UnmatchedEvents=1)
+    assert response.get("batchItemFailures", []) == []
+    assert all_items(aws) == before
+    assert lines[0]["message"] == "no delivery-log record has this message id"
+
+
+def test_a_recent_unmatched_email_event_is_handed_back_to_sqs(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], clock: Clock
+) -> None:
+    """The event may have overtaken the workflow's outcome write; SQS offers it again later."""
+    clock.now = SOON_AFTER_SEND
+    seed(aws, "order-14", email="another-email-id")
+    unmatched = sqs_record(sample_body("ses_delivery"))
+    seed(aws, "order-15", email="0100019b00000000-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee-000000")
+    bounce = ses_event("ses_bounce")
+    bounce["mail"]["messageId"] = "0100019b00000000-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee-000000"
+    good = sqs_record(sns_notification(bounce))
+    malformed = sqs_record("not json")
+    response, counts, _ = invoke({"Records": [good, unmatched, malformed]}, capsys)
+    assert response == {"batchItemFailures": [{"itemIdentifier": unmatched["messageId"]}]}
+    only(counts, DeliveryUpdates=1, UnmatchedEvents=1, RetriedEvents=1, MalformedEvents=1)
+    assert record(aws, "order-15")["results"]["email"]["deliveryStatus"] == "BOUNCED"
+    assert "deliveryStatus" not in record(aws, "order-14")["results"]["email"]
+
+
+def test_a_record_whose_result_holds_another_message_id_is_left_alone(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(aws, "order-16", email="the-id-the-workflow-recorded", indexed={"emailMessageId": EMAIL_MESSAGE_ID})
+    before = all_items(aws)
+    _, counts, _ = invoke(sqs_batch(sample_body("ses_delivery")), capsys)
+    only(counts, StaleEvents=1)
+    assert all_items(aws) == before
+
+
+def test_a_record_without_that_channel_is_left_alone(aws: LocalAws, capsys: pytest.CaptureFixture[str]) -> None:
+    seed(aws, "order-17", sms=SMS_MESSAGE_ID, indexed={"smsMessageId": SMS_MESSAGE_ID,
+                                                        "emailMessageId": EMAIL_MESSAGE_ID})
+    before = all_items(aws)
+    _, counts, _ = invoke(sqs_batch(sample_body("ses_delivery")), capsys)
+    only(counts, StaleEvents=1)
+    assert all_items(aws) == before
+
+
+def test_no_item_is_ever_created(aws: LocalAws, capsys: pytest.CaptureFixture[str]) -> None:
+    events = [sqs_batch(*(sample_body(n) for n in ("ses_delivery", "ses_bounce", "ses_complaint", "ses_reject"))),
+              sms_log_event("sms_success"), sms_log_event("sms_failure")]
+    for event in events:
+        invoke(event, capsys)
+    assert aws.table_items(TABLE) == []
+
+
+# ---- failures of the delivery log -----------------------------------------------------------
+
+
+def test_a_dynamodb_failure_hands_the_sqs_record_back(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(feedback.TABLE_ENV, "NoSuchTable")
+    batch = sqs_batch(sample_body("ses_delivery"))
+    response, counts, lines = invoke(batch, capsys)
+    assert response == {"batchItemFailures": [{"itemIdentifier": batch["Records"][0]["messageId"]}]}
+    only(counts, ProcessingErrors=1, RetriedEvents=1)
+    assert lines[0]["level"] == "ERROR" and lines[0]["error"] == "ResourceNotFoundException"
+
+
+def test_a_dynamodb_failure_fails_the_log_batch_for_an_async_retry(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(feedback.TABLE_ENV, "NoSuchTable")
+    capsys.readouterr()
+    with pytest.raises(feedback.RetryLater):
+        feedback.handler(sms_log_event("sms_success"), None)
+    [emf] = [line for line in Output(capsys).lines() if "_aws" in line]
+    assert emf["ProcessingErrors"] == 1 and emf["RetriedEvents"] == 1
+
+
+def test_a_missing_table_setting_is_a_deployment_fault(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(feedback.TABLE_ENV, raising=False)
+    with pytest.raises(RuntimeError, match="DELIVERY_LOG_TABLE is not set"):
+        feedback.handler(sqs_batch(sample_body("ses_delivery")), None)
+
+
+# ---- metrics --------------------------------------------------------------------------------
+
+
+def test_one_embedded_metric_format_line_declares_every_count(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    feedback.handler(sqs_batch("not json"), None)
+    [emf] = [line for line in Output(capsys).lines() if "_aws" in line]
+    [directive] = emf["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "NotifyCdk/DeliveryFeedback"
+    assert directive["Dimensions"] == [["FunctionName"]]
+    assert [m["Name"] for m in directive["Metrics"]] == list(feedback.METRICS)
+    assert {m["Unit"] for m in directive["Metrics"]} == {"Count"}
+    assert emf["FunctionName"] == "DeliveryFeedbackFunction"
+    assert emf["MalformedEvents"] == 1
+    assert isinstance(emf["_aws"]["Timestamp"], int)

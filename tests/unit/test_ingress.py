@@ -1,0 +1,785 @@
+"""NotificationApi: the synthesized API, its request model, and its VTL mapping templates rendered
+with a Python stand-in for API Gateway's $input/$util/$context (airspeed renders the Velocity)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import urllib.parse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import airspeed
+import aws_cdk as cdk
+import jsonschema
+import pytest
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk.assertions import Template
+from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks
+from constructs import Construct
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from constructs_lib._props import PropError
+from constructs_lib.ingress import NotificationApi
+from tests.conftest import ROOT, cdk_json_context
+from tests.support.asl import resources_of_type
+
+ACCOUNT, REGION = "123456789012", "us-east-1"
+STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:NotificationWorkflow"
+TABLE_NAME = "NotifyCdk-dev-DeliveryLogTable"
+REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+
+
+# ---- a stand-in for API Gateway's mapping-template engine -------------------------------------
+
+_MISSING = object()
+_PATH_TOKEN = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\['([^']*)'\]")
+
+
+def _jsonpath(document: Any, expression: str) -> Any:
+    """The JSONPath subset mapping templates use: $, $.a.b, $.a[0], $['a']."""
+    if not expression.startswith("$"):
+        raise ValueError(f"not a JSONPath: {expression!r}")
+    value, position = document, 1
+    while position < len(expression):
+        token = _PATH_TOKEN.match(expression, position)
+        if token is None:
+            raise ValueError(f"unsupported JSONPath: {expression!r}")
+        name, index, quoted = token.groups()
+        key: Any = int(index) if index is not None else (name if name is not None else quoted)
+        try:
+            value = value[key]
+        except (KeyError, IndexError, TypeError):
+            return _MISSING
+        position = token.end()
+    return value
+
+
+class FakeInput:
+    """``$input`` over a JSON body: ``path`` gives values, ``json`` gives JSON text, ``params``
+    looks in path, query string, then headers (as API Gateway does)."""
+
+    def __init__(self, body: str, *, path: dict[str, str] | None = None,
+                 querystring: dict[str, str] | None = None, header: dict[str, str] | None = None,
+                 raw_root: bool = False) -> None:
+        self.body = body
+        self._raw_root = raw_root  # json('$') returns the body as sent rather than re-serialized
+        self._params = {"path": path or {}, "querystring": querystring or {}, "header": header or {}}
+
+    def _document(self) -> Any:
+        return json.loads(self.body) if self.body.strip() else None
+
+    def path(self, expression: str) -> Any:
+        value = _jsonpath(self._document(), expression)
+        return None if value is _MISSING else value
+
+    def json(self, expression: str) -> str:
+        if self._raw_root and expression == "$":
+            return self.body
+        value = _jsonpath(self._document(), expression)
+        # What API Gateway writes for an absent path is not something a template should rely on.
+        assert value is not _MISSING, f"template used $input.json on an absent path {expression!r}"
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    def params(self, name: str | None = None) -> Any:
+        if name is None:
+            return self._params
+        for location in ("path", "querystring", "header"):
+            if name in self._params[location]:
+                return self._params[location][name]
+        return ""
+
+
+def escape_javascript(text: Any) -> str:
+    """commons-lang ``StringEscapeUtils.escapeJavaScript``, which ``$util.escapeJavaScript`` is:
+    quotes (both), backslash and slash escaped, control and non-ASCII characters as \\uXXXX of
+    their UTF-16 code units."""
+    out = []
+    units = str(text).encode("utf-16-be")
+    for i in range(0, len(units), 2):
+        code = int.from_bytes(units[i:i + 2], "big")
+        char = chr(code) if code < 0xD800 or code > 0xDFFF else ""
+        if code > 0x7F:
+            out.append(f"\\u{code:04X}")
+        elif code < 32:
+            out.append({8: "\\b", 9: "\\t", 10: "\\n", 12: "\\f", 13: "\\r"}.get(code, f"\\u{code:04X}"))
+        else:
+            out.append({"'": "\\'", '"': '\\"', "\\": "\\\\", "/": "\\/"}.get(char, char))
+    return "".join(out)
+
+
+class FakeUtil:
+    def escapeJavaScript(self, text: Any) -> str:  # noqa: N802 - API Gateway's names
+        return escape_javascript(text)
+
+    def parseJson(self, text: str) -> Any:  # noqa: N802
+        return json.loads(text)
+
+    def urlEncode(self, text: str) -> str:  # noqa: N802
+        return urllib.parse.quote_plus(text)
+
+    def urlDecode(self, text: str) -> str:  # noqa: N802
+        return urllib.parse.unquote_plus(text)
+
+    def base64Encode(self, text: str) -> str:  # noqa: N802
+        return base64.b64encode(text.encode()).decode()
+
+    def base64Decode(self, text: str) -> str:  # noqa: N802
+        return base64.b64decode(text).decode()
+
+
+def _java_replace_all(text: str, pattern: str, replacement: str) -> str:
+    """Java's String.replaceAll: ``$n`` in the replacement is a group, ``\\x`` a literal x."""
+    def expand(match: re.Match[str]) -> str:
+        out, i = [], 0
+        while i < len(replacement):
+            char = replacement[i]
+            if char == "\\" and i + 1 < len(replacement):
+                out.append(replacement[i + 1])
+                i += 2
+            elif char == "$":
+                digits = re.match(r"\d+", replacement[i + 1:])
+                assert digits, f"bad group reference in {replacement!r}"
+                out.append(match.group(int(digits.group())) or "")
+                i += 1 + len(digits.group())
+            else:
+                out.append(char)
+                i += 1
+        return "".join(out)
+    return re.sub(pattern, expand, text)
+
+
+# Java String methods the templates may call (airspeed knows a few, with Python semantics).
+_JAVA_STRING = {
+    "replaceAll": _java_replace_all,
+    "matches": lambda s, pattern: re.fullmatch(pattern, s) is not None,
+    "contains": lambda s, part: part in s,
+    "substring": lambda s, begin, end=None: s[begin:end],
+    "indexOf": lambda s, part: s.find(part),
+    "lastIndexOf": lambda s, part: s.rfind(part),
+    "length": lambda s: len(s),
+    "isEmpty": lambda s: not s,
+    "equals": lambda s, other: s == other,
+    "split": lambda s, pattern: re.split(pattern, s),
+    "toLowerCase": lambda s: s.lower(),
+    "trim": lambda s: s.strip(),
+}
+_NEVER = re.compile(r"(?!)")
+
+
+@contextmanager
+def _velocity_1_7() -> Iterator[None]:
+    """Velocity 1.7 (API Gateway's) keeps backslashes in string literals, so "\\\\'" reaches
+    Java's regex as \\\\' ; airspeed would unescape it. Java string methods replace airspeed's."""
+    methods = airspeed.__additional_methods__
+    with mock.patch.object(airspeed.StringLiteral, "ESCAPED_CHAR", _NEVER), \
+            mock.patch.object(airspeed.InterpolatedStringLiteral, "ESCAPED_CHAR", _NEVER), \
+            mock.patch.dict(methods[str], _JAVA_STRING):
+        yield
+
+
+class Rendered:
+    def __init__(self, text: str, context: dict[str, Any]) -> None:
+        self.text = text
+        self.status_override = context["responseOverride"]["status"]
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.text)
+        except ValueError as exc:
+            raise AssertionError(f"not JSON: {exc}\n{self.text}") from exc
+
+
+def render(template: str, body: str = "", *, request_id: str = REQUEST_ID, raw_root: bool = False,
+           **params: dict[str, str]) -> Rendered:
+    context: dict[str, Any] = {
+        "requestId": request_id,
+        "responseOverride": {"status": None, "header": {}},
+        "identity": {"sourceIp": "192.0.2.1", "caller": "AROAEXAMPLE:ci"},
+        "stage": "v1",
+    }
+    with _velocity_1_7():
+        text = airspeed.Template(template).merge(
+            {"input": FakeInput(body, raw_root=raw_root, **params), "util": FakeUtil(), "context": context}
+        )
+    return Rendered(text, context)
+
+
+def test_the_stand_in_escapes_like_commons_lang() -> None:
+    assert escape_javascript("""a"b'c\\d/e\nf\tg""") == """a\\"b\\'c\\\\d\\/e\\nf\\tg"""
+    assert escape_javascript("é😀\x01") == "\\u00E9\\uD83D\\uDE00\\u0001"
+
+
+def test_the_stand_in_keeps_backslashes_of_string_literals() -> None:
+    assert render("""$input.body.replaceAll("\\\\'", "'")""", "x\\'y").text == "x'y"
+
+
+# ---- the synthesized API ----------------------------------------------------------------------
+
+
+PACKS = ("AwsSolutions", "NIST.800.53.R5", "HIPAA.Security")
+
+
+def _scaffolding(scope: Construct, *rules: str) -> None:
+    """Findings on the test's own stand-ins (not on the construct under test)."""
+    for rule in rules:
+        cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule, reason="test scaffolding"))
+
+
+def _stack(app: cdk.App, name: str, *, encrypted: bool = False
+           ) -> tuple[cdk.Stack, sfn.StateMachine, dynamodb.Table]:
+    """A stack with a stand-in workflow and delivery log; ``encrypted``: both under ``Key``, like
+    NotificationWorkflow's (the key is ``stack.node.find_child("Key")``)."""
+    stack = cdk.Stack(app, name, synthesizer=cdk.DefaultStackSynthesizer(generate_bootstrap_version_rule=False))
+    key = kms.Key(stack, "Key", enable_key_rotation=True) if encrypted else None
+    machine = sfn.StateMachine(
+        stack, "Workflow", definition_body=sfn.DefinitionBody.from_chainable(sfn.Pass(stack, "Start")),
+        encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(key) if key else None,
+    )
+    _scaffolding(machine, "AwsSolutions-SF1", "AwsSolutions-SF2",
+                 *(f"{p}-{rule}" for p in PACKS[1:] for rule in ("StepFunctionStateMachineXray", "IAMNoInlinePolicy")))
+    table = dynamodb.Table(
+        stack, "DeliveryLog",
+        partition_key=dynamodb.Attribute(name="notificationId", type=dynamodb.AttributeType.STRING),
+        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True),
+        encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED if key else None,
+        encryption_key=key,
+    )
+    _scaffolding(table, *(f"{p}-DynamoDBInBackupPlan" for p in PACKS[1:]))
+    return stack, machine, table
+
+
+def _checked(app: cdk.App, stack: cdk.Stack) -> None:
+    """Validation plugins apply to the whole app: every stack is checked by all three packs."""
+    cdk.Validations.of(app).add_plugins(
+        AwsSolutionsChecks(stack), NIST80053R5Checks(stack), HIPAASecurityChecks(stack))
+
+
+@pytest.fixture(scope="module")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One app under all three cdk-nag packs the stack runs: the API as the stack will use it (IAM,
+    the workflow's key for the state machine and the access logs), and one with every opt-out."""
+    outdir = tmp_path_factory.mktemp("ingress")
+    app = cdk.App(context=cdk_json_context(), outdir=str(outdir), analytics_reporting=False)
+    stack, machine, table = _stack(app, "Ingress", encrypted=True)
+    key = stack.node.find_child("Key")
+    assert isinstance(key, kms.Key)
+    api = NotificationApi(stack, "Api", state_machine=machine, table=table, state_machine_key=key,
+                          encryption_key=key)
+    caller = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())
+    api.grant_invoke(caller)
+    cdk.Validations.of(caller).acknowledge(cdk.Acknowledgment(
+        id=api.invoke_grant_finding, reason="test: the caller may read any notification"))
+    _scaffolding(caller, *(f"{p}-IAMNoInlinePolicy" for p in PACKS[1:]))
+
+    open_stack, open_machine, open_table = _stack(app, "OpenIngress")
+    open_api = NotificationApi(
+        open_stack, "Api", state_machine=open_machine, table=open_table,
+        authorization=apigw.AuthorizationType.NONE, cloud_watch_role=False, stage_name="prod",
+        web_acl_arn=f"arn:aws:wafv2:{REGION}:{ACCOUNT}:regional/webacl/notify/0a1b2c3d",
+    )
+    for finding in open_api.unacknowledged_findings:
+        cdk.Validations.of(open_stack).acknowledge(cdk.Acknowledgment(id=finding, reason="test: a public API"))
+    _checked(app, stack)
+
+    assembly = app.synth()
+    return {
+        "template": assembly.get_stack_by_name("Ingress").template,
+        "open": assembly.get_stack_by_name("OpenIngress").template,
+        "open_findings": open_api.unacknowledged_findings,
+        "api_findings": api.unacknowledged_findings,
+        "report": json.loads((outdir / "validation-report.json").read_text()) if (
+            outdir / "validation-report.json").exists() else {"pluginReports": []},
+        "url": stack.resolve(api.url),
+    }
+
+
+@pytest.fixture(scope="module")
+def template(synthesized: dict[str, Any]) -> dict[str, Any]:
+    return synthesized["template"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def assertions(template: dict[str, Any]) -> Template:
+    return Template.from_json(template)
+
+
+def _resolve(value: Any, refs: dict[str, str]) -> str:
+    """A template string with its Fn::Join/Ref parts replaced by deployed-looking values."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        delimiter, parts = value["Fn::Join"]
+        return str(delimiter).join(_resolve(p, refs) for p in parts)
+    if "Ref" in value:
+        return refs.get(value["Ref"], {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT,
+                                       "AWS::Partition": "aws"}.get(value["Ref"], value["Ref"]))
+    if "Fn::GetAtt" in value:
+        return refs[".".join(value["Fn::GetAtt"])]
+    raise AssertionError(f"unexpected intrinsic {value}")
+
+
+def _method(template: dict[str, Any], http_method: str) -> dict[str, Any]:
+    [method] = [m["Properties"] for m in resources_of_type(template, "AWS::ApiGateway::Method").values()
+                if m["Properties"]["HttpMethod"] == http_method]
+    return method
+
+
+def _refs(template: dict[str, Any]) -> dict[str, str]:
+    [machine] = resources_of_type(template, "AWS::StepFunctions::StateMachine")
+    [table] = resources_of_type(template, "AWS::DynamoDB::Table")
+    return {machine: STATE_MACHINE_ARN, table: TABLE_NAME}
+
+
+@pytest.fixture(scope="module")
+def start_templates(template: dict[str, Any]) -> dict[str, str]:
+    integration = _method(template, "POST")["Integration"]
+    templates = {"request": _resolve(integration["RequestTemplates"]["application/json"], _refs(template))}
+    for response in integration["IntegrationResponses"]:
+        templates[response.get("SelectionPattern", "default")] = response["ResponseTemplates"]["application/json"]
+    return templates
+
+
+@pytest.fixture(scope="module")
+def read_templates(template: dict[str, Any]) -> dict[str, str]:
+    integration = _method(template, "GET")["Integration"]
+    templates = {"request": _resolve(integration["RequestTemplates"]["application/json"], _refs(template))}
+    for response in integration["IntegrationResponses"]:
+        templates[response.get("SelectionPattern", "default")] = response["ResponseTemplates"]["application/json"]
+    return templates
+
+
+# ---- POST /notifications: the StartExecution request ------------------------------------------
+
+
+def _start(templates: dict[str, str], body: dict[str, Any] | str, **kwargs: Any) -> dict[str, Any]:
+    text = body if isinstance(body, str) else json.dumps(body)
+    request: dict[str, Any] = render(templates["request"], text, **kwargs).json()
+    assert set(request) == {"stateMachineArn", "name", "input"}
+    assert request["stateMachineArn"] == STATE_MACHINE_ARN
+    return request
+
+
+def _example(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((ROOT / "examples" / f"{name}.json").read_text())
+    return loaded
+
+
+def test_the_execution_is_named_by_the_notification_id(start_templates: dict[str, str]) -> None:
+    body = _example("both")
+    request = _start(start_templates, body)
+    assert request["name"] == "demo-both-001"
+    assert json.loads(request["input"]) == body
+
+
+def test_without_an_id_the_request_id_names_the_execution_and_keys_the_record(
+    start_templates: dict[str, str]
+) -> None:
+    body = {k: v for k, v in _example("sms").items() if k != "notificationId"}
+    request = _start(start_templates, body)
+    assert request["name"] == REQUEST_ID
+    assert json.loads(request["input"]) == {"notificationId": REQUEST_ID, **body}
+
+
+@pytest.mark.parametrize("message", [
+    'He said "hi"', "don't panic", "line one\nline two\r\n\ttabbed", "back\\slash and /slash/",
+    "é ü ß 日本語 😀", "</script><script>alert(1)</script>", "$input.body #set($x = 1) ${context}", "\u2028\u2029",
+])
+def test_special_characters_in_the_message_survive(start_templates: dict[str, str], message: str) -> None:
+    for body in ({"channel": "sms", "message": message, "phoneNumber": "+15555550100"},
+                 {"notificationId": "n-1", "channel": "sms", "message": message, "phoneNumber": "+15555550100"}):
+        assert json.loads(_start(start_templates, body)["input"])["message"] == message
+
+
+@settings(max_examples=150, deadline=None)
+@given(message=st.text(), subject=st.text(), with_id=st.booleans())
+def test_any_text_survives_the_round_trip(start_templates: dict[str, str], message: str, subject: str,
+                                          with_id: bool) -> None:
+    body: dict[str, Any] = {"channel": "email", "message": message, "email": {"to": "a@example.org",
+                                                                             "subject": subject}}
+    if with_id:
+        body["notificationId"] = "n_1"
+    decoded = json.loads(_start(start_templates, body)["input"])
+    assert decoded == {**body, "notificationId": body.get("notificationId", REQUEST_ID)}
+
+
+@pytest.mark.parametrize("raw_root", [False, True], ids=["re-serialized", "as sent"])
+def test_the_clients_whitespace_does_not_matter(start_templates: dict[str, str], raw_root: bool) -> None:
+    """Whether $input.json('$') re-serializes the body or returns it as sent, the input is the body."""
+    raw = ' \n{\n  "message" : "hi",\n\n  "channel":"sms", "phoneNumber": "+15555550100"\n}\n'
+    assert json.loads(_start(start_templates, raw, raw_root=raw_root)["input"]) == {
+        "notificationId": REQUEST_ID, "message": "hi", "channel": "sms", "phoneNumber": "+15555550100"}
+
+
+# ---- POST /notifications: the responses -------------------------------------------------------
+
+
+@pytest.mark.parametrize("arn", [
+    f"arn:aws:states:{REGION}:{ACCOUNT}:execution:NotificationWorkflow:demo-sms-001",
+    f"arn:aws:states:{REGION}:{ACCOUNT}:express:NotificationWorkflow:demo-sms-001:"
+    "4f0c2b8e-9d1a-4c3e-8b7f-2a6d5e1c9b0a",
+])
+def test_a_started_execution_answers_202_with_the_id_and_arn(start_templates: dict[str, str], arn: str) -> None:
+    rendered = render(start_templates["default"], json.dumps({"executionArn": arn, "startDate": 1.764103e9}))
+    assert rendered.status_override is None
+    assert rendered.json() == {"notificationId": "demo-sms-001", "executionArn": arn}
+
+
+def test_a_reused_id_answers_409(start_templates: dict[str, str]) -> None:
+    error = {"__type": "com.amazonaws.swf.service.v2.model#ExecutionAlreadyExists",
+             "message": f"Execution Already Exists: 'arn:aws:states:{REGION}:{ACCOUNT}:execution:"
+                        "NotificationWorkflow:demo-sms-001'"}
+    rendered = render(start_templates[r"4\d{2}"], json.dumps(error))
+    assert rendered.status_override == 409
+    assert rendered.json() == {"message": "notification demo-sms-001 already exists"}
+
+
+def test_a_reused_id_answers_409_even_when_the_message_changes(start_templates: dict[str, str]) -> None:
+    rendered = render(start_templates[r"4\d{2}"], json.dumps({"__type": "ExecutionAlreadyExists",
+                                                             "message": "Execution already started"}))
+    assert rendered.status_override == 409
+    assert rendered.json() == {"message": "notification already exists"}
+
+
+def test_throttling_answers_429(start_templates: dict[str, str]) -> None:
+    rendered = render(start_templates[r"4\d{2}"], json.dumps({"__type": "ThrottlingException",
+                                                             "message": "Rate exceeded"}))
+    assert rendered.status_override == 429
+    assert rendered.json() == {"message": "too many requests; retry later"}
+
+
+def test_other_client_errors_answer_400_with_the_error_name(start_templates: dict[str, str]) -> None:
+    error = {"__type": "com.amazonaws.swf.service.v2.model#InvalidExecutionInput",
+             "message": "Input exceeds the maximum size of 262144 bytes"}
+    rendered = render(start_templates[r"4\d{2}"], json.dumps(error))
+    assert rendered.status_override is None  # the integration response's own 400
+    assert rendered.json() == {"message": "the notification was not accepted", "error": "InvalidExecutionInput"}
+
+
+def test_server_errors_answer_a_static_502_body(start_templates: dict[str, str]) -> None:
+    assert render(start_templates[r"5\d{2}"], "{}").json() == {"message": "the workflow service failed; retry later"}
+
+
+def test_integration_responses_map_status_codes(template: dict[str, Any]) -> None:
+    for method, expected in (("POST", [("202", None), ("400", r"4\d{2}"), ("502", r"5\d{2}")]),
+                             ("GET", [("200", None), ("400", r"4\d{2}"), ("502", r"5\d{2}")])):
+        responses = _method(template, method)["Integration"]["IntegrationResponses"]
+        assert [(r["StatusCode"], r.get("SelectionPattern")) for r in responses] == expected
+    assert {r["StatusCode"] for r in _method(template, "POST")["MethodResponses"]} == {"202", "400", "409", "429",
+                                                                                       "502"}
+    assert {r["StatusCode"] for r in _method(template, "GET")["MethodResponses"]} == {"200", "400", "404", "429",
+                                                                                      "502"}
+
+
+# ---- GET /notifications/{id} ------------------------------------------------------------------
+
+
+def test_the_get_item_request_keys_by_the_path_id(read_templates: dict[str, str]) -> None:
+    for notification_id in ("demo-sms-001", "it's \"odd\"", "a/b\\c"):
+        request = render(read_templates["request"], path={"id": notification_id}).json()
+        assert request == {"TableName": TABLE_NAME, "Key": {"notificationId": {"S": notification_id}},
+                           "ConsistentRead": True}
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+DELIVERED_ITEM = {
+    "notificationId": _s("demo-both-001"), "status": _s("PARTIAL"), "channel": _s("both"),
+    "executionArn": _s(f"arn:aws:states:{REGION}:{ACCOUNT}:execution:NotificationWorkflow:demo-both-001"),
+    "receivedAt": _s("2026-11-25T20:39:59.901Z"), "completedAt": _s("2026-11-25T20:40:00.720Z"),
+    "metadata": _s('{"priority":"normal","category":"operations"}'), "duplicateCount": {"N": "2"},
+    "lastDuplicateAt": _s("2026-11-25T20:41:12.004Z"), "fallback": _s("email"),
+    "lastDuplicateExecutionArn": _s("arn:aws:states:us-east-1:123456789012:execution:NotificationWorkflow:x"),
+    "recipients": {"M": {"sms": _s("9f86d081884c7d65"), "email": _s("2c26b46b68ffc68f")}},
+    "message": _s("Maintenance tonight"),
+    "smsMessageId": _s("5a1b2c3d"), "expiresAt": {"N": "1790000000"},
+    "results": {"M": {
+        "sms": {"M": {"status": _s("FAILED"), "messageId": _s(""), "error": _s("SNS.InvalidParameterException"),
+                      "cause": _s('Invalid parameter: PhoneNumber "+1555" (Service: Sns)')}},
+        "email": {"M": {"status": _s("SENT"), "messageId": _s("0100019b1a2f3c4d-000000"), "error": _s(""),
+                        "cause": _s(""), "deliveryStatus": _s("BOUNCED"), "deliveryDetail": _s("Permanent/General"),
+                        "deliveryUpdatedAt": _s("2026-11-25T20:40:03.100Z")}},
+    }},
+}
+
+
+def test_a_record_is_returned_as_plain_json_without_recipients_or_message(read_templates: dict[str, str]) -> None:
+    rendered = render(read_templates["default"], json.dumps({"Item": DELIVERED_ITEM}))
+    assert rendered.status_override is None
+    assert rendered.json() == {
+        "notificationId": "demo-both-001", "status": "PARTIAL", "channel": "both",
+        "receivedAt": "2026-11-25T20:39:59.901Z", "completedAt": "2026-11-25T20:40:00.720Z",
+        "executionArn": DELIVERED_ITEM["executionArn"]["S"], "duplicateCount": 2,
+        "lastDuplicateAt": "2026-11-25T20:41:12.004Z", "fallback": "email",
+        "metadata": {"priority": "normal", "category": "operations"},
+        "results": {
+            "sms": {"status": "FAILED", "error": "SNS.InvalidParameterException",
+                    "cause": 'Invalid parameter: PhoneNumber "+1555" (Service: Sns)'},
+            "email": {"status": "SENT", "messageId": "0100019b1a2f3c4d-000000", "deliveryStatus": "BOUNCED",
+                      "deliveryDetail": "Permanent/General", "deliveryUpdatedAt": "2026-11-25T20:40:03.100Z"},
+        },
+    }
+
+
+def test_a_rejected_record_has_its_reason_and_no_results(read_templates: dict[str, str]) -> None:
+    item = {"notificationId": _s("demo-invalid-001"), "status": _s("REJECTED"), "error": _s("ValidationError"),
+            "reason": _s("phoneNumber is required for sms"), "receivedAt": _s("2026-11-25T20:39:59.901Z"),
+            "completedAt": _s("2026-11-25T20:39:59.901Z")}
+    assert render(read_templates["default"], json.dumps({"Item": item})).json() == {
+        "notificationId": "demo-invalid-001", "status": "REJECTED", "error": "ValidationError",
+        "reason": "phoneNumber is required for sms", "receivedAt": "2026-11-25T20:39:59.901Z",
+        "completedAt": "2026-11-25T20:39:59.901Z", "results": {}}
+
+
+def test_a_processing_record_is_returned_before_any_outcome(read_templates: dict[str, str]) -> None:
+    item = {"notificationId": _s("n-2"), "status": _s("PROCESSING"), "channel": _s("sms"),
+            "receivedAt": _s("2026-11-25T20:39:59.901Z")}
+    assert render(read_templates["default"], json.dumps({"Item": item})).json() == {
+        "notificationId": "n-2", "status": "PROCESSING", "channel": "sms",
+        "receivedAt": "2026-11-25T20:39:59.901Z", "results": {}}
+
+
+def test_no_item_answers_404(read_templates: dict[str, str]) -> None:
+    rendered = render(read_templates["default"], "{}")
+    assert rendered.status_override == 404
+    assert rendered.json() == {"message": "notification not found"}
+
+
+def test_read_throttling_answers_429(read_templates: dict[str, str]) -> None:
+    error = {"__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException", "message": "x"}
+    rendered = render(read_templates[r"4\d{2}"], json.dumps(error))
+    assert rendered.status_override == 429
+
+
+# ---- the request model ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def schema(template: dict[str, Any]) -> dict[str, Any]:
+    [model] = resources_of_type(template, "AWS::ApiGateway::Model").values()
+    assert model["Properties"]["ContentType"] == "application/json"
+    loaded: dict[str, Any] = model["Properties"]["Schema"]
+    return loaded
+
+
+def test_the_model_is_draft_4(schema: dict[str, Any]) -> None:
+    assert schema["$schema"] == "http://json-schema.org/draft-04/schema#"
+    jsonschema.Draft4Validator.check_schema(schema)
+
+
+@pytest.mark.parametrize("name", ["sms", "email", "both"])
+def test_the_example_requests_pass_the_model(schema: dict[str, Any], name: str) -> None:
+    jsonschema.Draft4Validator(schema).validate(_example(name))
+
+
+BAD_REQUESTS = {
+    "sms without phoneNumber (examples/invalid.json)": _example("invalid"),
+    "unknown channel": {**_example("sms"), "channel": "pager"},
+    "empty message": {**_example("sms"), "message": ""},
+    "message not a string": {**_example("sms"), "message": 42},
+    "phone number without +": {**_example("sms"), "phoneNumber": "15555550100"},
+    "phone number too short": {**_example("sms"), "phoneNumber": "+12345"},
+    "email without email": {"channel": "email", "message": "m"},
+    "both without phoneNumber": {k: v for k, v in _example("both").items() if k != "phoneNumber"},
+    "email.to missing": {"channel": "email", "message": "m", "email": {"subject": "s"}},
+    "email.to empty list": {"channel": "email", "message": "m", "email": {"to": []}},
+    "email.to a number": {"channel": "email", "message": "m", "email": {"to": 7}},
+    "notificationId with a space": {**_example("sms"), "notificationId": "two words"},
+    "notificationId with a colon": {**_example("sms"), "notificationId": "a:b"},
+    "notificationId too long": {**_example("sms"), "notificationId": "x" * 81},
+    "notificationId empty": {**_example("sms"), "notificationId": ""},
+    "not an object": ["channel", "sms"],
+    "older dialect": {"delivery_mode": "text", "message_content": "m", "user_phone": "+15555550100"},
+}
+
+
+@pytest.mark.parametrize("body", list(BAD_REQUESTS.values()), ids=list(BAD_REQUESTS))
+def test_the_model_refuses_bad_requests(schema: dict[str, Any], body: Any) -> None:
+    assert not jsonschema.Draft4Validator(schema).is_valid(body)
+
+
+def test_the_longest_execution_safe_id_passes(schema: dict[str, Any]) -> None:
+    jsonschema.Draft4Validator(schema).validate({**_example("sms"), "notificationId": "A-z_0" * 16})
+
+
+# ---- the rest of the template -----------------------------------------------------------------
+
+
+def test_both_methods_require_iam_and_validation(assertions: Template, template: dict[str, Any]) -> None:
+    [validator] = resources_of_type(template, "AWS::ApiGateway::RequestValidator")
+    for http_method in ("POST", "GET"):
+        method = _method(template, http_method)
+        assert method["AuthorizationType"] == "AWS_IAM"
+        assert method["RequestValidatorId"] == {"Ref": validator}
+    assertions.has_resource_properties("AWS::ApiGateway::RequestValidator", {
+        "ValidateRequestBody": True, "ValidateRequestParameters": True})
+    [model] = resources_of_type(template, "AWS::ApiGateway::Model")
+    assert _method(template, "POST")["RequestModels"] == {"application/json": {"Ref": model}}
+    assert _method(template, "GET")["RequestParameters"] == {"method.request.path.id": True}
+
+
+def test_post_starts_the_workflow_and_get_reads_the_table(template: dict[str, Any]) -> None:
+    for http_method, action in (("POST", ":states:action/StartExecution"), ("GET", ":dynamodb:action/GetItem")):
+        integration = _method(template, http_method)["Integration"]
+        assert integration["Type"] == "AWS" and integration["IntegrationHttpMethod"] == "POST"
+        assert action in _resolve(integration["Uri"], {})
+        assert integration["PassthroughBehavior"] == "NEVER"
+
+
+def _role_statements(template: dict[str, Any], role_logical_id: str) -> list[dict[str, Any]]:
+    return [s for p in resources_of_type(template, "AWS::IAM::Policy").values()
+            if {"Ref": role_logical_id} in p["Properties"]["Roles"]
+            for s in p["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def test_each_integration_role_may_do_one_thing_with_its_key(template: dict[str, Any]) -> None:
+    [machine] = resources_of_type(template, "AWS::StepFunctions::StateMachine")
+    [table] = resources_of_type(template, "AWS::DynamoDB::Table")
+    key = {"Fn::GetAtt": [next(k for k in resources_of_type(template, "AWS::KMS::Key")), "Arn"]}
+    expected = {
+        # The execution input is encrypted with the state machine's key.
+        "POST": [("states:StartExecution", {"Ref": machine}), ("kms:GenerateDataKey", key)],
+        # The item is decrypted with the table's key.
+        "GET": [("dynamodb:GetItem", {"Fn::GetAtt": [table, "Arn"]}), ("kms:Decrypt", key)],
+    }
+    for http_method, grants in expected.items():
+        role = _method(template, http_method)["Integration"]["Credentials"]["Fn::GetAtt"][0]
+        trust = resources_of_type(template, "AWS::IAM::Role")[role]["Properties"]["AssumeRolePolicyDocument"]
+        assert trust["Statement"][0]["Principal"] == {"Service": "apigateway.amazonaws.com"}
+        assert _role_statements(template, role) == [
+            {"Action": action, "Effect": "Allow", "Resource": resource} for action, resource in grants]
+
+
+def test_without_keys_the_roles_get_no_kms_permission(synthesized: dict[str, Any]) -> None:
+    template = synthesized["open"]
+    for http_method in ("POST", "GET"):
+        role = _method(template, http_method)["Integration"]["Credentials"]["Fn::GetAtt"][0]
+        assert [s["Action"] for s in _role_statements(template, role)] in (
+            ["states:StartExecution"], ["dynamodb:GetItem"])
+
+
+def test_the_access_logs_are_encrypted_with_the_given_key(template: dict[str, Any]) -> None:
+    [(key_id, key)] = resources_of_type(template, "AWS::KMS::Key").items()
+    [group] = resources_of_type(template, "AWS::Logs::LogGroup").values()
+    assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    # A fixed name, so the key policy can name the group without a dependency cycle.
+    assert group["Properties"]["LogGroupName"].startswith("/notify-cdk/")
+    [logs_statement] = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
+                        if "logs." in json.dumps(s.get("Principal"))]
+    [arn] = logs_statement["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]
+    assert _resolve(arn, {}).endswith(":log-group:" + group["Properties"]["LogGroupName"])
+
+
+def test_the_stage_throttles_logs_and_traces(template: dict[str, Any]) -> None:
+    [stage] = resources_of_type(template, "AWS::ApiGateway::Stage").values()
+    props = stage["Properties"]
+    assert props["StageName"] == "v1"
+    assert props["TracingEnabled"] is True
+    assert props["MethodSettings"] == [{
+        "DataTraceEnabled": False, "HttpMethod": "*", "LoggingLevel": "INFO", "ResourcePath": "/*",
+        "ThrottlingBurstLimit": 100, "ThrottlingRateLimit": 50}]
+    [(group, log_group)] = resources_of_type(template, "AWS::Logs::LogGroup").items()
+    # The group's ARN without the ":*" suffix (feature flag logGroupDestinationArnWithoutWildcard).
+    assert _resolve(props["AccessLogSetting"]["DestinationArn"], {group: "AccessLogs"}).endswith(
+        ":log-group:AccessLogs")
+    access_format = json.loads(props["AccessLogSetting"]["Format"])
+    assert access_format["requestId"] == "$context.requestId"
+    assert {"status", "integrationStatus", "caller", "errorType"} <= set(access_format)
+    assert log_group["Properties"]["RetentionInDays"] == 30
+    assert log_group["DeletionPolicy"] == "Retain"
+
+
+def test_the_api_is_regional_and_sets_the_account_logging_role(template: dict[str, Any]) -> None:
+    [api] = resources_of_type(template, "AWS::ApiGateway::RestApi").values()
+    assert api["Properties"]["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
+    [account] = resources_of_type(template, "AWS::ApiGateway::Account").values()
+    assert account["DeletionPolicy"] == "Retain"
+
+
+def test_grant_invoke_allows_both_methods_on_the_stage(template: dict[str, Any]) -> None:
+    [caller] = [k for k in resources_of_type(template, "AWS::IAM::Role") if k.startswith("Caller")]
+    [statement] = _role_statements(template, caller)
+    assert statement["Action"] == "execute-api:Invoke"
+    [stage] = resources_of_type(template, "AWS::ApiGateway::Stage")
+    arns = sorted(_resolve(r, {stage: "v1"}) for r in statement["Resource"])
+    assert [a.split("/", 1)[1] for a in arns] == ["v1/GET/notifications/*", "v1/POST/notifications"]
+
+
+def test_the_url_is_the_stage_url(synthesized: dict[str, Any], template: dict[str, Any]) -> None:
+    [api] = resources_of_type(template, "AWS::ApiGateway::RestApi")
+    [stage] = resources_of_type(template, "AWS::ApiGateway::Stage")
+    url = _resolve(synthesized["url"], {api: "a1b2c3d4e5", stage: "v1", "AWS::URLSuffix": "amazonaws.com"})
+    assert url == "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/v1/"
+
+
+# ---- cdk-nag ----------------------------------------------------------------------------------
+
+
+def test_cdk_nag_finds_nothing_after_the_constructs_acknowledgements(synthesized: dict[str, Any]) -> None:
+    findings = [v for r in synthesized["report"]["pluginReports"] for v in r.get("violations", [])]
+    assert findings == []
+    assert synthesized["api_findings"] == []
+
+
+def test_an_open_api_leaves_its_findings_to_the_stack(synthesized: dict[str, Any]) -> None:
+    """Without a key and with NONE authorization, the stack has these to acknowledge, no more
+    (the open stack acknowledges exactly these and the report is empty)."""
+    assert synthesized["open_findings"] == [
+        "NIST.800.53.R5-CloudWatchLogGroupEncrypted", "HIPAA.Security-CloudWatchLogGroupEncrypted",
+        "AwsSolutions-APIG4", "AwsSolutions-COG4"]
+    template = synthesized["open"]
+    assert {m["Properties"]["AuthorizationType"]
+            for m in resources_of_type(template, "AWS::ApiGateway::Method").values()} == {"NONE"}
+    assert not resources_of_type(template, "AWS::ApiGateway::Account")
+    [association] = resources_of_type(template, "AWS::WAFv2::WebACLAssociation").values()
+    assert "prod" in json.dumps(association["Properties"]["ResourceArn"]) or \
+        "Stage" in json.dumps(association["Properties"]["ResourceArn"])
+
+
+def test_the_gate_fails_when_a_stack_ignores_an_open_apis_findings(tmp_path: Path) -> None:
+    app = cdk.App(context=cdk_json_context(), outdir=str(tmp_path), analytics_reporting=False)
+    stack, machine, table = _stack(app, "Unacknowledged")
+    NotificationApi(stack, "Api", state_machine=machine, table=table, authorization=apigw.AuthorizationType.NONE)
+    cdk.Validations.of(stack).add_plugins(AwsSolutionsChecks(stack))
+    with pytest.raises(Exception, match=r"ValidationFailed(.|\n)*AwsSolutions-APIG4"):
+        app.synth()
+
+
+# ---- props ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def scope() -> Callable[[], tuple[cdk.Stack, sfn.StateMachine, dynamodb.Table]]:
+    return lambda: _stack(cdk.App(), "Props")
+
+
+@pytest.mark.parametrize(("props", "prop"), [
+    ({"authorization": apigw.AuthorizationType.COGNITO}, "authorization"),
+    ({"authorization": apigw.AuthorizationType.CUSTOM}, "authorization"),
+    ({"throttling_rate_limit": 0}, "throttling_rate_limit"),
+    ({"throttling_burst_limit": 0}, "throttling_burst_limit"),
+    ({"throttling_burst_limit": 2.5}, "throttling_burst_limit"),
+    ({"stage_name": "my stage"}, "stage_name"),
+    ({"stage_name": ""}, "stage_name"),
+])
+def test_fails_when_a_prop_is_unusable(
+    scope: Callable[[], tuple[cdk.Stack, sfn.StateMachine, dynamodb.Table]], props: dict[str, Any], prop: str
+) -> None:
+    stack, machine, table = scope()
+    with pytest.raises(PropError) as raised:
+        NotificationApi(stack, "Api", state_machine=machine, table=table, **props)
+    assert raised.value.prop == prop
+    assert "NotificationApi: invalid" in str(raised.value)

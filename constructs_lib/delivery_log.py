@@ -19,14 +19,23 @@ JsonPath = sfn.JsonPath
 PARTITION_KEY = "notificationId"
 TTL_ATTRIBUTE = "expiresAt"
 CONDITIONAL_CHECK_FAILED = "DynamoDB.ConditionalCheckFailedException"
+# Provider message ids, written only for a channel that was sent (index keys cannot be empty),
+# so delivery-status feedback can find the record from an SES or SNS event.
+SMS_MESSAGE_ID_ATTRIBUTE = "smsMessageId"
+EMAIL_MESSAGE_ID_ATTRIBUTE = "emailMessageId"
+SMS_MESSAGE_ID_INDEX = "BySmsMessageId"
+EMAIL_MESSAGE_ID_INDEX = "ByEmailMessageId"
+#: GSI name -> its partition key (string); KEYS_ONLY projections.
+REQUIRED_INDEXES = {SMS_MESSAGE_ID_INDEX: SMS_MESSAGE_ID_ATTRIBUTE, EMAIL_MESSAGE_ID_INDEX: EMAIL_MESSAGE_ID_ATTRIBUTE}
 
 
 class DeliveryLog(Construct):
     """The table behind the delivery log, created (secure defaults) or taken from ``table``.
 
-    :param table: an existing table whose partition key is the string ``notificationId``.
-        Default: a new on-demand table with point-in-time recovery, encryption and a TTL
-        attribute ``expiresAt``.
+    :param table: an existing table whose partition key is the string ``notificationId`` (add the
+        ``REQUIRED_INDEXES`` GSIs to it to use delivery-status feedback). Default: a new on-demand
+        table with point-in-time recovery, encryption, a TTL attribute ``expiresAt`` and the
+        message-id indexes.
     :param encryption_key: customer-managed key for a new table. Default: AWS-managed key.
     :param removal_policy: what happens to a new table when it leaves the stack.
         Default: ``RETAIN`` (the log is the record of what was sent).
@@ -42,8 +51,11 @@ class DeliveryLog(Construct):
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
-        #: The delivery-log table (the one given, or the new one).
-        self.table: dynamodb.ITable = table or dynamodb.Table(
+        if table is not None:
+            #: The delivery-log table (the one given, or the new one).
+            self.table: dynamodb.ITable = table
+            return
+        created = dynamodb.Table(
             self,
             "Table",
             partition_key=dynamodb.Attribute(name=PARTITION_KEY, type=dynamodb.AttributeType.STRING),
@@ -59,6 +71,14 @@ class DeliveryLog(Construct):
             time_to_live_attribute=TTL_ATTRIBUTE,
             removal_policy=removal_policy,
         )
+        for index, attribute in REQUIRED_INDEXES.items():
+            created.add_global_secondary_index(
+                index_name=index,
+                partition_key=dynamodb.Attribute(name=attribute, type=dynamodb.AttributeType.STRING),
+                projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+            )
+        #: The delivery-log table (the new one, with the message-id indexes).
+        self.table = created
 
     def create_record(
         self,

@@ -47,6 +47,13 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ._props import PropError, is_token, require_int_between
+from .delivery_log import (
+    EMAIL_MESSAGE_ID_ATTRIBUTE,
+    EMAIL_MESSAGE_ID_INDEX,
+    REQUIRED_INDEXES,
+    SMS_MESSAGE_ID_ATTRIBUTE,
+    SMS_MESSAGE_ID_INDEX,
+)
 
 __all__ = [
     "ASSET_EXCLUDE",
@@ -73,12 +80,6 @@ HANDLER_DIRECTORY = Path(__file__).resolve().parent.parent / "lambda_src" / "del
 # Bytecode differs per machine and Python; excluding it keeps the asset hash stable.
 ASSET_EXCLUDE = ["__pycache__", "*.pyc"]
 
-SMS_MESSAGE_ID_ATTRIBUTE = "smsMessageId"
-EMAIL_MESSAGE_ID_ATTRIBUTE = "emailMessageId"
-SMS_MESSAGE_ID_INDEX = "BySmsMessageId"
-EMAIL_MESSAGE_ID_INDEX = "ByEmailMessageId"
-#: GSI name -> its partition key (string). KEYS_ONLY projection is enough.
-REQUIRED_INDEXES = {SMS_MESSAGE_ID_INDEX: SMS_MESSAGE_ID_ATTRIBUTE, EMAIL_MESSAGE_ID_INDEX: EMAIL_MESSAGE_ID_ATTRIBUTE}
 
 METRICS_NAMESPACE = "NotifyCdk/DeliveryFeedback"
 SES_EVENTS = [
@@ -150,6 +151,7 @@ class DeliveryFeedback(Construct):
         stack = cdk.Stack.of(self)
 
         # ---- queues: events wait here; what cannot be processed ends in the dead-letter queue
+        #: Events the function could not process after its retries (encrypted, 14 days).
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetterQueue",
@@ -158,6 +160,7 @@ class DeliveryFeedback(Construct):
             retention_period=cdk.Duration.days(14),
             removal_policy=cdk.RemovalPolicy.DESTROY,  # holds copies of provider events only
         )
+        #: SES events from the topic, consumed by the function in batches.
         self.event_queue = sqs.Queue(
             self,
             "EventQueue",
@@ -170,6 +173,7 @@ class DeliveryFeedback(Construct):
         )
 
         # ---- email: configuration set -> topic -> queue
+        #: The key encrypting the SES event topic (the one given, or a new one).
         self.topic_key: kms.IKey = encryption_key or kms.Key(
             self,
             "EventTopicKey",
@@ -187,16 +191,19 @@ class DeliveryFeedback(Construct):
                 resources=["*"],
                 conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
             ))
+        #: Where the configuration set publishes delivery, bounce, complaint and reject events.
         self.event_topic = sns.Topic(self, "EventTopic", master_key=self.topic_key, enforce_ssl=True)
         self.event_topic.add_subscription(subscriptions.SqsSubscription(self.event_queue))
 
         if configuration_set_name is None:
             created = ses.ConfigurationSet(self, "ConfigurationSet")
+            #: The SES configuration set whose events are read (created or looked up).
             self.configuration_set: ses.IConfigurationSet = created
         else:
             self.configuration_set = ses.ConfigurationSet.from_configuration_set_name(
                 self, "ConfigurationSet", configuration_set_name
             )
+        #: Its name, for the workflow's ``configuration_set_name``.
         self.configuration_set_name: str = self.configuration_set.configuration_set_name
         ses.ConfigurationSetEventDestination(
             self,
@@ -211,6 +218,7 @@ class DeliveryFeedback(Construct):
         if encryption_key is not None:
             function_log_group_name = named_log_group(self, "function")
             allow_logs_to_use_key(self, encryption_key, [function_log_group_name])
+        #: The function's log group.
         self.log_group = logs.LogGroup(
             self,
             "FunctionLogs",
@@ -227,6 +235,7 @@ class DeliveryFeedback(Construct):
         )
         # Its own log group only, instead of the account-wide AWSLambdaBasicExecutionRole.
         self.log_group.grant_write(role)
+        #: The delivery-status handler (``lambda_src/delivery_status``).
         self.function = lambda_.Function(
             self,
             "Function",
@@ -260,6 +269,7 @@ class DeliveryFeedback(Construct):
         self._grant_table(table, role)
 
         # ---- SMS: delivery-status log groups -> subscription filters -> the function
+        #: Role SNS uses to write SMS delivery-status logs; set it as the account's ``DeliveryStatusIAMRole``.
         self.sms_delivery_status_role = iam.Role(
             self,
             "SmsDeliveryStatusRole",
@@ -270,6 +280,7 @@ class DeliveryFeedback(Construct):
                         "attribute DeliveryStatusIAMRole to its ARN",
         )
         base_name = f"sns/{stack.region}/{stack.account}/DirectPublishToPhoneNumber"
+        #: The SNS SMS delivery-status log groups the function subscribes to, by name.
         self.sms_log_groups: dict[str, logs.ILogGroup] = {}
         for construct_name, group_name in (("SmsDeliveryLogs", base_name), ("SmsFailureLogs", f"{base_name}/Failure")):
             group = self._sms_log_group(construct_name, group_name, create_sms_log_groups, log_retention,

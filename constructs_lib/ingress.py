@@ -277,6 +277,7 @@ class NotificationApi(Construct):
         if encryption_key is not None:
             access_log_group_name = named_log_group(self, "access")
             allow_logs_to_use_key(self, encryption_key, [access_log_group_name])
+        #: JSON access logs of the API stage.
         self.access_log_group = logs.LogGroup(
             self,
             "AccessLogs",
@@ -285,6 +286,7 @@ class NotificationApi(Construct):
             encryption_key=encryption_key,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
+        #: The REST API (``POST /notifications``, ``GET /notifications/{id}``).
         self.api = apigw.RestApi(
             self,
             "Api",
@@ -306,9 +308,11 @@ class NotificationApi(Construct):
                 throttling_burst_limit=throttling_burst_limit,
             ),
         )
+        #: Validates request bodies against ``request_model``.
         self.request_validator = self.api.add_request_validator(
             "RequestValidator", validate_request_body=True, validate_request_parameters=True
         )
+        #: JSON schema of a notification request (rejects malformed bodies with 400).
         self.request_model = self.api.add_model(
             "NotificationRequest",
             content_type=JSON,
@@ -317,6 +321,7 @@ class NotificationApi(Construct):
         )
         self._integration_roles: list[iam.Role] = []
         notifications = self.api.root.add_resource("notifications")
+        #: ``POST /notifications``: StartExecution with the notification id as the execution name.
         self.start_method = notifications.add_method(
             "POST",
             self._start_integration(state_machine, state_machine_key),
@@ -325,6 +330,7 @@ class NotificationApi(Construct):
             request_models={JSON: self.request_model},
             method_responses=[apigw.MethodResponse(status_code=code) for code in ("202", "400", "409", "429", "502")],
         )
+        #: ``GET /notifications/{id}``: the delivery-log record.
         self.read_method = notifications.add_resource("{id}").add_method(
             "GET",
             self._read_integration(table),

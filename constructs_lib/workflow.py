@@ -22,13 +22,21 @@ from . import contract
 from ._props import PropError, is_token, require_duration_between, require_email
 from .channels import channel_failed, email_send_state, result_path, sms_send_state
 from .contract import EmailShape, Rejection
-from .delivery_log import CONDITIONAL_CHECK_FAILED, DeliveryLog, channel_result, string_at
+from .delivery_log import (
+    CONDITIONAL_CHECK_FAILED,
+    EMAIL_MESSAGE_ID_ATTRIBUTE,
+    SMS_MESSAGE_ID_ATTRIBUTE,
+    DeliveryLog,
+    channel_result,
+    string_at,
+)
 from .retry import RetryPolicy, default_email_retry, default_sms_retry
 
 Attr = tasks.DynamoAttributeValue
 JsonPath = sfn.JsonPath
 _NAME = "NotificationWorkflow"
 DEFAULT_TIMEOUT = cdk.Duration.minutes(5)
+MESSAGE_ID_ATTRIBUTES = {"sms": SMS_MESSAGE_ID_ATTRIBUTE, "email": EMAIL_MESSAGE_ID_ATTRIBUTE}
 DEFAULT_TASK_TIMEOUT = cdk.Duration.seconds(30)
 
 # Where the request is merged with its defaults (one state on every send path).
@@ -300,7 +308,7 @@ class NotificationWorkflow(Construct):
         send = sms_send_state(self, "SendSms", topic=self._sms_topic, retry=self._sms_retry,
                               timeout=self._task_timeout)
         send.add_catch(self._record_failed("RecordSmsFailed", "sms"), result_path="$.failure")
-        self._record_sms_sent = self._record("RecordSmsSent", status="SENT", channel="sms")
+        self._record_sms_sent = self._record("RecordSmsSent", status="SENT", channel="sms", sent=("sms",))
         send.next(self._record_sms_sent)
         return (
             self._prepare("PrepareSms", None)
@@ -320,7 +328,7 @@ class NotificationWorkflow(Construct):
         attributes["fallback"] = Attr.from_string("email")
         sent = {**attributes, "status": Attr.from_string("SENT"), "results": Attr.from_map({
             "sms": self._failed_result("$.failure"), "email": channel_result(result_path("email")),
-        })}
+        }), EMAIL_MESSAGE_ID_ATTRIBUTE: string_at(f"{result_path('email')}.messageId")}
         send_email.next(self._outcome("RecordFallbackSent", key_path="$.request.notificationId", attributes=sent))
         failed = {**attributes, "status": Attr.from_string("FAILED"), "results": Attr.from_map({
             "sms": self._failed_result("$.failure"), "email": self._failed_result("$.fallbackFailure"),
@@ -337,7 +345,7 @@ class NotificationWorkflow(Construct):
     def _email_path(self) -> sfn.State:
         send = self._send_email("SendEmail")
         send.add_catch(self._record_failed("RecordEmailFailed", "email"), result_path="$.failure")
-        send.next(self._record("RecordEmailSent", status="SENT", channel="email"))
+        send.next(self._record("RecordEmailSent", status="SENT", channel="email", sent=("email",)))
         apply = sfn.Pass(self, "ApplyEmailDefaults", parameters=_MERGED_WITH_EMAIL)
         apply.next(self._claim("ClaimEmail", "email", key_path="$.request.notificationId")).next(send)
         return apply
@@ -349,28 +357,25 @@ class NotificationWorkflow(Construct):
         sms.add_catch(channel_failed(self, "SmsFailedOfBoth", "sms"), result_path="$.failure")
         email = self._send_email("SendEmailOfBoth")
         email.add_catch(channel_failed(self, "EmailFailedOfBoth", "email"), result_path="$.failure")
-        delivered = "States.MathAdd($[0].smsResult.ok, $[1].emailResult.ok)"
         send_both = sfn.Parallel(
             self,
             "SendBoth",
             parameters=_MERGED_WITH_EMAIL,
             # Whole branch outputs are selected, not "$[0].request": the local engine returns a
             # list for a path that indexes and then names a field.
-            result_selector={
-                "smsBranch.$": "$[0]",
-                "emailBranch.$": "$[1]",
-                "delivered.$": delivered,
-                "status.$": f"States.ArrayGetItem(States.Array('FAILED', 'PARTIAL', 'SENT'), {delivered})",
-            },
+            result_selector={"smsBranch.$": "$[0]", "emailBranch.$": "$[1]"},
         )
         send_both.branch(sms)
         send_both.branch(email)
+        sms_ok = sfn.Condition.number_equals("$.smsBranch.smsResult.ok", 1)
+        email_ok = sfn.Condition.number_equals("$.emailBranch.emailResult.ok", 1)
+        # One record state per outcome, so each writes the message ids of the channels it sent.
         check = sfn.Choice(self, "CheckDeliveries")
-        check.when(
-            sfn.Condition.number_equals("$.delivered", 0),
-            self._record("RecordBothFailed", status="FAILED", both=True).next(self._delivery_failed),
-        )
-        check.otherwise(self._record("RecordBothOutcome", status=None, both=True))
+        check.when(sfn.Condition.and_(sms_ok, email_ok),
+                   self._record("RecordBothSent", status="SENT", both=True, sent=("sms", "email")))
+        check.when(sms_ok, self._record("RecordBothSmsOnly", status="PARTIAL", both=True, sent=("sms",)))
+        check.when(email_ok, self._record("RecordBothEmailOnly", status="PARTIAL", both=True, sent=("email",)))
+        check.otherwise(self._record("RecordBothFailed", status="FAILED", both=True).next(self._delivery_failed))
         send_both.next(check)
         claim = self._claim("ClaimBoth", "both", key_path="$.notificationKey")
         claim.next(send_both)
@@ -456,9 +461,9 @@ class NotificationWorkflow(Construct):
         )
         return Attr.from_string(given if self._store_plain_recipients else JsonPath.hash(given, "SHA-256"))
 
-    def _record(self, state_id: str, *, status: str | None, both: bool = False,
-                channel: str = "") -> tasks.DynamoUpdateItem:
-        """Records an outcome; ``status=None`` takes it from ``$.status``."""
+    def _record(self, state_id: str, *, status: str, both: bool = False, channel: str = "",
+                sent: Sequence[str] = ()) -> tasks.DynamoUpdateItem:
+        """Records an outcome, with the provider message ids of the ``sent`` channels."""
         if both:
             base = "$.smsBranch"
             attributes = self._outcome_attributes(base, ("sms", "email"))
@@ -470,8 +475,13 @@ class NotificationWorkflow(Construct):
             base = "$"
             attributes = self._outcome_attributes(base, (channel,))
             results = {channel: channel_result(result_path(channel))}
-        attributes["status"] = Attr.from_string(status) if status else string_at("$.status")
+        attributes["status"] = Attr.from_string(status)
         attributes["results"] = Attr.from_map(results)
+        for sent_channel in sent:
+            branch = f"$.{sent_channel}Branch" if both else base
+            attributes[MESSAGE_ID_ATTRIBUTES[sent_channel]] = string_at(
+                f"{branch}{result_path(sent_channel)[1:]}.messageId"
+            )
         return self._outcome(state_id, key_path=f"{base}.request.notificationId", attributes=attributes)
 
     @staticmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -10,8 +11,10 @@ import threading
 import time
 import urllib.request
 import uuid
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -255,6 +258,35 @@ class LocalAws:
             time.sleep(next(delays))
         return self.describe_stack(stack_name)
 
+    def publish_assets(self, assembly_dir: str | os.PathLike[str], stack_name: str) -> int:
+        """Uploads the stack's file assets (Lambda code, ...) to the bucket the template points
+        at, as ``cdk deploy`` would; returns how many were uploaded."""
+        manifest = json.loads((Path(assembly_dir) / f"{stack_name}.assets.json").read_text())
+        s3 = self.client("s3")
+        uploaded = 0
+        for asset in manifest.get("files", {}).values():
+            source = Path(assembly_dir) / asset["source"]["path"]
+            if source.name.endswith(".template.json"):
+                continue  # deploy_template sends the template itself
+            body = _zip_directory(source) if asset["source"].get("packaging") == "zip" else source.read_bytes()
+            for destination in asset["destinations"].values():
+                bucket = self._resolve_placeholders(destination["bucketName"])
+                if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+                    s3.create_bucket(Bucket=bucket)
+                s3.put_object(Bucket=bucket, Key=self._resolve_placeholders(destination["objectKey"]), Body=body)
+                uploaded += 1
+        return uploaded
+
+    def deploy_assembly(self, assembly_dir: str | os.PathLike[str], stack_name: str) -> DeployedStack:
+        """Publishes the stack's assets, then deploys its template from a synthesized assembly."""
+        self.publish_assets(assembly_dir, stack_name)
+        template = json.loads((Path(assembly_dir) / f"{stack_name}.template.json").read_text())
+        return self.deploy_template(stack_name, template)
+
+    def _resolve_placeholders(self, text: str) -> str:
+        return (text.replace("${AWS::AccountId}", self.account_id).replace("${AWS::Region}", self.region)
+                .replace("${AWS::Partition}", "aws"))
+
     def describe_stack(self, stack_name: str) -> DeployedStack:
         """Resources and Outputs of an existing stack."""
         cfn = self.client("cloudformation")
@@ -399,6 +431,15 @@ def _bridges() -> Iterator[EmailRequestLog]:
         stack.enter_context(reuse_parsed_definitions())
         stack.enter_context(emit_execution_status_events())
         yield stack.enter_context(capture_email_requests())
+
+
+def _zip_directory(directory: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(directory).as_posix())
+    return buffer.getvalue()
 
 
 def _dummy_env(region: str) -> dict[str, str]:

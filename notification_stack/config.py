@@ -41,6 +41,8 @@ class EnvironmentSettings:
     alarm_email: str | None
     account: str | None
     region: str | None
+    api: bool = True
+    delivery_feedback: bool = True
 
 
 def _fail(where: str, value: Any, fix: str) -> ConfigError:
@@ -71,7 +73,7 @@ def environment_settings(name: str, raw: Any) -> EnvironmentSettings:
     if not isinstance(raw, Mapping):
         raise _fail(where, raw, "Give an object with at least sender and emailIdentities.")
     known = {"sender", "emailIdentities", "allowedSenders", "workflowType", "logRetentionDays",
-             "alarmEmail", "account", "region"}
+             "alarmEmail", "account", "region", "api", "deliveryFeedback"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise _fail(where, unknown, f"Remove the unknown keys or fix their spelling; known keys: {sorted(known)}.")
@@ -88,8 +90,14 @@ def environment_settings(name: str, raw: Any) -> EnvironmentSettings:
         raise _fail(f"{where}.account", account, "Give a 12-digit account id or null.")
     if region is not None and not (isinstance(region, str) and re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region)):
         raise _fail(f"{where}.region", region, "Give a region such as 'eu-west-1' or null.")
+    switches = {key: raw.get(key, True) for key in ("api", "deliveryFeedback")}
+    for key, value in switches.items():
+        if not isinstance(value, bool):
+            raise _fail(f"{where}.{key}", value, "Use true or false.")
     return EnvironmentSettings(
         name=name,
+        api=switches["api"],
+        delivery_feedback=switches["deliveryFeedback"],
         sender=_email(f"{where}.sender", raw.get("sender")),
         email_identities=_string_list(f"{where}.emailIdentities", raw.get("emailIdentities"), required=True),
         allowed_senders=tuple(

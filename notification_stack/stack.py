@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_ses as ses
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks
 from constructs import Construct
 
-from constructs_lib import NotificationMonitoring, NotificationWorkflow
+from constructs_lib import DeliveryFeedback, NotificationApi, NotificationMonitoring, NotificationWorkflow
 
 from .config import EnvironmentSettings
 
@@ -20,6 +21,9 @@ class NotificationStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, *, settings: EnvironmentSettings,
                  **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        # Delivery-status feedback reads SES events through this set, so every email uses it.
+        self.configuration_set = ses.ConfigurationSet(self, "EmailConfigurationSet") \
+            if settings.delivery_feedback else None
         self.workflow = NotificationWorkflow(
             self,
             "Workflow",
@@ -28,7 +32,19 @@ class NotificationStack(cdk.Stack):
             allowed_senders=list(settings.allowed_senders),
             workflow_type=settings.workflow_type,
             log_retention=settings.log_retention,
+            configuration_set_name=(
+                self.configuration_set.configuration_set_name if self.configuration_set else None
+            ),
         )
+        self.api = NotificationApi(
+            self, "Api", state_machine=self.workflow.state_machine, table=self.workflow.table,
+            state_machine_key=self.workflow.encryption_key, encryption_key=self.workflow.encryption_key,
+        ) if settings.api else None
+        self.feedback = DeliveryFeedback(
+            self, "DeliveryFeedback", table=self.workflow.table,
+            configuration_set_name=self.configuration_set.configuration_set_name,
+            encryption_key=self.workflow.encryption_key,
+        ) if self.configuration_set else None
         self.monitoring = NotificationMonitoring(
             self,
             "Monitoring",
@@ -42,6 +58,11 @@ class NotificationStack(cdk.Stack):
         cdk.CfnOutput(self, "DeliveryLogTableName", value=self.workflow.table.table_name)
         cdk.CfnOutput(self, "ExecutionLogGroupName", value=self.workflow.log_group.log_group_name)
         cdk.CfnOutput(self, "AlarmTopicArn", value=self.monitoring.alarm_topic.topic_arn)
+        if self.api is not None:
+            cdk.CfnOutput(self, "ApiUrl", value=self.api.url)
+        if self.feedback is not None:
+            cdk.CfnOutput(self, "SmsDeliveryStatusRoleArn", value=self.feedback.sms_delivery_status_role.role_arn)
+            cdk.CfnOutput(self, "FeedbackDeadLetterQueueUrl", value=self.feedback.dead_letter_queue.queue_url)
         if self.workflow.failed_executions is not None:
             cdk.CfnOutput(self, "FailedExecutionsQueueUrl", value=self.workflow.failed_executions.queue_url)
 

@@ -29,14 +29,15 @@ def cdk_json_context() -> dict[str, Any]:
     return context
 
 
-def synthesize() -> dict[str, Template]:
-    """Templates by stack name, synthesized in this process as ``app.py`` would."""
+def synthesize(outdir: str | None = None) -> dict[str, Template]:
+    """Templates by stack name, synthesized in this process as ``app.py`` would; the assembly
+    (with its assets) stays in ``outdir`` when one is given."""
     import aws_cdk as cdk  # late: importing aws_cdk starts jsii (about a second)
 
     import app as app_module
 
-    with tempfile.TemporaryDirectory(prefix="notify-cdk-") as outdir:
-        application = cdk.App(context=cdk_json_context(), outdir=outdir, analytics_reporting=False)
+    with tempfile.TemporaryDirectory(prefix="notify-cdk-") as scratch:
+        application = cdk.App(context=cdk_json_context(), outdir=outdir or scratch, analytics_reporting=False)
         app_module.build(application)
         assembly = application.synth()
         return {stack.stack_name: stack.template for stack in assembly.stacks}

@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import re
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -108,12 +109,14 @@ def _quiet_engine_log() -> Iterator[None]:
         engine_log.setLevel(level)
 
 
-def measure_states_entered(template: Template) -> dict[str, list[str]]:
-    """Deploys the template once into the in-process local AWS and runs one execution per path."""
+def measure_states_entered(template: Template, assembly_dir: Path, stack_name: str) -> dict[str, list[str]]:
+    """Deploys the template (with the assembly's assets) once into the in-process local AWS and
+    runs one execution per path."""
     from local_aws import LocalAws  # late: moto takes a while to import
 
     entered: dict[str, list[str]] = {}
     with _quiet_engine_log(), LocalAws.in_process() as local:
+        local.publish_assets(assembly_dir, stack_name)
         stack = local.deploy_template("NotifyCdkCostProbe", template)
         local.verify_email_identities(ses_identities(template))
         for path in PATHS:
@@ -260,8 +263,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.no_measure:
         counts = load_states_entered()
     else:
-        stack_name, template = pick_stack(synthesize())
-        entered = measure_states_entered(template)
+        with tempfile.TemporaryDirectory(prefix="notify-cdk-cost-") as outdir:
+            stack_name, template = pick_stack(synthesize(outdir))
+            entered = measure_states_entered(template, Path(outdir), stack_name)
         STATES_ENTERED_PATH.parent.mkdir(exist_ok=True)
         STATES_ENTERED_PATH.write_text(json.dumps(states_entered_document(stack_name, entered), indent=2) + "\n")
         print(f"wrote {STATES_ENTERED_PATH.relative_to(ROOT)}\n")

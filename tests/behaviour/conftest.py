@@ -77,7 +77,7 @@ def local_aws() -> Iterator[LocalAws]:
 @pytest.fixture(scope="package")
 def deployment(local_aws: LocalAws, synthesized: Any) -> Deployment:
     """The app's own dev stack, as cdk.json configures it."""
-    return Deployment(aws=local_aws, stack=local_aws.deploy_template("NotifyCdk-dev", synthesized.template()))
+    return Deployment(aws=local_aws, stack=local_aws.deploy_assembly(synthesized.outdir, "NotifyCdk-dev"))
 
 
 @pytest.fixture(scope="package")

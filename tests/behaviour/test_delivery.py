@@ -23,6 +23,7 @@ def test_sms_goes_to_the_phone_number_and_is_recorded_sent(deployment: Deploymen
     sms = deployment.sms(record["results"]["sms"]["messageId"])
     assert (sms.phone_number, sms.message) == ("+15555550100", "Code 482913")
     assert record["results"]["sms"] == {"status": "SENT", "messageId": sms.message_id, "error": "", "cause": ""}
+    assert record["smsMessageId"] == sms.message_id and "emailMessageId" not in record
 
 
 def test_email_with_every_optional_field_reaches_ses_as_given(deployment: Deployment) -> None:
@@ -73,14 +74,17 @@ def test_both_sends_sms_and_email_and_records_each_result(deployment: Deployment
                              "email": {"to": ["ops@example.org"], "subject": "Maintenance"}})
 
     assert result.status == "SUCCEEDED", result.cause
-    assert result.states_entered == ["ValidateRequest", "PrepareBothToList", "ClaimBoth", "SendBoth",
-                                     "SendSmsOfBoth", "SendEmailOfBoth", "CheckDeliveries", "RecordBothOutcome"]
+    entered = result.states_entered
+    assert entered[:4] == ["ValidateRequest", "PrepareBothToList", "ClaimBoth", "SendBoth"]
+    assert sorted(entered[4:6]) == ["SendEmailOfBoth", "SendSmsOfBoth"]  # the branches run side by side
+    assert entered[6:] == ["CheckDeliveries", "RecordBothSent"]
     record = deployment.record(nid)
     assert record["status"] == "SENT" and record["channel"] == "both"
     sms = deployment.sms(record["results"]["sms"]["messageId"])
     assert (sms.phone_number, sms.message) == ("+15555550101", "Maintenance at 22:00")
     email = deployment.email(record["results"]["email"]["messageId"])
     assert (email.to, email.subject, email.text_body) == (["ops@example.org"], "Maintenance", "Maintenance at 22:00")
+    assert (record["smsMessageId"], record["emailMessageId"]) == (sms.message_id, email.message_id)
 
 
 def test_without_a_notification_id_the_execution_name_keys_the_record(deployment: Deployment) -> None:

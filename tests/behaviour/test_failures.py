@@ -92,13 +92,15 @@ def test_both_with_sms_failing_still_delivers_the_email_and_records_partial(depl
     assert entered[:4] == ["ValidateRequest", "PrepareBothToAddress", "ClaimBoth", "SendBoth"]
     # the branches interleave in any order
     assert sorted(entered[4:7]) == ["SendEmailOfBoth", "SendSmsOfBoth", "SmsFailedOfBoth"]
-    assert entered[7:] == ["CheckDeliveries", "RecordBothOutcome"]
+    assert entered[7:] == ["CheckDeliveries", "RecordBothEmailOnly"]
     record = deployment.record(nid)
     assert record["status"] == "PARTIAL"
     assert record["results"]["sms"]["status"] == "FAILED"
     assert record["results"]["sms"]["error"] == "SNS.InvalidParameterException"
     assert record["results"]["email"]["status"] == "SENT"
     assert deployment.email(record["results"]["email"]["messageId"]).to == ["a@example.org"]
+    # only the delivered channel's id is indexed for delivery-status feedback
+    assert record["emailMessageId"] == record["results"]["email"]["messageId"] and "smsMessageId" not in record
 
 
 def test_both_with_email_failing_still_delivers_the_sms(deployment: Deployment) -> None:
@@ -109,6 +111,7 @@ def test_both_with_email_failing_still_delivers_the_sms(deployment: Deployment) 
     assert result.status == "SUCCEEDED", result.cause
     record = deployment.record(nid)
     assert (record["status"], record["results"]["email"]["status"]) == ("PARTIAL", "FAILED")
+    assert result.states_entered[-1] == "RecordBothSmsOnly" and "emailMessageId" not in record
     assert deployment.sms(record["results"]["sms"]["messageId"]).message == "hi"
 
 

@@ -98,7 +98,7 @@ def test_without_the_fallback_an_undeliverable_sms_just_fails(deployment: Deploy
 
 def test_failed_executions_reach_the_queue_and_successful_ones_do_not(deployment: Deployment) -> None:
     sqs = deployment.aws.client("sqs")
-    queue_url = deployment.stack.one_of_type("AWS::SQS::Queue").physical_id
+    queue_url = deployment.stack.outputs["FailedExecutionsQueueUrl"]
     with sns_publish_fault(sns_invalid_parameter, times=1):
         failed = deployment.run({**SMS, "notificationId": new_id("dlq")})
     succeeded = deployment.run({**SMS, "notificationId": new_id("dlq")})

@@ -121,9 +121,9 @@ def test_states_entered_json_matches_a_fresh_run_on_the_local_engine(synthesized
     """One deployment and one execution per path (4); the Parallel's branch states may be
     entered in either order, so names are compared as multisets."""
     recorded = json.loads(STATES_ENTERED_PATH.read_text())["paths"]
-    _, template = pick_stack(synthesized.templates)
+    stack_name, template = pick_stack(synthesized.templates)
 
-    measured = measure_states_entered(template)
+    measured = measure_states_entered(template, synthesized.outdir, stack_name)
 
     for path in PATHS:
         assert recorded[path]["count"] == len(measured[path]), f"{path}: run `make cost` then `make docs`"

@@ -24,9 +24,11 @@ def assertions(template: dict[str, Any]) -> Template:
     return Template.from_json(template)
 
 
-def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+def _statements(template: dict[str, Any], prefix: str = "WorkflowStateMachineRole") -> list[dict[str, Any]]:
+    """The statements of the state machine role's policies (the API and feedback roles are
+    checked in their own tests)."""
     return [
-        s for p in resources_of_type(template, "AWS::IAM::Policy").values()
+        s for k, p in resources_of_type(template, "AWS::IAM::Policy").items() if k.startswith(prefix)
         for s in p["Properties"]["PolicyDocument"]["Statement"]
     ]
 
@@ -42,15 +44,17 @@ def test_iam_uses_ses_actions_and_no_sesv2_prefix(template: dict[str, Any]) -> N
     assert not [a for a in actions if a.startswith("sesv2:")]
 
 
-def test_ses_send_is_scoped_to_the_configured_identity(template: dict[str, Any]) -> None:
+def test_ses_send_is_scoped_to_the_identity_and_the_configuration_set(template: dict[str, Any]) -> None:
     [ses] = [s for s in _statements(template) if "ses:SendEmail" in _actions(s)]
-    assert ses["Resource"]["Fn::Join"][1][-1] == ":identity/example.com"
+    [set_id] = resources_of_type(template, "AWS::SES::ConfigurationSet")
+    ends = sorted(json.dumps(r["Fn::Join"][1][-2:]) for r in ses["Resource"])
+    assert ends == sorted([json.dumps([":configuration-set/", {"Ref": set_id}]),
+                           json.dumps([{"Ref": "AWS::AccountId"}, ":identity/example.com"])])
 
 
-def test_the_only_wildcard_statement_holds_the_acknowledged_actions(template: dict[str, Any]) -> None:
+def test_the_only_wildcard_statements_hold_the_acknowledged_actions(template: dict[str, Any]) -> None:
     wildcards = [s for s in _statements(template) if s["Resource"] == "*"]
-    assert len(wildcards) == 1
-    actions = set(_actions(wildcards[0]))
+    actions = {a for s in wildcards for a in _actions(s)}
     assert "sns:Publish" in actions
     assert {a.split(":")[0] for a in actions} == {"sns", "logs", "xray"}
     assert not [a for s in _statements(template) for a in _actions(s) if a.endswith(":*") or a == "*"]
@@ -79,7 +83,8 @@ def test_state_machine_has_a_timeout(template: dict[str, Any]) -> None:
 
 
 def test_log_group_is_vended_with_explicit_retention(template: dict[str, Any]) -> None:
-    [group] = resources_of_type(template, "AWS::Logs::LogGroup").values()
+    [group] = [g for k, g in resources_of_type(template, "AWS::Logs::LogGroup").items()
+               if k.startswith("WorkflowExecutionLogs")]
     assert group["Properties"]["LogGroupName"].startswith("/aws/vendedlogs/states/")
     assert group["Properties"]["RetentionInDays"] == 30
     assert group["DeletionPolicy"] == "Retain"
@@ -102,7 +107,7 @@ def test_execution_alarms_notify_the_alarm_topic(template: dict[str, Any], metri
     alarms = [a["Properties"] for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
               if a["Properties"].get("MetricName") == metric]
     assert len(alarms) == 1
-    [topic] = resources_of_type(template, "AWS::SNS::Topic")
+    [topic] = [k for k in resources_of_type(template, "AWS::SNS::Topic") if k.startswith("MonitoringAlarmTopic")]
     assert alarms[0]["AlarmActions"] == [{"Ref": topic}]
     assert alarms[0]["Namespace"] == "AWS/States"
     assert alarms[0]["Threshold"] == 1
@@ -120,7 +125,8 @@ def test_per_channel_alarms_watch_each_integration(template: dict[str, Any]) -> 
 
 def test_outputs_name_what_a_caller_needs(template: dict[str, Any]) -> None:
     assert set(template["Outputs"]) >= {"StateMachineArn", "DeliveryLogTableName", "AlarmTopicArn",
-                                        "ExecutionLogGroupName"}
+                                        "ExecutionLogGroupName", "FailedExecutionsQueueUrl", "ApiUrl",
+                                        "SmsDeliveryStatusRoleArn", "FeedbackDeadLetterQueueUrl"}
 
 
 def test_cdk_nag_report_has_no_findings(synthesized: Any) -> None:

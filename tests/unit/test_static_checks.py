@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from cfnlint.api import lint_all
+from cfnlint.api import lint
 
 from tests.support.asl import DEPLOYED_VALUES, definition
 
@@ -15,9 +15,13 @@ ROOT = Path(__file__).resolve().parents[2]
 ASL_VALIDATOR = ROOT / "node_modules" / ".bin" / "asl-validator"
 
 
+# Regions the README deploys to; SES configuration sets do not exist in every region.
+REGIONS = ["us-east-1", "eu-west-1"]
+
+
 def test_cfn_lint_finds_no_errors(synthesized: Any) -> None:
     for name, template in synthesized.templates.items():
-        errors = [m for m in lint_all(json.dumps(template)) if m.rule.id.startswith("E")]
+        errors = [m for m in lint(json.dumps(template), regions=REGIONS) if m.rule.id.startswith("E")]
         assert errors == [], f"{name}: {[str(e) for e in errors]}"
 
 
@@ -25,7 +29,7 @@ def test_cfn_lint_would_report_a_broken_template(synthesized: Any) -> None:
     broken = json.loads(json.dumps(synthesized.template()))
     table = next(k for k, r in broken["Resources"].items() if r["Type"] == "AWS::DynamoDB::Table")
     broken["Resources"][table]["Properties"]["BillingMode"] = "FREE"
-    assert [m for m in lint_all(json.dumps(broken)) if m.rule.id.startswith("E")]
+    assert [m for m in lint(json.dumps(broken), regions=REGIONS) if m.rule.id.startswith("E")]
 
 
 def test_asl_validator_accepts_the_definition(synthesized: Any, tmp_path: Path) -> None:

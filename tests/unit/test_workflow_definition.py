@@ -91,7 +91,8 @@ def test_email_uses_ses_v2_with_optional_fields_normalised(states: dict[str, Any
     assert params["Destination"] == {"ToAddresses.$": "$.email.to", "CcAddresses.$": "$.email.cc",
                                      "BccAddresses.$": "$.email.bcc"}
     assert params["Content"]["Simple"]["Body.$"] == "$.body"
-    assert "ConfigurationSetName" not in str(params)  # no configuration set configured
+    # the stack's configuration set by default (delivery feedback), a request may pick an allowed one
+    assert params["ConfigurationSetName.$"] == "$.email.configurationSet"
     permanent, transient = send["Retry"]
     assert permanent["ErrorEquals"] == list(EMAIL_PERMANENT_ERRORS) and permanent["MaxAttempts"] == 0
     assert transient == {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 3, "MaxAttempts": 4,
@@ -108,11 +109,15 @@ def test_both_runs_a_parallel_whose_branches_catch_their_own_failures(states: di
     assert states["SendSmsOfBoth"]["Catch"][0]["Next"] == "SmsFailedOfBoth"
     assert states["SendEmailOfBoth"]["Catch"][0]["Next"] == "EmailFailedOfBoth"
     assert "Catch" not in both  # branches never fail: each turns its error into an outcome
-    assert "States.ArrayGetItem(States.Array('FAILED', 'PARTIAL', 'SENT')" in both["ResultSelector"]["status.$"]
+    assert both["ResultSelector"] == {"smsBranch.$": "$[0]", "emailBranch.$": "$[1]"}
     check = states["CheckDeliveries"]
-    assert check["Choices"] == [{"Variable": "$.delivered", "NumericEquals": 0, "Next": "RecordBothFailed"}]
-    assert check["Default"] == "RecordBothOutcome"
+    assert [c["Next"] for c in check["Choices"]] == ["RecordBothSent", "RecordBothSmsOnly", "RecordBothEmailOnly"]
+    assert check["Default"] == "RecordBothFailed"
     assert states["RecordBothFailed"]["Next"] == "DeliveryFailed"
+    statuses = {n: states[n]["Parameters"]["ExpressionAttributeValues"][":status"]["S"]
+                for n in ("RecordBothSent", "RecordBothSmsOnly", "RecordBothEmailOnly", "RecordBothFailed")}
+    assert statuses == {"RecordBothSent": "SENT", "RecordBothSmsOnly": "PARTIAL", "RecordBothEmailOnly": "PARTIAL",
+                        "RecordBothFailed": "FAILED"}
 
 
 @pytest.mark.parametrize(("claim", "key", "nxt"), [
@@ -147,7 +152,9 @@ def test_outcomes_update_the_claimed_record(states: dict[str, Any]) -> None:
     values = params["ExpressionAttributeValues"]
     assert values[":status"] == {"S": "SENT"}
     assert values[":results"]["M"]["sms"]["M"]["messageId"] == {"S.$": "$.smsResult.messageId"}
-    assert states["RecordBothOutcome"]["Parameters"]["ExpressionAttributeValues"][":status"] == {"S.$": "$.status"}
+    assert values[":smsMessageId"] == {"S.$": "$.smsResult.messageId"}  # found by delivery-status feedback
+    only_sms = states["RecordBothSmsOnly"]["Parameters"]["ExpressionAttributeValues"]
+    assert ":smsMessageId" in only_sms and ":emailMessageId" not in only_sms  # index keys cannot be empty
     failed = states["RecordEmailFailed"]["Parameters"]["ExpressionAttributeValues"][":results"]["M"]["email"]["M"]
     assert failed["error"] == {"S.$": "$.failure.Error"}
 

@@ -1,0 +1,213 @@
+"""Pure helpers of tools.demo and tools.bench: names, expectations, tables (no AWS, no synth)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from local_aws.records import SentEmail, SmsMessage
+from tools import bench, demo
+from tools._common import ses_identities, tail
+
+# ---- demo: expectations and names ---------------------------------------------------------------
+
+
+def test_invalid_examples_must_fail_with_validation_error_and_others_succeed() -> None:
+    assert demo.expected_outcome(Path("examples/invalid.json")) == demo.Expectation("FAILED", "ValidationError")
+    assert demo.expected_outcome(Path("examples/sms.json")) == demo.Expectation("SUCCEEDED")
+    assert demo.Expectation("FAILED", "ValidationError").met_by("FAILED", "ValidationError")
+    assert not demo.Expectation("FAILED", "ValidationError").met_by("FAILED", "States.Runtime")
+    assert not demo.Expectation("SUCCEEDED").met_by("FAILED", None)
+
+
+def test_execution_name_is_the_notification_id_when_usable() -> None:
+    assert demo.execution_name({"notificationId": "demo-sms-001"}, "sms", set(), "abc123") == "demo-sms-001"
+
+
+@pytest.mark.parametrize(
+    ("request_body", "taken", "expected"),
+    [
+        ({"notificationId": "demo-sms-001"}, {"demo-sms-001"}, "demo-sms-001-abc123"),  # used in this run
+        ({}, set(), "demo-sms-abc123"),  # no id: the file's stem
+        ({"notificationId": ""}, set(), "demo-sms-abc123"),
+        ({"notificationId": 42}, set(), "demo-sms-abc123"),
+        ({"notificationId": "a b/c"}, set(), "a-b-c-abc123"),  # not a valid execution name
+    ],
+)
+def test_execution_name_adds_a_run_suffix_only_when_needed(
+    request_body: dict[str, object], taken: set[str], expected: str
+) -> None:
+    assert demo.execution_name(request_body, "sms", taken, "abc123") == expected
+
+
+def test_execution_names_stay_unique_and_within_80_characters() -> None:
+    taken: set[str] = set()
+    names = [demo.execution_name({"notificationId": "x" * 200}, "sms", taken, "abc123") for _ in range(3)]
+    for name in names:
+        taken.add(name)
+    assert all(len(n) <= 80 and demo.is_valid_execution_name(n) for n in names)
+    names = []
+    for _ in range(3):
+        names.append(demo.execution_name({}, "sms", taken, "abc123"))
+        taken.add(names[-1])
+    assert len(set(names)) == 3
+
+
+def test_record_key_follows_the_workflow() -> None:
+    assert demo.record_key({"notificationId": "n-1"}, "exec") == "n-1"
+    assert demo.record_key({"notificationId": ""}, "exec") == "exec"
+    assert demo.record_key({}, "exec") == "exec"
+
+
+# ---- demo: formatting ---------------------------------------------------------------------------
+
+
+def test_shorten_and_path() -> None:
+    assert demo.shorten("a  b\nc", 10) == "a b c"
+    assert demo.shorten("x" * 20, 10) == "xxxxxxx..."
+    assert demo.format_path(["A", "B", "C"]) == "A -> B -> C"
+    assert demo.format_path([]) == "(no state entered)"
+
+
+def test_long_paths_break_before_an_arrow_and_never_inside_a_name() -> None:
+    states = [f"State{i}WithAFairlyLongName" for i in range(8)]
+    lines = demo.path_values(states, width=100)
+    assert len(lines) > 1
+    assert all(len(line) <= 100 - 2 - demo.LABEL_WIDTH for line in lines)
+    assert all(line.startswith("-> ") for line in lines[1:])
+    assert " ".join(lines).replace("-> ", "").split(" ") == states
+
+
+def test_field_lines_put_the_label_once_and_wrap_under_the_value_column() -> None:
+    lines = demo.field_lines("email", ["word " * 40], width=60)
+    assert lines[0].startswith("  email ")
+    assert all(line.startswith(" " * 14) for line in lines[1:])
+    assert all(len(line) <= 60 for line in lines)
+    assert demo.field_lines("sms", []) == ["  sms         -"]
+
+
+def test_sms_and_email_values_say_what_went_to_whom() -> None:
+    assert demo.sms_values([SmsMessage("+15555550100", "code 1", "m-1")]) == ['to +15555550100: "code 1"']
+    mail = SentEmail(message_id="e-1", source="a@example.com", to=["b@example.org"], cc=[], bcc=["c@example.org"],
+                     subject="Hi", body="x", reply_to=["r@example.com"])
+    assert demo.email_values([mail]) == [
+        'from a@example.com; subject "Hi"',
+        "to b@example.org; cc -; bcc c@example.org",
+        "reply-to r@example.com",
+    ]
+
+
+def test_record_values_keep_key_fields() -> None:
+    sent = {
+        "notificationId": "n-1", "status": "PARTIAL", "channel": "both", "executionArn": "arn:...",
+        "results": {
+            "sms": {"status": "SENT", "messageId": "m-1", "error": "", "cause": ""},
+            "email": {"status": "FAILED", "messageId": "", "error": "sesv2.MessageRejectedException",
+                      "cause": "Email address is not verified."},
+        },
+    }
+    assert demo.record_values(sent) == [
+        "n-1: PARTIAL, channel both",
+        "email FAILED sesv2.MessageRejectedException: Email address is not verified.",
+        "sms SENT id m-1",
+    ]
+    rejected = {"notificationId": "n-2", "status": "REJECTED", "error": "ValidationError", "reason": "no phone"}
+    assert demo.record_values(rejected) == ["n-2: REJECTED", "ValidationError: no phone"]
+    assert demo.record_values(None) == ["(no record)"]
+
+
+def _report(**overrides: object) -> demo.RequestReport:
+    values: dict[str, object] = {
+        "file": "examples/both.json", "execution": "demo-both-001", "expected": demo.Expectation("SUCCEEDED"),
+        "status": "SUCCEEDED", "states": [f"State{i}WithAVeryLongNameIndeed" for i in range(9)],
+        "sms": [SmsMessage("+15555550101", "m" * 300, "id")],
+        "record": {"notificationId": "demo-both-001", "status": "SENT", "results": {"sms": {"status": "SENT"}}},
+    }
+    values.update(overrides)
+    return demo.RequestReport(**values)  # type: ignore[arg-type]
+
+
+def test_report_fits_100_columns_and_counts_the_states() -> None:
+    lines = demo.render_report(_report())
+    assert lines[0].startswith("-- examples/both.json --") and len(lines[0]) == 100
+    assert all(len(line) <= 100 for line in lines)
+    assert any(line.startswith("  path (9)") for line in lines)
+    assert any("as expected" in line for line in lines)
+
+
+def test_report_and_summary_flag_an_unexpected_outcome() -> None:
+    report = _report(status="FAILED", error="States.Runtime", cause="boom")
+    text = "\n".join(demo.render_report(report))
+    assert "NOT AS EXPECTED (wanted SUCCEEDED)" in text and "cause: boom" in text
+    summary = demo.render_summary([report, _report(file="examples/sms.json")])
+    assert summary[0].split() == ["file", "expected", "got"]
+    assert summary[1].endswith("MISMATCH") and summary[2].endswith("ok")
+
+
+# ---- shared helpers -----------------------------------------------------------------------------
+
+
+def test_ses_identities_in_order_without_repeats() -> None:
+    settings = {"sender": "n@example.com", "allowedSenders": ["a@example.com", "n@example.com"],
+                "emailIdentities": ["example.com"]}
+    assert ses_identities(settings) == ["n@example.com", "a@example.com", "example.com"]
+    assert ses_identities({"sender": "n@example.com", "allowedSenders": None}) == ["n@example.com"]
+
+
+def test_tail_drops_colour_codes_and_blank_lines() -> None:
+    assert tail("a\n\n\x1b[31mb\x1b[0m\nc\n", 2) == "b\nc"
+
+
+# ---- bench: verdicts and tables -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("states", "result"),
+    [
+        (5, "PASS: both met"),
+        (6, "PASS: with-idempotency met, original missed"),
+        (7, "MISS: both missed"),
+    ],
+)
+def test_path_figure_names_which_target_is_met(states: int, result: str) -> None:
+    figure = bench.path_figure("sms", states, (5, 6))
+    assert figure.result == result
+    assert figure.target == "<= 5 original / <= 6 with idempotency"
+
+
+def test_path_figure_with_one_target_or_none() -> None:
+    assert bench.path_figure("rejected", 4, (4, 4)) == bench.Figure("states entered: rejected", "4", "<= 4", "PASS")
+    assert bench.path_figure("duplicate", 5, None).result == "-"
+    assert bench.path_figure("sms", None, (5, 6)).value == "n/a"
+
+
+def test_ratio_and_verdict_handle_missing_figures() -> None:
+    assert bench.ratio(3.0, 2.0) == 1.5 and bench.verdict(1.5, 1.5) == "PASS"
+    assert bench.ratio(None, 2.0) is None and bench.ratio(1.0, 0.0) is None
+    assert bench.verdict(None, 1.0) == "n/a" and bench.verdict(2.0, 1.0) == "MISS"
+
+
+def test_median_phases() -> None:
+    samples = [{"synth": 1.0, "build": 3.0}, {"synth": 3.0, "build": 1.0}, {"synth": 2.0}]
+    assert bench.median_phases(samples) == {"import_cdk": 0.0, "import_app": 0.0, "build": 1.0, "synth": 2.0}
+
+
+def test_lambda_functions_referenced_by_the_state_machine() -> None:
+    template = {
+        "Resources": {
+            "Fn": {"Type": "AWS::Lambda::Function"},
+            "Other": {"Type": "AWS::Lambda::Function"},
+            "Sm": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+                "DefinitionString": {"Fn::Join": ["", ["{", {"Fn::GetAtt": ["Fn", "Arn"]}, {"Ref": "Table"}, "}"]]},
+            }},
+            "Policy": {"Type": "AWS::IAM::Policy", "Properties": {"Resource": {"Fn::GetAtt": "Other.Arn"}}},
+        }
+    }
+    assert bench.lambda_functions_referenced(template) == ["Fn"]
+    assert bench.lambda_functions_referenced({"Resources": {}}) == []
+
+
+def test_tables() -> None:
+    assert bench.markdown_table(["a", "b"], [["1", "x|y"]]) == ["| a | b |", "|---|---|", "| 1 | x\\|y |"]
+    assert bench.text_table(["name", "v"], [["x", "10"]]) == ["name  v", "x     10"]

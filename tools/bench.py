@@ -1,0 +1,562 @@
+"""``make bench``: states per path, Lambda use, synth cost and suite time -> docs/benchmarks.md.
+
+Not a test: a figure over its target is reported as MISS and the command still exits 0; it
+exits non-zero only when a figure could not be measured at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from tools._common import (
+    EXAMPLES,
+    ROOT,
+    STACK_NAME,
+    cdk_json_context,
+    environment_settings,
+    isolated_env,
+    jsii_env,
+    ses_identities,
+    tail,
+)
+
+DOC = ROOT / "docs" / "benchmarks.md"
+SYNTH_ROUNDS = 3
+SYNTH_RATIO_TARGET = 1.5
+SUITE_RATIO_TARGET = 15.0
+SUITE_PATH = "tests/behaviour"
+SUBPROCESS_TIMEOUT_S = 900
+
+# (original target, target with the idempotency claim); None: no target, reported only.
+PATH_TARGETS: dict[str, tuple[int, int] | None] = {
+    "sms": (5, 6),
+    "email": (5, 6),
+    "both": (7, 8),
+    "rejected": (4, 4),
+    "duplicate": None,
+}
+
+# Each child builds and synthesizes in a fresh interpreter and prints its phase times as JSON.
+# BENCH_KIND picks the app or the bare app; BENCH_NO_NAG stubs out the validation plugins the
+# stack adds (profiling only); with CDK_PERF_COUNTERS_FILE set, a 0 ms slow-synth threshold makes
+# CDK write its own performance counters there, as it does for `cdk synth` (profiling only).
+CHILD_SCRIPT = """
+import json, os, tempfile, time
+t0 = time.perf_counter()
+import aws_cdk as cdk
+t1 = time.perf_counter()
+bare = os.environ["BENCH_KIND"] == "bare"
+if os.environ.get("BENCH_NO_NAG"):
+    class _NoPlugins:
+        def add_plugins(self, *plugins): pass
+        def acknowledge(self, *acknowledgments): pass
+    cdk.Validations.of = staticmethod(lambda scope: _NoPlugins())
+extra = {"@aws-cdk/core.slowSynthThreshold": 0} if os.environ.get("CDK_PERF_COUNTERS_FILE") else {}
+if not bare:
+    import app as app_module
+t2 = time.perf_counter()
+with tempfile.TemporaryDirectory() as outdir:
+    if bare:
+        application = cdk.App(outdir=outdir, context=extra) if extra else cdk.App(outdir=outdir)
+        cdk.Stack(application, "Bare")
+    else:
+        context = {**json.load(open("cdk.json"))["context"], **extra}
+        application = cdk.App(context=context, outdir=outdir)
+        app_module.build(application)
+    t3 = time.perf_counter()
+    application.synth()
+    t4 = time.perf_counter()
+print(json.dumps({"import_cdk": t1 - t0, "import_app": t2 - t1, "build": t3 - t2, "synth": t4 - t3}))
+"""
+KINDS: dict[str, dict[str, str]] = {
+    "app": {"BENCH_KIND": "app"},
+    "bare": {"BENCH_KIND": "bare"},
+    "app without cdk-nag": {"BENCH_KIND": "app", "BENCH_NO_NAG": "1"},
+}
+PHASES = ("import_cdk", "import_app", "build", "synth")
+# CDK's own counters (milliseconds), named as in cdk.out/performance-counters.json.
+COUNTERS = ("phase:Load", "phase:Construction", "phase:Synthesis", "validateTemplates",
+            "CloudFormationValidate.validate")
+
+
+# ---- figures and verdicts (pure) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One row of the results table."""
+
+    name: str
+    value: str
+    target: str
+    result: str  # PASS, MISS, n/a, or a sentence for the two-target rows
+
+
+def verdict(value: float | None, limit: float) -> str:
+    if value is None:
+        return "n/a"
+    return "PASS" if value <= limit else "MISS"
+
+
+def path_figure(path: str, states: int | None, targets: tuple[int, int] | None) -> Figure:
+    """States entered on one path against the original and the with-idempotency targets."""
+    name = f"states entered: {path}"
+    if states is None:
+        return Figure(name, "n/a", "-", "n/a")
+    if targets is None:
+        return Figure(name, str(states), "- (reported only)", "-")
+    original, with_claim = targets
+    if original == with_claim:
+        return Figure(name, str(states), f"<= {original}", verdict(states, original))
+    target = f"<= {original} original / <= {with_claim} with idempotency"
+    if states <= original:
+        result = "PASS: both met"
+    elif states <= with_claim:
+        result = "PASS: with-idempotency met, original missed"
+    else:
+        result = "MISS: both missed"
+    return Figure(name, str(states), target, result)
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return numerator / denominator
+
+
+def median_phases(samples: Sequence[Mapping[str, float]], names: Sequence[str] = PHASES) -> dict[str, float]:
+    """Median of each named figure across child runs (missing ones count as 0)."""
+    return {name: statistics.median(s.get(name, 0.0) for s in samples) if samples else 0.0 for name in names}
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    def row(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    return [row(header), "|" + "|".join("---" for _ in header) + "|", *(row(r) for r in rows)]
+
+
+def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]]
+
+
+def lambda_functions_referenced(template: Mapping[str, Any]) -> list[str]:
+    """Logical ids of AWS::Lambda::Function resources that a state machine's properties refer to."""
+    resources: Mapping[str, Any] = template.get("Resources", {})
+    functions = {k for k, r in resources.items() if r.get("Type") == "AWS::Lambda::Function"}
+    found: set[str] = set()
+    for cfn_resource in resources.values():
+        if cfn_resource.get("Type") == "AWS::StepFunctions::StateMachine":
+            found |= _referenced_ids(cfn_resource.get("Properties", {})) & functions
+    return sorted(found)
+
+
+def _referenced_ids(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        found: set[str] = set()
+        for key, inner in value.items():
+            if key == "Ref" and isinstance(inner, str):
+                found.add(inner)
+            elif key == "Fn::GetAtt" and isinstance(inner, list) and inner:
+                found.add(str(inner[0]))
+            elif key == "Fn::GetAtt" and isinstance(inner, str):
+                found.add(inner.split(".", 1)[0])
+            else:
+                found |= _referenced_ids(inner)
+        return found
+    if isinstance(value, list):
+        return set().union(*(_referenced_ids(v) for v in value)) if value else set()
+    return set()
+
+
+# ---- measurements ------------------------------------------------------------------------------
+
+
+@dataclass
+class PathRun:
+    path: str
+    status: str
+    error: str | None
+    states: list[str]
+    lambda_events: int
+
+
+@dataclass
+class SynthTimes:
+    wall: dict[str, list[float]] = field(default_factory=dict)
+    cpu: dict[str, list[float]] = field(default_factory=dict)  # user + sys of the child and its jsii node
+    phases: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    counters: dict[str, list[dict[str, float]]] = field(default_factory=dict)  # profiled runs only
+
+    def median_wall(self, kind: str) -> float | None:
+        runs = self.wall.get(kind)
+        return statistics.median(runs) if runs else None
+
+    def median_cpu(self, kind: str) -> float | None:
+        runs = self.cpu.get(kind)
+        return statistics.median(runs) if runs else None
+
+
+
+def path_requests() -> list[tuple[str, str, dict[str, Any], str]]:
+    """(path, execution name, request, expected status) for one execution per path."""
+    def example(name: str, notification_id: str) -> dict[str, Any]:
+        request: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text())
+        return {**request, "notificationId": notification_id}
+
+    return [
+        ("sms", "bench-sms", example("sms", "bench-sms"), "SUCCEEDED"),
+        ("email", "bench-email", example("email", "bench-email"), "SUCCEEDED"),
+        ("both", "bench-both", example("both", "bench-both"), "SUCCEEDED"),
+        ("rejected", "bench-rejected", example("invalid", "bench-rejected"), "FAILED"),
+        # Same notificationId as the sms request under a new execution name: the claim finds it.
+        ("duplicate", "bench-duplicate", example("sms", "bench-sms"), "SUCCEEDED"),
+    ]
+
+
+def synthesize_in_process(outdir: Path) -> dict[str, Any]:
+    """The dev stack's template, synthesized the way tests/conftest.py does (cdk.json context)."""
+    import aws_cdk as cdk
+
+    import app as app_module
+
+    application = cdk.App(context=cdk_json_context(), outdir=str(outdir), analytics_reporting=False)
+    app_module.build(application)
+    template: dict[str, Any] = application.synth().get_stack_by_name(STACK_NAME).template
+    return template
+
+
+def run_paths(outdir: Path) -> list[PathRun]:
+    """Deploy the synthesized assembly (assets included) into an in-process local AWS and run one
+    execution per path."""
+    from local_aws import LocalAws
+
+    runs: list[PathRun] = []
+    with LocalAws.in_process() as aws:
+        stack = aws.deploy_assembly(outdir, STACK_NAME)
+        aws.verify_email_identities(ses_identities(environment_settings(cdk_json_context())))
+        for path, name, request, expected in path_requests():
+            result = aws.start_and_wait(stack.state_machine_arn, request, name=name, timeout_s=120)
+            if result.status != expected:
+                print(f"  warning: {path} ended {result.status} {result.error or ''} (expected {expected})")
+            runs.append(PathRun(
+                path=path,
+                status=result.status,
+                error=result.error,
+                states=result.states_entered,
+                lambda_events=sum(1 for e in result.events if str(e["type"]).startswith("Lambda")),
+            ))
+    return runs
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    wall: float
+    cpu: float  # user + sys of the child and of the jsii node process it waits for
+    phases: dict[str, float]
+    counters: dict[str, float]
+
+
+def run_child(kind: str, env: Mapping[str, str], *, profile: bool = False) -> ChildRun:
+    """One fresh interpreter that builds and synthesizes: wall and CPU time, phases, CDK counters."""
+    with tempfile.TemporaryDirectory() as scratch:
+        counters_file = Path(scratch) / "performance-counters.json"
+        child_env = {**env, **KINDS[kind]}
+        if profile:
+            child_env["CDK_PERF_COUNTERS_FILE"] = str(counters_file)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        completed = subprocess.run([sys.executable, "-c", CHILD_SCRIPT], cwd=ROOT, env=child_env,
+                                   capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S, check=False)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if completed.returncode != 0:
+            raise RuntimeError(f"{kind} synth exited {completed.returncode}:\n{tail(completed.stderr)}")
+        counters: dict[str, float] = {}
+        if counters_file.exists():  # written by the node process as it exits
+            raw = json.loads(counters_file.read_text()).get("counters", {})
+            counters = {k: float(v) for k, v in raw.items() if not k.endswith("(cnt)")}
+    return ChildRun(
+        wall=wall,
+        cpu=(after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        phases=json.loads(completed.stdout.strip().splitlines()[-1]),
+        counters=counters,
+    )
+
+
+def measure_synth(kinds: Sequence[str], rounds: int, *, profile: bool = False) -> SynthTimes:
+    """Alternate the kinds round by round, so drift (load, caches) hits them alike."""
+    env = isolated_env()
+    times = SynthTimes()
+    for round_number in range(1, rounds + 1):
+        for kind in kinds:
+            run = run_child(kind, env, profile=profile)
+            times.wall.setdefault(kind, []).append(run.wall)
+            times.cpu.setdefault(kind, []).append(run.cpu)
+            times.phases.setdefault(kind, []).append(run.phases)
+            if run.counters:
+                times.counters.setdefault(kind, []).append(run.counters)
+            print(f"  round {round_number}: {kind:<20} {run.wall:5.2f} s wall, {run.cpu:5.2f} s CPU", flush=True)
+    return times
+
+
+def measure_suite() -> tuple[float | None, str]:
+    """Wall time of the behaviour suite, or None with the reason it is not available."""
+    if not (ROOT / SUITE_PATH).is_dir():
+        return None, f"{SUITE_PATH} does not exist yet"
+    start = time.perf_counter()
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", SUITE_PATH, "-q", "-p", "no:cacheprovider"],
+        cwd=ROOT, env=isolated_env(), capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S, check=False,
+    )
+    wall = time.perf_counter() - start
+    summary = tail(completed.stdout, 1)
+    if completed.returncode == 5:
+        return None, f"{SUITE_PATH} collected no tests"
+    if completed.returncode != 0:
+        return wall, f"pytest exit {completed.returncode}: {summary}"
+    return wall, summary
+
+
+# ---- report ------------------------------------------------------------------------------------
+
+
+def _fmt(value: float | None, unit: str = "", digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}{unit}"
+
+
+def build_figures(runs: Sequence[PathRun], template: Mapping[str, Any], synth: SynthTimes,
+                  suite_wall: float | None) -> list[Figure]:
+    figures = []
+    by_path = {run.path: run for run in runs}
+    for path, targets in PATH_TARGETS.items():
+        run = by_path.get(path)
+        figures.append(path_figure(path, len(run.states) if run else None, targets))
+    lambda_events = sum(run.lambda_events for run in runs)
+    figures.append(Figure(f"Lambda history events ({len(runs)} executions)", str(lambda_events), "0",
+                          verdict(lambda_events, 0)))
+    functions = lambda_functions_referenced(template)
+    figures.append(Figure("Lambda functions the state machine uses",
+                          f"{len(functions)}" + (f" ({', '.join(functions)})" if functions else ""), "0",
+                          verdict(len(functions), 0)))
+    app_s, bare_s = synth.median_wall("app"), synth.median_wall("bare")
+    rounds = len(synth.wall.get("app", []))
+    synth_ratio = ratio(app_s, bare_s)
+    figures.append(Figure(f"synth: app / bare (medians, {rounds} processes each)",
+                          f"{_fmt(synth_ratio)} ({_fmt(app_s, ' s')} / {_fmt(bare_s, ' s')})",
+                          f"<= {SYNTH_RATIO_TARGET}", verdict(synth_ratio, SYNTH_RATIO_TARGET)))
+    app_cpu, bare_cpu = synth.median_cpu("app"), synth.median_cpu("bare")
+    cpu_ratio = ratio(app_cpu, bare_cpu)
+    figures.append(Figure("synth CPU time: app / bare (less load-sensitive)",
+                          f"{_fmt(cpu_ratio)} ({_fmt(app_cpu, ' s')} / {_fmt(bare_cpu, ' s')})",
+                          f"<= {SYNTH_RATIO_TARGET}", verdict(cpu_ratio, SYNTH_RATIO_TARGET)))
+    suite_ratio = ratio(suite_wall, bare_s)
+    value = f"{_fmt(suite_ratio)} ({_fmt(suite_wall, ' s')} / {_fmt(bare_s, ' s')})" if suite_wall else "n/a"
+    figures.append(Figure("behaviour suite / bare synth", value, f"<= {SUITE_RATIO_TARGET:g}",
+                          verdict(suite_ratio, SUITE_RATIO_TARGET)))
+    return figures
+
+
+def phase_rows(synth: SynthTimes) -> list[list[str]]:
+    """Per kind: median wall and CPU of the process, and of each phase inside it."""
+    rows = []
+    for kind, samples in synth.phases.items():
+        medians = median_phases(samples)
+        rows.append([kind, _fmt(synth.median_wall(kind), " s"), _fmt(synth.median_cpu(kind), " s"),
+                     *(_fmt(medians[p], " s") for p in PHASES)])
+    return rows
+
+
+def counter_rows(synth: SynthTimes) -> list[list[str]]:
+    """Per profiled kind: median build and synth, and CDK's own counters (ms shown as s)."""
+    rows = []
+    for kind, samples in synth.counters.items():
+        phases = median_phases(synth.phases[kind])
+        counters = median_phases(samples, COUNTERS)
+        rows.append([kind, _fmt(synth.median_wall(kind), " s"), _fmt(phases["import_app"], " s"),
+                     _fmt(phases["build"], " s"), _fmt(phases["synth"], " s"),
+                     *(_fmt(counters[c] / 1000, " s") for c in COUNTERS)])
+    return rows
+
+
+COUNTER_HEADER = ["profiled kind", "wall", "import_app", "build", "synth", *COUNTERS]
+
+
+def nag_profile(profile: SynthTimes) -> str | None:
+    """How much of the app's build + synth the plugins the stack adds (cdk-nag) account for."""
+    if "app" not in profile.phases or "app without cdk-nag" not in profile.phases:
+        return None
+    with_nag = median_phases(profile.phases["app"])
+    without = median_phases(profile.phases["app without cdk-nag"])
+    cost_with = with_nag["build"] + with_nag["synth"]
+    cost_without = without["build"] + without["synth"]
+    return (f"cdk-nag: the app's build + synth take {cost_with:.2f} s with the stack's cdk-nag packs and "
+            f"{cost_without:.2f} s with `Validations.of` stubbed out, so the packs cost about "
+            f"{cost_with - cost_without:.2f} s of {cost_with:.2f} s.")
+
+
+def machine_line() -> str:
+    versions = []
+    for package in ("aws-cdk-lib", "cdk-nag", "moto"):
+        try:
+            versions.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return (f"nproc {len(os.sched_getaffinity(0))}, Python {platform.python_version()}, "
+            f"{platform.system()} {platform.machine()}; " + ", ".join(versions))
+
+
+def load_line() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.1f} / {five:.1f} / {fifteen:.1f} (1 / 5 / 15 min)"
+
+
+@dataclass
+class Results:
+    figures: list[Figure]
+    runs: list[PathRun]
+    synth: SynthTimes
+    profile: SynthTimes | None
+    notes: list[str]
+
+
+_PROFILE_TEXT = [
+    "Profile, run because the synth ratio missed its target: the app, the app with `Validations.of`",
+    "stubbed out (no cdk-nag packs), and the bare app, with CDK's own performance counters on (what",
+    "`cdk synth` writes to `cdk.out/performance-counters.json`). `validateTemplates` is the validation",
+    "step inside synthesis (CDK's built-in CloudFormation validation, then the plugins the stack",
+    "adds); `CloudFormationValidate.validate` is the built-in validator's own check.",
+]
+
+
+def write_doc(results: Results, command: str) -> None:
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    figures, runs = results.figures, results.runs
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written by `make bench` (`{command}`) on {now}.",
+        f"Machine: {machine_line()}.",
+        "",
+        *markdown_table(["figure", "value", "target", "result"],
+                        [[f.name, f.value, f.target, f.result] for f in figures]),
+        "",
+        *(f"- {note}" for note in results.notes),
+        "",
+        "States entered per path: one execution each, the synthesized dev stack deployed into the",
+        "in-process local AWS; `*StateEntered` history events, Parallel branches included. The",
+        "idempotency claim (a conditional `putItem` before sending) costs one state on each send path,",
+        "hence two targets there: the issue's original one and the one allowed with the claim.",
+        "",
+        *markdown_table(["path", "status", "states"],
+                        [[r.path, f"{r.status} {r.error or ''}".strip(), " -> ".join(r.states)] for r in runs]),
+        "",
+        "Synth: medians over fresh `python` processes (wall = the whole process, as the ratio uses; CPU",
+        "includes the jsii node process). `import_app` is `import app` (constructs_lib, cdk-nag), `build`",
+        "is `app.build(App(...))`, `synth` is `App.synth()`.",
+        "",
+        *markdown_table(["kind", "wall", "CPU", *PHASES], phase_rows(results.synth)),
+    ]
+    if results.profile is not None:
+        lines += ["", *_PROFILE_TEXT, "", *markdown_table(COUNTER_HEADER, counter_rows(results.profile))]
+    DOC.parent.mkdir(exist_ok=True)
+    DOC.write_text("\n".join(lines) + "\n")
+
+
+@contextmanager
+def quiet_moto() -> Iterator[None]:
+    """moto warns about every resource type it skips and logs engine errors; keep the figures readable."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.setLevel(level)
+
+
+def measure(rounds: int) -> Results:
+    notes = [f"At the start: {load_line()}."]
+    print("[1/4] states per path: synthesize in process, deploy to the in-process local AWS, run 5 executions")
+    with quiet_moto(), tempfile.TemporaryDirectory() as outdir:
+        template = synthesize_in_process(Path(outdir))
+        runs = run_paths(Path(outdir))
+    for run in runs:
+        print(f"  {run.path:<9} {len(run.states)} states  {run.status} {run.error or ''}".rstrip())
+
+    print(f"[2/4] synth: app vs bare app, {rounds} alternating rounds of fresh processes")
+    synth = measure_synth(["app", "bare"], rounds)
+    profile = None
+    synth_ratio = ratio(synth.median_wall("app"), synth.median_wall("bare"))
+    if synth_ratio is not None and synth_ratio > SYNTH_RATIO_TARGET:
+        print(f"  ratio {synth_ratio:.2f} > {SYNTH_RATIO_TARGET}: profiling with CDK's counters and without cdk-nag")
+        profile = measure_synth(["app", "app without cdk-nag", "bare"], rounds, profile=True)
+        nag = nag_profile(profile)
+        if nag:
+            notes.append(nag)
+
+    print(f"[3/4] behaviour suite: pytest {SUITE_PATH} -q -p no:cacheprovider")
+    suite_wall, suite_note = measure_suite()
+    print(f"  {_fmt(suite_wall, ' s')}: {suite_note}")
+    notes.append(f"Behaviour suite: {suite_note}.")
+    notes.append(f"At the end: {load_line()}; figures from a busy machine vary, the ratios less so.")
+    return Results(build_figures(runs, template, synth, suite_wall), runs, synth, profile, notes)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=SYNTH_ROUNDS, help="synth rounds per kind (default 3)")
+    parser.add_argument("--no-doc", action="store_true", help=f"do not write {DOC.relative_to(ROOT)}")
+    args = parser.parse_args(argv)
+    os.environ.update(jsii_env())  # before aws_cdk is imported in this process
+    started = time.perf_counter()
+    try:
+        results = measure(args.rounds)
+    except KeyboardInterrupt:
+        print("\nbench: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # a figure that cannot be measured at all
+        print(f"bench: could not measure: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    elapsed = time.perf_counter() - started
+    command = " ".join(["python -m tools.bench", *(sys.argv[1:] if argv is None else argv)])
+    results.notes.insert(0, f"Took {elapsed:.0f} s.")
+    print("[4/4] figures" + ("" if args.no_doc else f" (written to {DOC.relative_to(ROOT)})"))
+    print("\n".join(text_table(["figure", "value", "target", "result"],
+                               [[f.name, f.value, f.target, f.result] for f in results.figures])))
+    print()
+    print("\n".join(text_table(["synth (medians)", "wall", "CPU", *PHASES], phase_rows(results.synth))))
+    if results.profile is not None:
+        print()
+        print("\n".join(text_table(COUNTER_HEADER, counter_rows(results.profile))))
+    print()
+    print("\n".join(textwrap.fill(note, 100) for note in results.notes))
+    if not args.no_doc:
+        write_doc(results, command)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

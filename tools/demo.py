@@ -1,0 +1,523 @@
+"""``make demo``: synthesize, deploy with the CDK CLI to an embedded local AWS, send the examples.
+
+    python -m tools.demo                        # every examples/*.json
+    python -m tools.demo --only examples/email.json
+    python -m tools.demo --direct               # skip the CDK CLI: CloudFormation CreateStack
+
+Nothing here reaches real AWS: the CLI gets dummy credentials and a 127.0.0.1 endpoint, with
+profiles, credential files and instance metadata switched off. CLI output goes to ``.demo/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from tools._common import (
+    CDK_BIN,
+    EXAMPLES,
+    ROOT,
+    STACK_NAME,
+    cdk_json_context,
+    environment_settings,
+    isolated_env,
+    ses_identities,
+    tail,
+)
+
+WIDTH = 100
+LABEL_WIDTH = 12
+STEPS = 7
+LOG_DIR = ROOT / ".demo"
+CDK_OUT = ROOT / "cdk.out"
+CLI_TIMEOUT_S = 600
+EXECUTION_TIMEOUT_S = 120  # retries really wait in the local engine (seconds, not minutes)
+
+# Step Functions execution names: 1-80 characters, none of these (nor whitespace or controls).
+_NAME_FORBIDDEN = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
+_NAME_MAX = 80
+
+
+class DemoError(RuntimeError):
+    """A step failed; the message says which and why (already user-facing)."""
+
+
+# ---- what each example should do --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Expectation:
+    status: str
+    error: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.error}" if self.error else self.status
+
+    def met_by(self, status: str, error: str | None) -> bool:
+        return status == self.status and (self.error is None or error == self.error)
+
+
+def expected_outcome(path: Path) -> Expectation:
+    """``invalid*.json`` must be rejected with ValidationError; every other example must succeed."""
+    if path.stem.startswith("invalid"):
+        return Expectation("FAILED", "ValidationError")
+    return Expectation("SUCCEEDED")
+
+
+# ---- execution names ---------------------------------------------------------------------------
+
+
+def is_valid_execution_name(name: str) -> bool:
+    return 0 < len(name) <= _NAME_MAX and not _NAME_FORBIDDEN.search(name)
+
+
+def execution_name(request: Mapping[str, Any], stem: str, taken: set[str], run_id: str) -> str:
+    """The request's notificationId when it is a usable, unused name; else a name with a run suffix.
+
+    Standard workflows refuse a second execution with the same name, so the suffix is only
+    added when the id is missing, already used in this run, or not a valid execution name.
+    """
+    notification_id = request.get("notificationId")
+    if isinstance(notification_id, str) and is_valid_execution_name(notification_id) \
+            and notification_id not in taken:
+        return notification_id
+    base = notification_id if isinstance(notification_id, str) and notification_id else f"demo-{stem}"
+    base = _NAME_FORBIDDEN.sub("-", base)[: _NAME_MAX - len(run_id) - 1]
+    name = f"{base}-{run_id}"
+    counter = 2
+    while name in taken:  # two suffixless requests from files with the same stem
+        name = f"{base}-{run_id}{counter}"
+        counter += 1
+    return name
+
+
+def record_key(request: Mapping[str, Any], name: str) -> str:
+    """The delivery-log key the workflow uses: a non-empty notificationId, else the execution name."""
+    notification_id = request.get("notificationId")
+    return notification_id if isinstance(notification_id, str) and notification_id else name
+
+
+# ---- formatting (pure) ---------------------------------------------------------------------------
+
+
+def format_path(states: Sequence[str]) -> str:
+    """``A -> B -> C``."""
+    return " -> ".join(states) if states else "(no state entered)"
+
+
+def addresses(values: Sequence[str]) -> str:
+    return ", ".join(values) if values else "-"
+
+
+def shorten(text: str, width: int) -> str:
+    """One line, at most ``width`` characters (``...`` marks a cut)."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= width else flat[: max(width - 3, 0)] + "..."
+
+
+def field_lines(label: str, values: Sequence[str], width: int = WIDTH) -> list[str]:
+    """A two-column row: the label once, each value wrapped under the value column."""
+    indent = " " * (2 + LABEL_WIDTH)
+    first = "  " + label.ljust(LABEL_WIDTH)
+    lines: list[str] = []
+    for value in values or ["-"]:
+        wrapped = textwrap.wrap(value, width=width - len(indent), break_on_hyphens=False,
+                                break_long_words=True) or [""]
+        lines.extend(wrapped)
+    return [(first if i == 0 else indent) + line for i, line in enumerate(lines)]
+
+
+def path_values(states: Sequence[str], width: int = WIDTH) -> list[str]:
+    """The path broken before an arrow so that no state name is split across lines."""
+    room = width - 2 - LABEL_WIDTH
+    lines: list[str] = []
+    current = ""
+    for i, state in enumerate(states):
+        piece = state if i == 0 else f" -> {state}"
+        if current and len(current) + len(piece) > room:
+            lines.append(current)
+            current = f"-> {state}"
+        else:
+            current += piece
+    lines.append(current or format_path(states))
+    return lines
+
+
+def sms_values(messages: Sequence[Any]) -> list[str]:
+    """``+1555... "text"`` per SMS (SmsMessage: phone_number, message)."""
+    return [f'to {m.phone_number}: "{shorten(m.message, 70)}"' for m in messages]
+
+
+def email_values(emails: Sequence[Any]) -> list[str]:
+    """From, recipients, reply-to and subject of each email (SentEmail)."""
+    lines: list[str] = []
+    for mail in emails:
+        lines.append(f"from {mail.source}; subject \"{shorten(mail.subject or '', 60)}\"")
+        lines.append(f"to {addresses(mail.to)}; cc {addresses(mail.cc)}; bcc {addresses(mail.bcc)}")
+        lines.append(f"reply-to {addresses(mail.reply_to)}")
+    return lines
+
+
+def channel_result(name: str, result: Any) -> str:
+    """``sms SENT id 1234abcd`` or ``email FAILED sesv2.MessageRejectedException: cause``."""
+    if not isinstance(result, Mapping):
+        return f"{name} {result!r}"
+    text = f"{name} {result.get('status') or '?'}"
+    if result.get("messageId"):
+        text += f" id {shorten(str(result['messageId']), 64)}"
+    if result.get("error"):
+        text += f" {result['error']}"
+        if result.get("cause"):
+            text += f": {shorten(str(result['cause']), 60)}"
+    return text
+
+
+def record_values(record: Mapping[str, Any] | None) -> list[str]:
+    """Key fields of a delivery-log record: status, channel, per-channel results, rejection."""
+    if record is None:
+        return ["(no record)"]
+    head = f"{record.get('notificationId')}: {record.get('status')}"
+    if record.get("channel"):
+        head += f", channel {record['channel']}"
+    if record.get("duplicateCount"):
+        head += f", duplicates {record['duplicateCount']}"
+    lines = [head]
+    if record.get("error") or record.get("reason"):
+        lines.append(f"{record.get('error')}: {shorten(str(record.get('reason') or ''), 300)}")
+    results = record.get("results")
+    if isinstance(results, Mapping):
+        lines.extend(channel_result(name, results[name]) for name in sorted(results))
+    return lines
+
+
+@dataclass
+class RequestReport:
+    """What one example did: outcome, path, side effects and its delivery-log record."""
+
+    file: str
+    execution: str
+    expected: Expectation
+    status: str
+    error: str | None = None
+    cause: str | None = None
+    states: list[str] = field(default_factory=list)
+    sms: list[Any] = field(default_factory=list)
+    emails: list[Any] = field(default_factory=list)
+    record: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.expected.met_by(self.status, self.error)
+
+    @property
+    def outcome(self) -> str:
+        return f"{self.status} {self.error}" if self.error else self.status
+
+
+def render_report(report: RequestReport, width: int = WIDTH) -> list[str]:
+    """The per-request table, ``width`` columns at most."""
+    title = f"-- {report.file} "
+    lines = [title + "-" * max(width - len(title), 0)]
+    lines += field_lines("execution", [report.execution], width)
+    verdict = "as expected" if report.ok else f"NOT AS EXPECTED (wanted {report.expected})"
+    outcome = [f"{report.outcome}, {verdict}"]
+    if report.cause and report.status != "SUCCEEDED":
+        outcome.append(f"cause: {shorten(report.cause, 200)}")
+    lines += field_lines("outcome", outcome, width)
+    lines += field_lines(f"path ({len(report.states)})", path_values(report.states, width), width)
+    lines += field_lines("sms", sms_values(report.sms) or ["(none sent)"], width)
+    lines += field_lines("email", email_values(report.emails) or ["(none sent)"], width)
+    lines += field_lines("record", record_values(report.record), width)
+    return [line[:width] for line in lines]
+
+
+def render_summary(reports: Sequence[RequestReport], width: int = WIDTH) -> list[str]:
+    """One line per request: file, expected, got, verdict."""
+    rows = [("file", "expected", "got", "")] + [
+        (r.file, str(r.expected), r.outcome, "ok" if r.ok else "MISMATCH") for r in reports
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)) + "  " + row[3]
+             for row in rows]
+    return [line.rstrip()[:width] for line in lines]
+
+
+# ---- steps -------------------------------------------------------------------------------------
+
+
+class Steps:
+    """Announces each step on one line and closes it with ``ok (1.2 s)`` or ``FAILED``."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.number = 0
+        self._line_open = False
+
+    def announce(self, text: str) -> None:
+        """A step with nothing to time (the report)."""
+        self._close_line()
+        self.number += 1
+        print(f"[{self.number}/{self.total}] {text}", flush=True)
+
+    @contextmanager
+    def step(self, text: str) -> Iterator[None]:
+        self._close_line()
+        self.number += 1
+        print(f"[{self.number}/{self.total}] {text} ...", end="", flush=True)
+        self._line_open = True
+        start = time.perf_counter()
+        try:
+            yield
+        except BaseException:
+            self._finish("FAILED")
+            raise
+        self._finish(f"ok ({time.perf_counter() - start:.1f} s)")
+
+    def note(self, text: str) -> None:
+        """An indented remark under the current step (e.g. a fallback), never hidden."""
+        self._close_line()
+        for line in text.splitlines():
+            for part in textwrap.wrap(line, WIDTH - 6, break_on_hyphens=False) or [""]:
+                print(f"      {part}", flush=True)
+
+    def _finish(self, verdict: str) -> None:
+        print(f" {verdict}" if self._line_open else f"      {verdict}", flush=True)
+        self._line_open = False
+
+    def _close_line(self) -> None:
+        if self._line_open:
+            print(flush=True)
+            self._line_open = False
+
+
+def run_cli(args: list[str], log_name: str, env: Mapping[str, str]) -> None:
+    """Run the CDK CLI quietly into ``.demo/<log_name>``; on failure raise with the log's tail."""
+    log_path = LOG_DIR / log_name
+    with log_path.open("w") as log:
+        log.write(f"$ cdk {' '.join(args)}\n")
+        log.flush()
+        try:
+            completed = subprocess.run([str(CDK_BIN), *args], cwd=ROOT, env=dict(env), stdout=log,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                       timeout=CLI_TIMEOUT_S, check=False)
+        except subprocess.TimeoutExpired:
+            raise DemoError(f"cdk {args[0]} timed out after {CLI_TIMEOUT_S} s; "
+                            f"log tail ({_relative(log_path)}):\n{tail(log_path.read_text())}") from None
+    if completed.returncode in (-signal.SIGINT, -signal.SIGTERM):
+        raise KeyboardInterrupt  # the CLI was stopped with us (Ctrl-C): stop, do not fall back
+    if completed.returncode != 0:
+        raise DemoError(f"cdk {args[0]} exited {completed.returncode}; "
+                        f"log tail ({_relative(log_path)}):\n{tail(log_path.read_text())}")
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def synthesize() -> None:
+    if not CDK_BIN.exists():
+        raise DemoError(f"{_relative(CDK_BIN)} is missing: run `make setup` (npm ci)")
+    run_cli(["synth", "--quiet"], "cdk-synth.log", isolated_env())
+    template_path = CDK_OUT / f"{STACK_NAME}.template.json"
+    if not template_path.exists():
+        raise DemoError(f"cdk synth wrote no {_relative(template_path)}")
+
+
+@dataclass
+class Deployment:
+    aws: Any  # the LocalAws serving the stack (a fresh one after a fallback)
+    stack: Any  # DeployedStack
+    how: str
+
+
+def deploy(aws: Any, steps: Steps, *, direct: bool) -> Deployment:
+    """Bootstrap and deploy with the CDK CLI; if that fails, deploy cdk.out's stack with CreateStack."""
+    from local_aws import LocalAws, seed_bootstrap_version
+
+    if direct:
+        seed_bootstrap_version(aws.client("ssm"))  # the template's BootstrapVersion parameter reads it
+        return Deployment(aws, aws.deploy_assembly(CDK_OUT, STACK_NAME), "CloudFormation CreateStack (--direct)")
+    env = isolated_env(aws.cli_env())
+    try:
+        run_cli(["bootstrap", f"aws://{aws.account_id}/{aws.region}", "--app", str(CDK_OUT)],
+                "cdk-bootstrap.log", env)
+        run_cli(["deploy", STACK_NAME, "--app", str(CDK_OUT), "--require-approval", "never"],
+                "cdk-deploy.log", env)
+        return Deployment(aws, aws.describe_stack(STACK_NAME), "cdk bootstrap + cdk deploy (CDK CLI)")
+    except DemoError as error:
+        steps.note(f"the CDK CLI failed: {error}")
+    steps.note(f"FALLBACK: a fresh embedded AWS (the failed deploy may have left resources behind), then "
+               f"{_relative(CDK_OUT)}/{STACK_NAME} and its assets deployed with CloudFormation CreateStack "
+               "(aws.deploy_assembly) instead of the CDK CLI")
+    aws.stop()
+    fresh = LocalAws.start_server()  # seeds the bootstrap version parameter the template reads
+    try:
+        return Deployment(fresh, fresh.deploy_assembly(CDK_OUT, STACK_NAME), "CloudFormation CreateStack (FALLBACK)")
+    except BaseException:
+        fresh.stop()
+        raise
+
+
+def send_one(aws: Any, path: Path, state_machine_arn: str, table_name: str, taken: set[str],
+             run_id: str) -> RequestReport:
+    """Start one execution for a request file, wait for it, and gather what it did."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    from local_aws.records import plain
+
+    request = json.loads(path.read_text())
+    if not isinstance(request, dict):
+        raise DemoError(f"{_relative(path)} does not hold a JSON object")
+    name = execution_name(request, path.stem, taken, run_id)
+    taken.add(name)
+    sms_before, emails_before = len(aws.sms_messages()), len(aws.sent_emails())
+    result = aws.start_and_wait(state_machine_arn, request, name=name, timeout_s=EXECUTION_TIMEOUT_S)
+    item = aws.client("dynamodb").get_item(
+        TableName=table_name, Key={"notificationId": {"S": record_key(request, name)}}, ConsistentRead=True,
+    ).get("Item")
+    deserializer = TypeDeserializer()
+    record = plain({k: deserializer.deserialize(v) for k, v in item.items()}) if item else None
+    return RequestReport(
+        file=_relative(path),
+        execution=name,
+        expected=expected_outcome(path),
+        status=result.status,
+        error=result.error,
+        cause=result.cause,
+        states=result.states_entered,
+        # Executions run one at a time, so what appeared during this one is this one's.
+        sms=aws.sms_messages()[sms_before:],
+        emails=aws.sent_emails()[emails_before:],
+        record=record,
+    )
+
+
+def request_files(only: str | None) -> list[Path]:
+    if only is None:
+        files = sorted(EXAMPLES.glob("*.json"))
+        if not files:
+            raise DemoError(f"no request files in {_relative(EXAMPLES)}")
+        return files
+    for candidate in (Path(only), ROOT / only):
+        if candidate.is_file():
+            return [candidate.resolve()]
+    raise DemoError(f"--only {only}: no such file")
+
+
+@contextmanager
+def server_logs_to(path: Path) -> Iterator[None]:
+    """Send the embedded server's warnings (moto's 'No CloudFormation support ...') to a file."""
+    handler = logging.FileHandler(path, mode="w")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    previous_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    logging.captureWarnings(True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            yield
+    finally:
+        logging.captureWarnings(False)
+        root.removeHandler(handler)
+        root.setLevel(previous_level)
+        handler.close()
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # unwinds like Ctrl-C, so the server is stopped
+
+
+def run(args: argparse.Namespace, steps: Steps) -> tuple[list[RequestReport], str]:
+    """Steps 1-7; the embedded AWS is stopped whatever happens once it has started."""
+    files = request_files(args.only)
+    with steps.step("synthesize: cdk synth --quiet -> cdk.out/"):
+        synthesize()
+    from local_aws import LocalAws
+
+    with steps.step("start the embedded AWS (moto server on 127.0.0.1)"):
+        aws = LocalAws.start_server(seed_bootstrap=False)
+    try:
+        how = "CloudFormation CreateStack" if args.direct else "cdk bootstrap, cdk deploy (logs in .demo/)"
+        with steps.step(f"deploy {STACK_NAME}: {how}"):
+            deployment = deploy(aws, steps, direct=args.direct)
+        aws, stack = deployment.aws, deployment.stack
+        steps.note(f"deployed by {deployment.how}")
+        arn, table = stack.outputs.get("StateMachineArn"), stack.outputs.get("DeliveryLogTableName")
+        if not arn or not table:
+            steps.note(f"WARNING: the stack's Outputs are incomplete ({sorted(stack.outputs)}); "
+                       "taking the ARN and table name from its resources")
+            arn, table = stack.state_machine_arn, stack.table_name
+        identities = ses_identities(environment_settings(cdk_json_context()))
+        with steps.step(f"verify SES identities: {', '.join(identities)}"):
+            aws.verify_email_identities(identities)
+        run_id, taken = uuid.uuid4().hex[:6], set[str]()
+        reports: list[RequestReport] = []
+        with steps.step(f"send {len(files)} request(s) with StartExecution, wait for each"):
+            for path in files:
+                reports.append(send_one(aws, path, arn, table, taken, run_id))
+        steps.announce("report")
+        for report in reports:
+            print("\n".join(render_report(report)))
+        print()
+        print("\n".join(render_summary(reports)))
+        return reports, deployment.how
+    finally:
+        steps.number = steps.total - 1  # stopping is always the last step, even after an early exit
+        with steps.step("stop the embedded AWS"):
+            aws.stop()  # idempotent: after a fallback the first server is already stopped
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", metavar="FILE", help="send only this request file")
+    parser.add_argument("--direct", action="store_true",
+                        help="deploy with CloudFormation CreateStack instead of the CDK CLI")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    started = time.perf_counter()
+    LOG_DIR.mkdir(exist_ok=True)
+    steps = Steps(STEPS)
+    try:
+        with server_logs_to(LOG_DIR / "server.log"):
+            reports, how_deployed = run(args, steps)
+    except KeyboardInterrupt:
+        print("\ndemo: interrupted", file=sys.stderr)
+        return 130
+    except DemoError as error:
+        steps.note(f"error: {error}")
+        return 1
+    except Exception as error:  # e.g. StackDeployError: its message lists the stack events
+        steps.note(f"error: {type(error).__name__}: {error}")
+        return 1
+    elapsed = time.perf_counter() - started
+    failed = [r for r in reports if not r.ok]
+    if failed:
+        print(f"demo: {len(failed)} of {len(reports)} request(s) not as expected ({elapsed:.1f} s)")
+        return 1
+    fallback = " (deployed by FALLBACK, not by the CDK CLI)" if "FALLBACK" in how_deployed else ""
+    print(f"demo: {len(reports)} request(s) as expected{fallback} ({elapsed:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

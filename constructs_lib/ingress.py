@@ -27,8 +27,10 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct, IConstruct
 
+from ._log_encryption import allow_logs_to_use_key, named_log_group
+from ._nag import nag_resource
 from ._props import PropError, is_token, require_int_between, require_number_between
-from .feedback import LOG_ENCRYPTION_FINDINGS, allow_logs_to_use_key, nag_resource, named_log_group
+from .feedback import LOG_ENCRYPTION_FINDINGS
 
 __all__ = [
     "ID_PATTERN",

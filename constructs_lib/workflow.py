@@ -19,6 +19,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from . import contract
+from ._log_encryption import allow_logs_to_use_key
 from ._props import PropError, is_token, require_duration_between, require_email
 from .channels import channel_failed, email_send_state, result_path, sms_send_state
 from .contract import EmailShape, Rejection
@@ -177,7 +178,7 @@ class NotificationWorkflow(Construct):
         #: The delivery-log table: one record per request, keyed by ``notificationId``.
         self.table: dynamodb.ITable = self.delivery_log.table
         log_group_name = f"/aws/vendedlogs/states/{cdk.Names.unique_id(self)}"
-        self._allow_logs_to_use_key(log_group_name)
+        allow_logs_to_use_key(self, self.encryption_key, [log_group_name])
         #: The execution log group, under ``/aws/vendedlogs/states/``.
         self.log_group = logs.LogGroup(
             self,
@@ -534,22 +535,6 @@ class NotificationWorkflow(Construct):
             return
         # SMS straight to a phone number has no resource ARN to scope to.
         self.state_machine.add_to_role_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=["*"]))
-
-    def _allow_logs_to_use_key(self, log_group_name: str) -> None:
-        """CloudWatch Logs encrypts with the key only if the key policy lets it, and only for
-        this log group (encryption-context condition)."""
-        if not isinstance(self.encryption_key, kms.Key):
-            return
-        stack = cdk.Stack.of(self)
-        self.encryption_key.add_to_resource_policy(iam.PolicyStatement(
-            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            resources=["*"],
-            conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                service="logs", resource="log-group", resource_name=log_group_name,
-                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-            )}},
-        ))
 
     def _capture_failed_executions(self) -> sqs.Queue:
         """Failed, timed-out and aborted executions land in an encrypted queue (14 days), where

@@ -6,6 +6,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 
@@ -32,3 +33,19 @@ def allow_logs_to_use_key(scope: Construct, key: kms.IKey, log_group_names: list
             for name in log_group_names
         ]}},
     ))
+
+
+def retained_log_group(
+    scope: Construct, construct_id: str, *, purpose: str, retention: logs.RetentionDays,
+    encryption_key: kms.IKey | None,
+) -> logs.LogGroup:
+    """A log group kept on delete, encrypted with ``encryption_key`` when one is given (and then
+    named after ``purpose`` so the key policy can point at it)."""
+    name = None
+    if encryption_key is not None:
+        name = named_log_group(scope, purpose)
+        allow_logs_to_use_key(scope, encryption_key, [name])
+    return logs.LogGroup(
+        scope, construct_id, log_group_name=name, retention=retention, encryption_key=encryption_key,
+        removal_policy=cdk.RemovalPolicy.RETAIN,
+    )

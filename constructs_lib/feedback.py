@@ -44,7 +44,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from ._log_encryption import allow_logs_to_use_key, named_log_group
+from ._log_encryption import allow_logs_to_use_key, retained_log_group
 from ._nag import nag_resource
 from ._props import PropError, is_token, require_int_between
 from .delivery_log import (
@@ -211,18 +211,9 @@ class DeliveryFeedback(Construct):
         )
 
         # ---- the function
-        function_log_group_name = None
-        if encryption_key is not None:
-            function_log_group_name = named_log_group(self, "function")
-            allow_logs_to_use_key(self, encryption_key, [function_log_group_name])
         #: The function's log group.
-        self.log_group = logs.LogGroup(
-            self,
-            "FunctionLogs",
-            log_group_name=function_log_group_name,
-            retention=log_retention,
-            encryption_key=encryption_key,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
+        self.log_group = retained_log_group(
+            self, "FunctionLogs", purpose="function", retention=log_retention, encryption_key=encryption_key
         )
         role = iam.Role(
             self,

@@ -27,7 +27,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct, IConstruct
 
-from ._log_encryption import allow_logs_to_use_key, named_log_group
+from ._log_encryption import retained_log_group
 from ._nag import nag_resource
 from ._props import PropError, is_token, require_int_between, require_number_between
 from .feedback import LOG_ENCRYPTION_FINDINGS
@@ -275,18 +275,9 @@ class NotificationApi(Construct):
         )
         self._authorization = authorization
 
-        access_log_group_name = None
-        if encryption_key is not None:
-            access_log_group_name = named_log_group(self, "access")
-            allow_logs_to_use_key(self, encryption_key, [access_log_group_name])
         #: JSON access logs of the API stage.
-        self.access_log_group = logs.LogGroup(
-            self,
-            "AccessLogs",
-            log_group_name=access_log_group_name,
-            retention=access_log_retention,
-            encryption_key=encryption_key,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
+        self.access_log_group = retained_log_group(
+            self, "AccessLogs", purpose="access", retention=access_log_retention, encryption_key=encryption_key
         )
         #: The REST API (``POST /notifications``, ``GET /notifications/{id}``).
         self.api = apigw.RestApi(

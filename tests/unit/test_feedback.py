@@ -19,6 +19,7 @@ from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks
 
 from constructs_lib import NotificationWorkflow
 from constructs_lib._props import PropError
+from constructs_lib.delivery_log import DeliveryLog
 from constructs_lib.feedback import (
     ASSET_EXCLUDE,
     HANDLER_DIRECTORY,
@@ -37,23 +38,9 @@ STACK_ACK = cdk.Acknowledgment(
 )
 
 
-def delivery_log(stack: cdk.Stack, *, encryption_key: kms.IKey | None = None) -> dynamodb.Table:
-    """The delivery-log table with the GSIs the feedback needs (as the workflow's table will be)."""
-    table = dynamodb.Table(
-        stack, "DeliveryLog",
-        partition_key=dynamodb.Attribute(name="notificationId", type=dynamodb.AttributeType.STRING),
-        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-            point_in_time_recovery_enabled=True),
-        encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED if encryption_key else None,
-        encryption_key=encryption_key,
-    )
-    for index, attribute in REQUIRED_INDEXES.items():
-        table.add_global_secondary_index(
-            index_name=index,
-            partition_key=dynamodb.Attribute(name=attribute, type=dynamodb.AttributeType.STRING),
-            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
-        )
+def delivery_log(stack: cdk.Stack, *, encryption_key: kms.IKey | None = None) -> dynamodb.ITable:
+    """The workflow's own delivery-log table, which carries the GSIs the feedback needs."""
+    table = DeliveryLog(stack, "DeliveryLog", encryption_key=encryption_key).table
     for pack in ("NIST.800.53.R5", "HIPAA.Security"):
         cdk.Validations.of(table).acknowledge(cdk.Acknowledgment(id=f"{pack}-DynamoDBInBackupPlan",
                                                                  reason="test scaffolding"))

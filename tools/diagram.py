@@ -516,6 +516,12 @@ def to_dot(graph: Graph) -> str:
 # ---- documents ------------------------------------------------------------------------------
 
 
+def render_readme_section(templates: dict[str, Template]) -> str:
+    """The README's ``diagram`` section: the same Mermaid graph as docs/workflow.md."""
+    _, template = pick_stack(templates)
+    return "```mermaid\n" + to_mermaid(build_graph(definition(template))) + "```\n"
+
+
 def render_markdown(templates: dict[str, Template]) -> str:
     """docs/workflow.md for these synthesized templates (pure: same templates, same text)."""
     stack_name, template = pick_stack(templates)

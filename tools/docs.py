@@ -323,9 +323,10 @@ def render_cost() -> str:
 
 def expected_files(templates: dict[str, Any]) -> dict[Path, str]:
     """Every generated text file (README included) as it should read now."""
-    from tools.diagram import MARKDOWN_PATH, render_markdown
+    from tools.diagram import MARKDOWN_PATH, render_markdown, render_readme_section
 
     readme = README_PATH.read_text()
+    readme = replace_section(readme, "diagram", render_readme_section(templates))
     readme = replace_section(readme, "api", render_api()[0])
     readme = replace_section(readme, "cost", render_cost())
     return {MARKDOWN_PATH: render_markdown(templates), README_PATH: readme}
@@ -354,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for path, text in expected_files(templates).items():
         if path.name == "README.md" and path.read_text() != text:
             path.write_text(text)
-            print(f"updated {path.relative_to(ROOT)}: generated sections api, cost")
+            print(f"updated {path.relative_to(ROOT)}: generated sections diagram, api, cost")
     write_docs(templates)
     gaps = render_api()[1]
     if gaps:

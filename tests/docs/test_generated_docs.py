@@ -24,7 +24,14 @@ from tools.cost import (
     parse_mix,
     standard_cost,
 )
-from tools.diagram import MARKDOWN_PATH, build_graph, render_markdown, summarize_rules, to_mermaid
+from tools.diagram import (
+    MARKDOWN_PATH,
+    build_graph,
+    render_markdown,
+    render_readme_section,
+    summarize_rules,
+    to_mermaid,
+)
 from tools.docs import README_PATH, parse_params, read_section, render_api, render_cost, replace_section
 
 # ---- docs/workflow.md -----------------------------------------------------------------------
@@ -33,6 +40,12 @@ from tools.docs import README_PATH, parse_params, read_section, render_api, rend
 def test_workflow_md_is_what_the_diagram_tool_renders_now(synthesized: Any) -> None:
     expected = render_markdown(synthesized.templates)
     assert MARKDOWN_PATH.read_text() == expected, "docs/workflow.md is stale: run `make diagram`"
+
+
+def test_readme_shows_the_diagram_of_the_synthesized_definition(synthesized: Any) -> None:
+    section = read_section(README_PATH.read_text(), "diagram")
+    assert section == render_readme_section(synthesized.templates), "README diagram is stale: run `make docs`"
+    assert "ValidateRequest" in section and "SendBoth" in section
 
 
 def test_mermaid_labels_name_every_state_of_the_definition(synthesized: Any) -> None:

@@ -343,15 +343,19 @@ class NotificationApi(Construct):
 
     # ---- integrations ---------------------------------------------------------------------------
 
-    def _start_integration(self, state_machine: sfn.IStateMachine,
-                           state_machine_key: kms.IKey | None) -> apigw.AwsIntegration:
+    def _integration_role(self, construct_id: str, description: str) -> iam.Role:
+        """A role API Gateway assumes for one integration; each gets only its own grant."""
         role = iam.Role(
-            self,
-            "StartExecutionRole",
-            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
-            description="API Gateway starts the notification workflow (StartExecution on it only)",
+            self, construct_id, assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"), description=description
         )
         self._integration_roles.append(role)
+        return role
+
+    def _start_integration(self, state_machine: sfn.IStateMachine,
+                           state_machine_key: kms.IKey | None) -> apigw.AwsIntegration:
+        role = self._integration_role(
+            "StartExecutionRole", "API Gateway starts the notification workflow (StartExecution on it only)"
+        )
         state_machine.grant_start_execution(role)
         if state_machine_key is not None:
             # Step Functions encrypts the execution input with the state machine's key.
@@ -376,13 +380,9 @@ class NotificationApi(Construct):
         )
 
     def _read_integration(self, table: dynamodb.ITable) -> apigw.AwsIntegration:
-        role = iam.Role(
-            self,
-            "ReadRecordRole",
-            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
-            description="API Gateway reads delivery-log records (GetItem on the table only)",
+        role = self._integration_role(
+            "ReadRecordRole", "API Gateway reads delivery-log records (GetItem on the table only)"
         )
-        self._integration_roles.append(role)
         iam.Grant.add_to_principal(grantee=role, actions=["dynamodb:GetItem"], resource_arns=[table.table_arn])
         if table.encryption_key is not None:
             table.encryption_key.grant_decrypt(role)

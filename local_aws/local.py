@@ -393,6 +393,17 @@ class LocalAws:
             sent_email_from_moto(m, log.get(m.id) if log and hasattr(m, "id") else {}) for m in backend.sent_messages
         ]
 
+    def table_item(self, table_name: str, key: Mapping[str, str]) -> dict[str, Any] | None:
+        """One item by its (string) key, read consistently, as plain Python; None when absent."""
+        item = self.client("dynamodb").get_item(
+            TableName=table_name, Key={k: {"S": v} for k, v in key.items()}, ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return None
+        deserializer = TypeDeserializer()
+        found: dict[str, Any] = plain({k: deserializer.deserialize(v) for k, v in item.items()})
+        return found
+
     def table_items(self, table_name: str) -> list[dict[str, Any]]:
         """All items of a DynamoDB table as plain Python (integral numbers become int)."""
         deserializer = TypeDeserializer()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,11 +29,9 @@ class Deployment:
         return self.aws.start_and_wait(self.stack.state_machine_arn, request, name=name or new_id())
 
     def record(self, notification_id: str) -> dict[str, Any]:
-        item = self.aws.client("dynamodb").get_item(
-            TableName=self.stack.table_name, Key={"notificationId": {"S": notification_id}}, ConsistentRead=True
-        ).get("Item")
+        item = self.aws.table_item(self.stack.table_name, {"notificationId": notification_id})
         assert item is not None, f"no delivery-log record for {notification_id}"
-        return _plain(item)
+        return item
 
     def records(self) -> list[dict[str, Any]]:
         return self.aws.table_items(self.stack.table_name)
@@ -49,17 +46,6 @@ class Deployment:
 
     def sent_counts(self) -> tuple[int, int]:
         return len(self.aws.sms_messages()), len(self.aws.sent_emails())
-
-
-def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    from boto3.dynamodb.types import TypeDeserializer
-
-    deserializer = TypeDeserializer()
-    return json.loads(json.dumps({k: deserializer.deserialize(v) for k, v in item.items()}, default=_number))
-
-
-def _number(value: Any) -> Any:
-    return int(value) if value == int(value) else float(value)
 
 
 def new_id(prefix: str = "t") -> str:

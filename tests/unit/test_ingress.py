@@ -342,22 +342,23 @@ def _refs(template: dict[str, Any]) -> dict[str, str]:
     return {machine: STATE_MACHINE_ARN, table: TABLE_NAME}
 
 
-@pytest.fixture(scope="module")
-def start_templates(template: dict[str, Any]) -> dict[str, str]:
-    integration = _method(template, "POST")["Integration"]
+def _integration_templates(template: dict[str, Any], http_method: str) -> dict[str, str]:
+    """The request template (references resolved) and the response templates by selection pattern."""
+    integration = _method(template, http_method)["Integration"]
     templates = {"request": _resolve(integration["RequestTemplates"]["application/json"], _refs(template))}
     for response in integration["IntegrationResponses"]:
         templates[response.get("SelectionPattern", "default")] = response["ResponseTemplates"]["application/json"]
     return templates
+
+
+@pytest.fixture(scope="module")
+def start_templates(template: dict[str, Any]) -> dict[str, str]:
+    return _integration_templates(template, "POST")
 
 
 @pytest.fixture(scope="module")
 def read_templates(template: dict[str, Any]) -> dict[str, str]:
-    integration = _method(template, "GET")["Integration"]
-    templates = {"request": _resolve(integration["RequestTemplates"]["application/json"], _refs(template))}
-    for response in integration["IntegrationResponses"]:
-        templates[response.get("SelectionPattern", "default")] = response["ResponseTemplates"]["application/json"]
-    return templates
+    return _integration_templates(template, "GET")
 
 
 # ---- POST /notifications: the StartExecution request ------------------------------------------

@@ -106,6 +106,16 @@ def existing_topic(variants: dict[str, Built]) -> Built:
 # --- state machine alarms -------------------------------------------------------------------
 
 
+def _assert_full_variant_alarm_settings(props: dict[str, Any]) -> None:
+    """Sum over the variant's own period and evaluation_periods (not the defaults), threshold 1."""
+    assert props["Statistic"] == "Sum"
+    assert props["Threshold"] == 1
+    assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert props["TreatMissingData"] == "notBreaching"
+    assert props["Period"] == 600
+    assert props["EvaluationPeriods"] == 2
+
+
 @pytest.mark.parametrize(("name", "metric_name"), sorted(EXECUTION_ALARMS.items()))
 def test_execution_alarm_watches_state_machine_metric(
     full: Built, name: str, metric_name: str
@@ -116,13 +126,7 @@ def test_execution_alarm_watches_state_machine_metric(
     assert props["Dimensions"] == [
         {"Name": "StateMachineArn", "Value": {"Ref": full.state_machine_id}}
     ]
-    assert props["Statistic"] == "Sum"
-    assert props["Threshold"] == 1
-    assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
-    assert props["TreatMissingData"] == "notBreaching"
-    # The variant's own period and evaluation_periods, not the defaults.
-    assert props["Period"] == 600
-    assert props["EvaluationPeriods"] == 2
+    _assert_full_variant_alarm_settings(props)
 
 
 def test_alarms_notify_the_created_topic(full: Built) -> None:
@@ -170,12 +174,7 @@ def test_channel_alarm_watches_integration_failures(full: Built, channel: str, a
     assert props["Namespace"] == "AWS/States"
     assert props["MetricName"] == "ServiceIntegrationsFailed"
     assert props["Dimensions"] == [{"Name": "ServiceIntegrationResourceArn", "Value": arn}]
-    assert props["Statistic"] == "Sum"
-    assert props["Threshold"] == 1
-    assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
-    assert props["TreatMissingData"] == "notBreaching"
-    assert props["Period"] == 600
-    assert props["EvaluationPeriods"] == 2
+    _assert_full_variant_alarm_settings(props)
 
 
 # --- topic, key and subscription ------------------------------------------------------------

@@ -11,7 +11,7 @@ from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks
 
 from constructs_lib import NotificationWorkflow
-from tests.support.asl import resources_of_type
+from tests.support.asl import definition, resources_of_type
 
 
 @pytest.fixture(scope="module")
@@ -77,9 +77,7 @@ def test_state_machine_logs_everything_but_execution_data_and_traces(assertions:
 
 
 def test_state_machine_has_a_timeout(template: dict[str, Any]) -> None:
-    [machine] = resources_of_type(template, "AWS::StepFunctions::StateMachine").values()
-    body = "".join(p if isinstance(p, str) else "" for p in machine["Properties"]["DefinitionString"]["Fn::Join"][1])
-    assert '"TimeoutSeconds":300}' in body
+    assert definition(template)["TimeoutSeconds"] == 300
 
 
 def test_log_group_is_vended_with_explicit_retention(template: dict[str, Any]) -> None:

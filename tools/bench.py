@@ -56,41 +56,55 @@ PATH_TARGETS: dict[str, tuple[int, int] | None] = {
 }
 
 # Each child builds and synthesizes in a fresh interpreter and prints its phase times as JSON.
-# BENCH_KIND picks the app or the bare app; BENCH_NO_NAG stubs out the validation plugins the
-# stack adds (profiling only); with CDK_PERF_COUNTERS_FILE set, a 0 ms slow-synth threshold makes
-# CDK write its own performance counters there, as it does for `cdk synth` (profiling only).
+# BENCH_KIND picks the app, the bare app, or the workflow construct alone in one stack (the floor:
+# no cdk-nag, monitoring, API or feedback); BENCH_NO_NAG stubs out the validation plugins the stack
+# adds and BENCH_SLIM switches the API and feedback off (profiling only); with CDK_PERF_COUNTERS_FILE
+# set, a 0 ms slow-synth threshold makes CDK write its own performance counters there, as it does
+# for `cdk synth` (profiling only).
 CHILD_SCRIPT = """
 import json, os, tempfile, time
 t0 = time.perf_counter()
 import aws_cdk as cdk
 t1 = time.perf_counter()
-bare = os.environ["BENCH_KIND"] == "bare"
+kind = os.environ["BENCH_KIND"]
 if os.environ.get("BENCH_NO_NAG"):
     class _NoPlugins:
         def add_plugins(self, *plugins): pass
         def acknowledge(self, *acknowledgments): pass
     cdk.Validations.of = staticmethod(lambda scope: _NoPlugins())
 extra = {"@aws-cdk/core.slowSynthThreshold": 0} if os.environ.get("CDK_PERF_COUNTERS_FILE") else {}
-if not bare:
+if kind == "app":
     import app as app_module
+elif kind == "workflow":
+    from constructs_lib import NotificationWorkflow
 t2 = time.perf_counter()
 with tempfile.TemporaryDirectory() as outdir:
-    if bare:
-        application = cdk.App(outdir=outdir, context=extra) if extra else cdk.App(outdir=outdir)
-        cdk.Stack(application, "Bare")
-    else:
+    if kind == "app":
         context = {**json.load(open("cdk.json"))["context"], **extra}
+        if os.environ.get("BENCH_SLIM"):
+            for settings in context["notify-cdk"]["environments"].values():
+                settings.update(api=False, deliveryFeedback=False)
         application = cdk.App(context=context, outdir=outdir)
         app_module.build(application)
+    else:
+        application = cdk.App(outdir=outdir, context=extra) if extra else cdk.App(outdir=outdir)
+        stack = cdk.Stack(application, "Bare")
+        if kind == "workflow":
+            NotificationWorkflow(stack, "Workflow", sender="notifications@example.com",
+                                 email_identities=["example.com"])
     t3 = time.perf_counter()
     application.synth()
     t4 = time.perf_counter()
 print(json.dumps({"import_cdk": t1 - t0, "import_app": t2 - t1, "build": t3 - t2, "synth": t4 - t3}))
 """
+SLIM_KIND = "app without cdk-nag, API or feedback"
+WORKFLOW_KIND = "workflow construct alone"
 KINDS: dict[str, dict[str, str]] = {
     "app": {"BENCH_KIND": "app"},
     "bare": {"BENCH_KIND": "bare"},
     "app without cdk-nag": {"BENCH_KIND": "app", "BENCH_NO_NAG": "1"},
+    SLIM_KIND: {"BENCH_KIND": "app", "BENCH_NO_NAG": "1", "BENCH_SLIM": "1"},
+    WORKFLOW_KIND: {"BENCH_KIND": "workflow"},
 }
 PHASES = ("import_cdk", "import_app", "build", "synth")
 # CDK's own counters (milliseconds), named as in cdk.out/performance-counters.json.
@@ -428,6 +442,21 @@ def profile_note(profile: SynthTimes) -> str | None:
     )
 
 
+def floor_note(profile: SynthTimes) -> str | None:
+    """How close the smaller builds come to the synth target: is it reachable at all?"""
+    walls = {kind: profile.median_wall(kind) for kind in ("bare", SLIM_KIND, WORKFLOW_KIND)}
+    bare, slim, workflow = walls["bare"], walls[SLIM_KIND], walls[WORKFLOW_KIND]
+    if bare is None or slim is None or workflow is None:
+        return None
+    return (
+        f"Floor: the {SLIM_KIND} takes {slim:.2f} s ({slim / bare:.2f}x the bare app), and the "
+        f"{WORKFLOW_KIND} in one stack (no cdk-nag, monitoring, API or feedback) {workflow:.2f} s "
+        f"({workflow / bare:.2f}x). A {SYNTH_RATIO_TARGET:g}x target allows "
+        f"{(SYNTH_RATIO_TARGET - 1) * bare:.2f} s over the bare app; the workflow construct alone "
+        f"needs {workflow - bare:.2f} s."
+    )
+
+
 def machine_line() -> str:
     versions = []
     for package in ("aws-cdk-lib", "cdk-nag", "moto"):
@@ -455,7 +484,8 @@ class Results:
 
 _PROFILE_TEXT = [
     "Profile, run because the synth ratio missed its target: the app, the app with `Validations.of`",
-    "stubbed out (no cdk-nag packs), and the bare app, with CDK's own performance counters on (what",
+    "stubbed out (no cdk-nag packs), that app also without the API and feedback, `NotificationWorkflow`",
+    "alone in one stack, and the bare app, with CDK's own performance counters on (what",
     "`cdk synth` writes to `cdk.out/performance-counters.json`). `validateTemplates` is the validation",
     "step inside synthesis (CDK's built-in CloudFormation validation, then the plugins the stack",
     "adds); `CloudFormationValidate.validate` is the built-in validator's own check.",
@@ -524,11 +554,10 @@ def measure(rounds: int) -> Results:
     profile = None
     synth_ratio = ratio(synth.median_wall("app"), synth.median_wall("bare"))
     if synth_ratio is not None and synth_ratio > SYNTH_RATIO_TARGET:
-        print(f"  ratio {synth_ratio:.2f} > {SYNTH_RATIO_TARGET}: profiling (CDK's counters; app without cdk-nag)")
-        profile = measure_synth(["app", "app without cdk-nag", "bare"], rounds, profile=True)
-        note = profile_note(profile)
-        if note:
-            notes.append(note)
+        print(f"  ratio {synth_ratio:.2f} > {SYNTH_RATIO_TARGET}: profiling (CDK's counters; smaller builds)")
+        profile = measure_synth(["app", "app without cdk-nag", SLIM_KIND, WORKFLOW_KIND, "bare"], rounds,
+                                profile=True)
+        notes += [note for note in (profile_note(profile), floor_note(profile)) if note]
 
     print(f"[3/4] behaviour suite: pytest {SUITE_PATH} -q -p no:cacheprovider")
     suite_wall, suite_note = measure_suite()

@@ -231,3 +231,12 @@ def test_profile_note_attributes_the_extra_time() -> None:
     assert "import_app +1.00 s, build +1.80 s" in note and "validateTemplates +1.10 s" in note
     assert "cdk-nag packs account for +0.50 s" in note and "takes 4.40 s of the bare app's 4.50 s" in note
     assert bench.profile_note(bench.SynthTimes()) is None
+
+
+def test_floor_note_compares_the_smaller_builds_with_the_bare_app() -> None:
+    profile = bench.SynthTimes(wall={"bare": [3.0], bench.SLIM_KIND: [6.0], bench.WORKFLOW_KIND: [5.1]})
+    note = bench.floor_note(profile)
+    assert note is not None
+    assert "takes 6.00 s (2.00x the bare app)" in note and "5.10 s (1.70x)" in note
+    assert "allows 1.50 s over the bare app" in note and "alone needs 2.10 s" in note
+    assert bench.floor_note(bench.SynthTimes(wall={"bare": [3.0]})) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -39,6 +40,7 @@ _NAME = "NotificationWorkflow"
 DEFAULT_TIMEOUT = cdk.Duration.minutes(5)
 MESSAGE_ID_ATTRIBUTES = {"sms": SMS_MESSAGE_ID_ATTRIBUTE, "email": EMAIL_MESSAGE_ID_ATTRIBUTE}
 DEFAULT_TASK_TIMEOUT = cdk.Duration.seconds(30)
+KMS_DATA_KEY_REUSE = cdk.Duration.minutes(5)
 
 # Where the request is merged with its defaults (one state on every send path).
 _MERGED: dict[str, object] = {
@@ -154,9 +156,12 @@ class NotificationWorkflow(Construct):
             [configuration_set_name, *allowed_configuration_sets] if configuration_set_name else []
         )
         stack = cdk.Stack.of(self)
+        # SES authorizes a send on the sender's own identity when the address is verified by itself,
+        # else on its domain's: grant both, so verifying an address later breaks nothing.
+        identities = list(dict.fromkeys([*email_identities, *self._senders]))
         self._ses_resources = [
             stack.format_arn(service="ses", resource="identity", resource_name=identity)
-            for identity in email_identities
+            for identity in identities
         ] + [
             stack.format_arn(service="ses", resource="configuration-set", resource_name=name)
             for name in self._configuration_sets
@@ -203,10 +208,9 @@ class NotificationWorkflow(Construct):
                 level=sfn.LogLevel.ALL,
                 include_execution_data=include_execution_data,
             ),
-            encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(
-                self.encryption_key, cdk.Duration.minutes(5)
-            ),
         )
+        self._encrypt_state_machine()
+        self._grant_delivery_log_key()
         self._grant_sms_publish()
         #: Queue of failed, timed-out and aborted executions (``None`` when not captured).
         self.failed_executions: sqs.Queue | None = (
@@ -528,6 +532,60 @@ class NotificationWorkflow(Construct):
         return state.next(self._fails[rejection.error])
 
     # ---- IAM --------------------------------------------------------------------------------
+
+    def _encrypt_state_machine(self) -> None:
+        """Encrypts the machine's data with the customer-managed key, and grants its role that key.
+
+        Set on the L1 resource: CDK's ``CustomerManagedEncryptionConfiguration`` conditions the role
+        on ``kms:EncryptionContext:aws:states:stateMachineArn`` equal to an ARN built from the
+        machine's physical name, which is empty here, so that condition never matches; and its
+        logs-delivery statement compares ``kms:EncryptionContext:SourceArn`` with StringEquals
+        against a value ending in ``*``, which StringEquals never expands. A fixed machine name
+        would give an exact ARN but replaces a deployed machine (and its history) and must be unique
+        per account and region; CloudFormation's generated name contains the logical id, so the
+        condition matches that with ArnLike instead.
+        """
+        stack = cdk.Stack.of(self)
+        cfn_machine = cast(sfn.CfnStateMachine, self.state_machine.node.default_child)
+        cfn_machine.encryption_configuration = sfn.CfnStateMachine.EncryptionConfigurationProperty(
+            type="CUSTOMER_MANAGED_KMS_KEY",
+            kms_key_id=self.encryption_key.key_arn,
+            kms_data_key_reuse_period_seconds=int(KMS_DATA_KEY_REUSE.to_seconds()),
+        )
+        machines_of_this_construct = stack.format_arn(
+            service="states", resource="stateMachine", resource_name=f"*{cfn_machine.logical_id}*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.state_machine.add_to_role_policy(iam.PolicyStatement(
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            resources=[self.encryption_key.key_arn],
+            conditions={"ArnLike": {"kms:EncryptionContext:aws:states:stateMachineArn": machines_of_this_construct}},
+        ))
+        # Vended log delivery to the encrypted execution log group (as CDK's L2 would add it).
+        if isinstance(self.encryption_key, kms.Key):
+            self.encryption_key.add_to_resource_policy(iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("delivery.logs.amazonaws.com")],
+                actions=["kms:Decrypt*"],
+                resources=["*"],
+            ))
+        self.state_machine.add_to_role_policy(iam.PolicyStatement(
+            actions=["kms:GenerateDataKey"],
+            resources=[self.encryption_key.key_arn],
+            conditions={"ArnLike": {"kms:EncryptionContext:SourceArn": stack.format_arn(
+                service="logs", resource="*", arn_format=cdk.ArnFormat.NO_RESOURCE_NAME)}},
+        ))
+
+    def _grant_delivery_log_key(self) -> None:
+        """CDK's DynamoDB task grants add the table actions only: the table's key is granted here,
+        for use through DynamoDB alone."""
+        key = self.table.encryption_key
+        if key is None:
+            return
+        self.state_machine.add_to_role_policy(iam.PolicyStatement(
+            actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+            resources=[key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{cdk.Stack.of(self).region}.amazonaws.com"}},
+        ))
 
     def _grant_sms_publish(self) -> None:
         if self._sms_topic is not None:

@@ -28,6 +28,13 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.ses.models import ses_backends
 from moto.sns.models import sns_backends
 
+from local_aws.access import (
+    AccessCheck,
+    IamSimulator,
+    enforce_access,
+    keep_state_machine_encryption,
+    model_resource_policies_in_cloudformation,
+)
 from local_aws.bridges import (
     EmailRequestLog,
     capture_email_requests,
@@ -78,6 +85,7 @@ class LocalAws:
         endpoint_url: str | None,
         cleanup: ExitStack,
         email_log: EmailRequestLog | None,
+        access: AccessCheck | None = None,
     ) -> None:
         self.region = region
         self.account_id: str = DEFAULT_ACCOUNT_ID
@@ -85,21 +93,26 @@ class LocalAws:
         self._cleanup = cleanup
         self._email_log = email_log
         self._clients: dict[str, Any] = {}
+        #: The IAM/KMS access check (None when started with ``access_check=False``).
+        self.access = access
 
     # ---- lifecycle -------------------------------------------------------------------------
 
     @classmethod
     @contextmanager
     def in_process(
-        cls, region: str = "us-east-1", *, apply_bridges: bool = True, seed_bootstrap: bool = True
+        cls, region: str = "us-east-1", *, apply_bridges: bool = True, seed_bootstrap: bool = True,
+        access_check: bool = True,
     ) -> Iterator[LocalAws]:
         """mock_aws with Step Functions execution on, dummy credentials and the bridges.
 
         ``seed_bootstrap`` creates the CDK bootstrap version parameter (when bridges apply);
         pass False before deploying a bootstrap (CDKToolkit) template, which creates it itself
-        and fails in moto if it already exists.
+        and fails in moto if it already exists. ``access_check`` (with the bridges) evaluates IAM and
+        KMS for every request made on behalf of a principal (see ``local_aws.access``).
         """
-        local = cls.start_in_process(region, apply_bridges=apply_bridges, seed_bootstrap=seed_bootstrap)
+        local = cls.start_in_process(region, apply_bridges=apply_bridges, seed_bootstrap=seed_bootstrap,
+                                     access_check=access_check)
         try:
             yield local
         finally:
@@ -107,7 +120,8 @@ class LocalAws:
 
     @classmethod
     def start_in_process(
-        cls, region: str = "us-east-1", *, apply_bridges: bool = True, seed_bootstrap: bool = True
+        cls, region: str = "us-east-1", *, apply_bridges: bool = True, seed_bootstrap: bool = True,
+        access_check: bool = True,
     ) -> LocalAws:
         """Like ``in_process`` but returns the object; call ``stop()`` when done."""
         cleanup = ExitStack()
@@ -117,7 +131,8 @@ class LocalAws:
             cleanup.enter_context(mock.patch.dict(os.environ, _dummy_env(region)))
             os.environ.pop("AWS_PROFILE", None)  # a named profile would beat the dummy keys
             email_log = cleanup.enter_context(_bridges()) if apply_bridges else None
-            local = cls(region=region, endpoint_url=None, cleanup=cleanup, email_log=email_log)
+            access = _start_access_check(cleanup) if apply_bridges and access_check else None
+            local = cls(region=region, endpoint_url=None, cleanup=cleanup, email_log=email_log, access=access)
             if apply_bridges and seed_bootstrap:
                 seed_bootstrap_version(local.client("ssm"))
             return local
@@ -134,12 +149,14 @@ class LocalAws:
         port: int | None = None,
         apply_bridges: bool = True,
         seed_bootstrap: bool = True,
+        access_check: bool = True,
     ) -> Iterator[LocalAws]:
         """A moto HTTP server on 127.0.0.1 (a free port by default), stopped on exit.
 
         Pass ``seed_bootstrap=False`` when a CLI will run ``cdk bootstrap`` against it.
         """
-        local = cls.start_server(region, port=port, apply_bridges=apply_bridges, seed_bootstrap=seed_bootstrap)
+        local = cls.start_server(region, port=port, apply_bridges=apply_bridges, seed_bootstrap=seed_bootstrap,
+                                 access_check=access_check)
         try:
             yield local
         finally:
@@ -153,6 +170,7 @@ class LocalAws:
         port: int | None = None,
         apply_bridges: bool = True,
         seed_bootstrap: bool = True,
+        access_check: bool = True,
     ) -> LocalAws:
         """Start a ThreadedMotoServer with fresh state; call ``stop()`` when done."""
         port = port or free_port()
@@ -172,10 +190,12 @@ class LocalAws:
             _post_json(f"{endpoint}/moto-api/reset", {})
             _post_json(f"{endpoint}/moto-api/config", SFN_EXECUTE_CONFIG)
             email_log = None
+            access = None
             if apply_bridges:
                 cleanup.enter_context(point_sfn_sdk_calls_at_server(port))
                 email_log = cleanup.enter_context(_bridges())
-            local = cls(region=region, endpoint_url=endpoint, cleanup=cleanup, email_log=email_log)
+                access = _start_access_check(cleanup) if access_check else None
+            local = cls(region=region, endpoint_url=endpoint, cleanup=cleanup, email_log=email_log, access=access)
             if apply_bridges and seed_bootstrap:
                 seed_bootstrap_version(local.client("ssm"))
             return local
@@ -443,7 +463,18 @@ def _bridges() -> Iterator[EmailRequestLog]:
         stack.enter_context(model_cloudwatch_alarms_in_cloudformation())
         stack.enter_context(reuse_parsed_definitions())
         stack.enter_context(emit_execution_status_events())
+        stack.enter_context(model_resource_policies_in_cloudformation())
+        stack.enter_context(keep_state_machine_encryption())
         yield stack.enter_context(capture_email_requests())
+
+
+def _start_access_check(cleanup: ExitStack) -> AccessCheck:
+    """One iam-simulate process per LocalAws, stopped with it."""
+    simulator = IamSimulator()
+    cleanup.callback(simulator.close)
+    check = AccessCheck(simulator, account_id=DEFAULT_ACCOUNT_ID)
+    cleanup.enter_context(enforce_access(check))
+    return check
 
 
 def _zip_directory(directory: Path) -> bytes:

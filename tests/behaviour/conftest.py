@@ -58,6 +58,8 @@ def local_aws() -> Iterator[LocalAws]:
     with LocalAws.in_process() as aws:
         aws.verify_email_identities([settings["sender"], *settings["allowedSenders"], *settings["emailIdentities"]])
         yield aws
+        assert aws.access is not None
+        print("\n" + aws.access.report())
 
 
 @pytest.fixture(scope="package")

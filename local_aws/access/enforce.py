@@ -1,0 +1,223 @@
+"""Where the access check sits in the embedded AWS: each place where AWS would authorize a request
+made on behalf of a principal. Each is a context manager undone on exit.
+
+- ``check_state_machine_tasks``: every service call a task makes, as the state machine's role
+  (including the KMS calls a customer-managed key implies); a denial fails the task with the
+  service's own error, which the workflow's retriers and catchers see.
+- ``check_state_machine_key``: at StartExecution, the role must be able to use the state
+  machine's own key under the encryption context ``aws:states:stateMachineArn``; else
+  StartExecution fails with ``KmsAccessDeniedException``.
+- ``check_event_deliveries``: an EventBridge rule delivering to an SQS queue, as
+  ``events.amazonaws.com`` (queue policy and key policy); a denied event is dropped, as AWS
+  counts it in FailedInvocations.
+- ``check_log_group_keys``: creating a log group under a key needs the key policy to let
+  ``logs.<region>.amazonaws.com`` use it for that group.
+- ``guard_client``: any boto3 client used as a role (e.g. a Lambda handler run in process).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+from unittest import mock
+
+from botocore.exceptions import ClientError
+
+from local_aws.access.calls import UnmodelledCall, requests_for_call
+from local_aws.access.check import AccessCheck, AccessDeniedError, AccessRequest, Denial
+
+_LOG = logging.getLogger(__name__)
+
+# The error code and HTTP status each service answers an IAM denial with, and a KMS denial with.
+_DENIAL_ERRORS: dict[str, tuple[tuple[str, int], tuple[str, int]]] = {
+    "sns": (("AuthorizationError", 403), ("KMSAccessDenied", 400)),
+    "dynamodb": (("AccessDeniedException", 400), ("AccessDeniedException", 400)),
+    "ses": (("AccessDeniedException", 403), ("AccessDeniedException", 403)),
+    "sqs": (("AccessDenied", 403), ("KmsAccessDenied", 400)),
+    "states": (("AccessDeniedException", 400), ("KmsAccessDeniedException", 400)),
+}
+
+
+def denial_error(iam_prefix: str, operation: str, denial: Denial) -> ClientError:
+    """The ClientError the service would return, as a class named after its code (the Step
+    Functions engine names aws-sdk errors after the exception class)."""
+    iam_denial, kms_denial = _DENIAL_ERRORS.get(iam_prefix, (("AccessDeniedException", 403),) * 2)
+    code, status = kms_denial if denial.request.action.startswith("kms:") else iam_denial
+    request = denial.request
+    message = (f"User: {request.principal} is not authorized to perform: {request.action} on resource: "
+               f"{request.resource} because {denial.reason}")
+    error_class = type(code, (ClientError,), {})
+    response: Any = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": "local-access-check"},
+    }
+    error: ClientError = error_class(response, operation)
+    return error
+
+
+def _unmodelled(principal: str, action: str, caller: str, error: UnmodelledCall) -> Denial:
+    return Denial(AccessRequest(principal, action, "*", {}, caller), "Unmodelled", str(error))
+
+
+def guard_client(client: Any, check: AccessCheck, *, principal: str, caller: str) -> Callable[[], None]:
+    """Checks each call ``client`` makes as ``principal``; returns a function that undoes it."""
+    model = client.meta.service_model
+    iam_prefix = model.signing_name
+    region = client.meta.region_name
+
+    def before_parameter_build(params: dict[str, Any], model: Any, **_: Any) -> None:
+        operation = model.name
+        try:
+            requests = requests_for_call(
+                principal=principal, iam_prefix=iam_prefix, operation=operation, params=params,
+                account_id=check.account_id, region=region, caller=caller,
+            )
+        except UnmodelledCall as error:
+            check.record(_unmodelled(principal, f"{iam_prefix}:{operation}", caller, error))
+            raise denial_error(iam_prefix, operation, check.denials[-1]) from None
+        try:
+            check.require(requests)
+        except AccessDeniedError as denied:
+            raise denial_error(iam_prefix, operation, denied.denial) from None
+
+    event = f"before-parameter-build.{model.service_id.hyphenize()}"
+    client.meta.events.register(event, before_parameter_build)
+    return lambda: client.meta.events.unregister(event, before_parameter_build)
+
+
+@contextmanager
+def check_state_machine_tasks(check: AccessCheck) -> Iterator[None]:
+    """Task service calls are made with the state machine's role (or the task's Credentials)."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk,
+        state_task_service_dynamodb,
+        state_task_service_events,
+        state_task_service_sfn,
+        state_task_service_sns,
+        state_task_service_sqs,
+    )
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    original = boto_client.boto_client_for
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        client = original(region=region, service=service, state_credentials=state_credentials)
+        role_arn = getattr(state_credentials, "role_arn", None)
+        if role_arn:
+            guard_client(client, check, principal=role_arn, caller="state machine task")
+        return client
+
+    modules = (state_task_service_aws_sdk, state_task_service_dynamodb, state_task_service_events,
+               state_task_service_sfn, state_task_service_sns, state_task_service_sqs, lambda_eval_utils)
+    with ExitStack() as stack:
+        for module in modules:
+            stack.enter_context(mock.patch.object(module, "boto_client_for", boto_client_for))
+        yield
+
+
+@contextmanager
+def check_state_machine_key(check: AccessCheck) -> Iterator[None]:
+    """The execution role must use the machine's customer-managed key for this machine's ARN."""
+    from moto.core.exceptions import AWSError
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    from local_aws.access.calls import ResourceKeys
+
+    class KmsAccessDeniedException(AWSError):
+        TYPE = "KmsAccessDeniedException"
+        STATUS = 400
+
+    original = StepFunctionsParserBackend.start_execution
+
+    def start_execution(self: StepFunctionsParserBackend, state_machine_arn: str, *args: Any, **kwargs: Any) -> Any:
+        machine = self.describe_state_machine(state_machine_arn)
+        resources = ResourceKeys(self.account_id, self.region_name)
+        key = resources.state_machine_key(machine.arn)
+        if key is not None:
+            def ask(action: str, resource: str, extra: Any = None) -> AccessRequest:
+                return AccessRequest(machine.roleArn, action, resource, dict(extra or {}),
+                                     f"execution of {machine.name}")
+
+            requests = resources.kms(ask, key, ("kms:GenerateDataKey", "kms:Decrypt"), "states",
+                                     {"aws:states:stateMachineArn": machine.arn})
+            try:
+                check.require(requests)
+            except AccessDeniedError as denied:
+                raise KmsAccessDeniedException(str(denied.denial)) from None
+        return original(self, state_machine_arn, *args, **kwargs)
+
+    with mock.patch.object(StepFunctionsParserBackend, "start_execution", start_execution):
+        yield
+
+
+@contextmanager
+def check_event_deliveries(check: AccessCheck) -> Iterator[None]:
+    """EventBridge delivers to SQS as ``events.amazonaws.com``, with the rule as the source."""
+    from moto.events.models import Rule
+
+    original = Rule._send_to_sqs_queue
+
+    def send_to_sqs_queue(self: Rule, resource_id: str, event: dict[str, Any], group_id: str | None = None) -> None:
+        try:
+            requests = requests_for_call(
+                principal="events.amazonaws.com", iam_prefix="sqs", operation="SendMessage",
+                params={"QueueUrl": resource_id}, account_id=self.account_id, region=self.region_name,
+                caller=f"EventBridge rule {self.name}",
+                source={"aws:SourceArn": self.arn, "aws:SourceAccount": self.account_id},
+            )
+            check.require(requests)
+        except AccessDeniedError as denied:
+            _LOG.warning("EventBridge dropped an event (FailedInvocations): %s", denied.denial)
+            return
+        original(self, resource_id, event, group_id)
+
+    with mock.patch.object(Rule, "_send_to_sqs_queue", send_to_sqs_queue):
+        yield
+
+
+@contextmanager
+def check_log_group_keys(check: AccessCheck) -> Iterator[None]:
+    """CloudWatch Logs refuses a log group whose key policy does not let it use the key."""
+    from moto.logs.exceptions import LogsClientError
+    from moto.logs.models import LogsBackend
+
+    from local_aws.access.calls import ResourceKeys
+
+    original = LogsBackend.create_log_group
+
+    def create_log_group(self: LogsBackend, log_group_name: str, tags: dict[str, str], **kwargs: Any) -> Any:
+        key_reference = kwargs.get("kmsKeyId") or kwargs.get("KmsKeyId")
+        key = ResourceKeys(self.account_id, self.region_name).key_arn(key_reference)
+        if key is not None:
+            group_arn = f"arn:aws:logs:{self.region_name}:{self.account_id}:log-group:{log_group_name}"
+            context = {"kms:EncryptionContext:aws:logs:arn": group_arn,
+                       "kms:EncryptionContextKeys": ["aws:logs:arn"]}
+            principal = f"logs.{self.region_name}.amazonaws.com"
+            caller = f"log group {log_group_name}"
+            try:
+                check.require([AccessRequest(principal, action, key, context, caller)
+                               for action in ("kms:GenerateDataKey", "kms:Decrypt")])
+            except AccessDeniedError as denied:
+                raise LogsClientError(
+                    "AccessDeniedException",
+                    f"The specified KMS key does not exist or is not allowed to be used with Arn "
+                    f"'{group_arn}': {denied.denial.reason}",
+                ) from None
+        return original(self, log_group_name, tags, **kwargs)
+
+    with mock.patch.object(LogsBackend, "create_log_group", create_log_group):
+        yield
+
+
+@contextmanager
+def enforce_access(check: AccessCheck) -> Iterator[AccessCheck]:
+    """All the checks above."""
+    with ExitStack() as stack:
+        stack.enter_context(check_state_machine_tasks(check))
+        stack.enter_context(check_state_machine_key(check))
+        stack.enter_context(check_event_deliveries(check))
+        stack.enter_context(check_log_group_keys(check))
+        yield check

@@ -26,6 +26,7 @@ write (see :data:`REQUIRED_INDEXES`).
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -73,7 +74,30 @@ _PACKS = ("NIST.800.53.R5", "HIPAA.Security")
 #: What the NIST 800-53 and HIPAA packs report for log groups without a customer-managed key.
 LOG_ENCRYPTION_FINDINGS = tuple(f"{pack}-CloudWatchLogGroupEncrypted" for pack in _PACKS)
 
-HANDLER_DIRECTORY = Path(__file__).resolve().parent.parent / "lambda_src" / "delivery_status"
+_HANDLER_PACKAGE = "lambda_src.delivery_status"
+
+
+def _handler_directory() -> Path:
+    """The directory of the handler package, wherever it is imported from: the checkout, or
+    site-packages when notify-cdk is installed (it ships ``lambda_src`` beside ``constructs_lib``)."""
+    try:
+        spec = importlib.util.find_spec(_HANDLER_PACKAGE)
+    except ModuleNotFoundError:  # no lambda_src at all
+        spec = None
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    directory = Path(locations[0]).resolve() if locations else None
+    if directory is None or not (directory / "handler.py").is_file():
+        parent = importlib.util.find_spec("lambda_src")
+        found = list(parent.submodule_search_locations or []) if parent is not None else []
+        raise ImportError(
+            f"{_NAME}: no handler.py in the Lambda handler package {_HANDLER_PACKAGE} (directory: {directory}; "
+            f"lambda_src found at: {found or 'nowhere'}). notify-cdk installs lambda_src beside constructs_lib: "
+            "reinstall it, or rename a different lambda_src package that comes first on sys.path."
+        )
+    return directory
+
+
+HANDLER_DIRECTORY = _handler_directory()
 # Bytecode differs per machine and Python; excluding it keeps the asset hash stable.
 ASSET_EXCLUDE = ["__pycache__", "*.pyc"]
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Packaging check, run by CI apart from pytest (slow: a fresh venv and a pip install).
 # Installs this repository (not editable) into a throwaway venv, then imports constructs_lib
-# from the installed copy and checks that py.typed was installed beside it.
+# from the installed copy and checks that py.typed was installed beside it, synthesizes an app
+# with every public construct from the installed copy (tools/package_smoke_app.py: the
+# DeliveryFeedback Lambda asset must be staged with its handler.py), and runs the consumer example's test.
 #
 #   bash tools/check_package.sh          # PYTHON=python3.12 bash tools/check_package.sh
 set -euo pipefail
@@ -45,9 +47,18 @@ version = importlib.metadata.version("notify-cdk")
 print(f"ok: notify-cdk {version} installed; constructs_lib ({len(constructs_lib.__all__)} public names) "
       f"imports from {package} with py.typed")
 PY
+# Every public construct in one app, synthesized from the installed copy; the handler asset must be
+# in the cloud assembly and hash as the checkout's does. Fed on stdin so the checkout is not on sys.path.
+"$WORK/venv/bin/python" - --require-installed --outdir "$WORK/empty/cdk.out" \
+    --same-asset-as "$WORK/src/lambda_src/delivery_status" < "$WORK/src/tools/package_smoke_app.py"
 # The consumer example's own test, in the fresh venv, against the installed package (the test
 # appends the checkout to sys.path only for local_aws, so site-packages wins for constructs_lib).
 grep -E '^(pytest|moto\[server\]|boto3)==' "$ROOT/requirements-dev.txt" > "$WORK/test-requirements.txt"
+# local_aws looks for its Node tools (the IAM simulator) under the copy; lend it the checkout's,
+# after the pip install so that they stay out of the build.
+if [[ -d "$ROOT/node_modules" ]]; then
+    ln -s "$ROOT/node_modules" "$WORK/src/node_modules"
+fi
 "$WORK/venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$WORK/test-requirements.txt"
 "$WORK/venv/bin/python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning \
     "$WORK/src/examples/consumer_app/tests"

@@ -1,5 +1,5 @@
-"""Reliability and privacy on the local AWS: idempotency on Express, the email fallback, failed
-executions captured for redrive, and what the delivery log keeps about people."""
+"""Reliability and privacy on the local AWS: jittered retries, idempotency on Express, the email
+fallback, failed executions captured for redrive, and what the delivery log keeps about people."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ import hashlib
 import json
 import uuid
 
-from local_aws import ses_message_rejected, sesv2_send_email_fault, sns_invalid_parameter, sns_publish_fault
+from local_aws import (
+    record_retry_sleeps,
+    ses_message_rejected,
+    sesv2_send_email_fault,
+    sns_invalid_parameter,
+    sns_publish_fault,
+    sns_throttled,
+)
 from tests.behaviour.conftest import Deployment, new_id
 
 SMS = {"channel": "sms", "message": "Code 1234", "phoneNumber": "+15555550100"}
@@ -16,6 +23,25 @@ EMAIL_PART = {"to": "fallback@example.org", "subject": "Your code"}
 
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_sms_retry_waits_are_jittered_not_a_fixed_schedule(deployment: Deployment) -> None:
+    """The deployed SendSms retrier (2 s, rate 2, 3 retries, FULL jitter) waits a uniform random
+    time in [0, 2/4/8 s]; a fixed 2/4/8 s schedule fails here. Over 4 throttled requests (12
+    waits) no two waits of the same attempt are equal, some wait is below 3/4 of its backoff and
+    some above 1/4. A correct engine fails the last check only if all 12 land in one outer
+    quarter: probability 2 * (1/4)**12, about 1.2e-7; equal random floats are rarer still."""
+    runs, backoffs = 4, [2.0, 4.0, 8.0]
+    with record_retry_sleeps() as sleeps, sns_publish_fault(sns_throttled, times=4 * runs) as fault:
+        results = [deployment.run({**SMS, "notificationId": new_id("jitter")}) for _ in range(runs)]
+
+    assert [(r.status, r.error) for r in results] == [("FAILED", "DeliveryFailed")] * runs
+    assert fault.calls == 4 * runs and len(sleeps.intervals) == 3 * runs
+    ratios = [wait / backoff for wait, backoff in zip(sleeps.intervals, backoffs * runs, strict=True)]
+    assert all(0.0 <= r <= 1.0 for r in ratios), ratios
+    for attempt in range(3):
+        assert len(set(sleeps.intervals[attempt::3])) == runs, sleeps.intervals[attempt::3]
+    assert any(r < 0.75 for r in ratios) and any(r > 0.25 for r in ratios), ratios
 
 
 def test_recipients_are_hashed_and_the_message_is_not_kept_by_default(deployment: Deployment) -> None:

@@ -10,8 +10,8 @@ from aws_cdk import aws_stepfunctions as sfn
 
 from ._props import PropError, require_duration_between, require_int_between, require_number_between
 
-# Errors that another attempt cannot fix. Both casings are listed because engines differ:
-# AWS reports aws-sdk errors as "SesV2.X", the local engine as "sesv2.X".
+# Errors that another attempt cannot fix, named as AWS names them: optimized integrations as
+# "SNS.<Code>Exception", aws-sdk integrations as "<SdkClient>.<Code>Exception" ("SesV2.").
 SMS_PERMANENT_ERRORS: tuple[str, ...] = (
     "SNS.InvalidParameterException",
     "SNS.InvalidParameterValueException",
@@ -19,20 +19,20 @@ SMS_PERMANENT_ERRORS: tuple[str, ...] = (
     "SNS.EndpointDisabledException",
     "SNS.NotFoundException",
     "SNS.ValidationException",
+    "SNS.KMSAccessDeniedException",
     "States.Permissions",
 )
 EMAIL_PERMANENT_ERRORS: tuple[str, ...] = tuple(
-    f"{prefix}.{name}"
+    f"SesV2.{name}"
     for name in (
         "BadRequestException",
-        "MessageRejected",
         "MessageRejectedException",
         "MailFromDomainNotVerifiedException",
         "AccountSuspendedException",
         "SendingPausedException",
         "NotFoundException",
+        "AccessDeniedException",
     )
-    for prefix in ("SesV2", "sesv2")
 ) + ("States.Permissions",)
 DELIVERY_LOG_TRANSIENT_ERRORS: tuple[str, ...] = (
     "DynamoDB.ProvisionedThroughputExceededException",

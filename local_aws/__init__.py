@@ -10,23 +10,26 @@ Error names moto's Step Functions engine reports (observed; tests/local_aws pin 
   Transient: ``SNS.ThrottledException`` (code Throttled, HTTP 429),
   ``SNS.InternalErrorException`` (InternalError, 500).
   Permanent: ``SNS.InvalidParameterException`` (injected, or a non-E.164 PhoneNumber).
-- ``arn:aws:states:::aws-sdk:sesv2:sendEmail``: lower-case service prefix, unlike AWS's ``SesV2.``.
-  Transient: ``sesv2.TooManyRequestsException`` (429).
-  Permanent: ``sesv2.MessageRejectedException`` (injected, or an unverified sender).
+- ``arn:aws:states:::aws-sdk:sesv2:sendEmail``: ``SesV2.<Code>Exception`` as on AWS (moto itself says
+  ``sesv2.``; the ``name_sdk_errors_as_aws`` bridge gives AWS's spelling).
+  Transient: ``SesV2.TooManyRequestsException`` (429).
+  Permanent: ``SesV2.MessageRejectedException`` (injected, or an unverified sender).
   The same names whether the fault is on SESV2Backend.send_email or SESBackend.send_email.
-- ``arn:aws:states:::aws-sdk:ses:sendEmail``: ``ses.MessageRejectedException``; a code absent
-  from SES v1's model (e.g. TooManyRequestsException, Throttling) comes out as ``ses.sesException``.
-- aws-sdk integrations: a code missing from the service model becomes ``<service>.<service>Exception``.
+- ``arn:aws:states:::aws-sdk:ses:sendEmail``: ``Ses.MessageRejectedException``; a code absent
+  from SES v1's model (e.g. TooManyRequestsException, Throttling) comes out as ``Ses.SesException``.
+- aws-sdk integrations: a code missing from the service model becomes ``<Service>.<Service>Exception``.
 """
 
 from local_aws.bridges import (
     EmailRequestLog,
+    aws_sdk_error_prefix,
     bootstrap_version_parameter_name,
     capture_email_requests,
     create_change_sets_in_dependency_order,
     emit_execution_status_events,
     execution_status_change_event,
     model_cloudwatch_alarms_in_cloudformation,
+    name_sdk_errors_as_aws,
     point_sfn_sdk_calls_at_server,
     recompute_outputs_after_change_set,
     reuse_parsed_definitions,
@@ -69,6 +72,7 @@ __all__ = [
     "SmsMessage",
     "StackDeployError",
     "StackResource",
+    "aws_sdk_error_prefix",
     "bootstrap_version_parameter_name",
     "capture_email_requests",
     "create_change_sets_in_dependency_order",
@@ -76,6 +80,7 @@ __all__ = [
     "execution_status_change_event",
     "free_port",
     "model_cloudwatch_alarms_in_cloudformation",
+    "name_sdk_errors_as_aws",
     "inject_fault",
     "point_sfn_sdk_calls_at_server",
     "recompute_outputs_after_change_set",

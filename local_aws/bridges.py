@@ -6,9 +6,11 @@ without the bridge and the fix with it.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -349,4 +351,43 @@ def create_change_sets_in_dependency_order() -> Iterator[None]:
         stack.output_map = stack._create_output_map()
 
     with mock.patch.object(cfn_models.ChangeSet, "apply", apply):
+        yield
+
+
+# Words of a serviceId: acronyms ("SES", "SMS", "DB"), capitalised words, a lone "v" of "v2", digits.
+_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z]{2})|[A-Z]+(?![a-z]{2})|[A-Z]?[a-z]+|[0-9]+")
+
+
+_SFN_TO_BOTOCORE = {"pinpointsmsvoicev2": "pinpoint-sms-voice-v2", "eventbridge": "events"}
+
+
+@functools.cache
+def aws_sdk_error_prefix(service: str) -> str:
+    """The service part of an aws-sdk integration's error name on AWS: the SDK's client name in
+    PascalCase (``sesv2`` -> ``SesV2``, ``dynamodb`` -> ``DynamoDb``, ``pinpointsmsvoicev2`` ->
+    ``PinpointSmsVoiceV2``), built from the service model's ``serviceId``."""
+    import botocore.session
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+        StateTaskService,
+    )
+
+    # Step Functions' names for a few services differ from botocore's.
+    boto_name = {**StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES, **_SFN_TO_BOTOCORE}.get(service, service)
+    try:
+        service_id = str(botocore.session.get_session().get_service_model(boto_name).service_id)
+    except Exception:  # an unknown service: keep what the engine would have used
+        return service
+    return "".join(word[:1].upper() + word[1:].lower() for word in _WORD.findall(service_id))
+
+
+@contextmanager
+def name_sdk_errors_as_aws() -> Iterator[None]:
+    """moto names aws-sdk errors ``sesv2.MessageRejectedException`` (the lower-case service id);
+    AWS names them ``SesV2.MessageRejectedException``. This gives them AWS's service part."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+        StateTaskServiceAwsSdk,
+    )
+
+    with mock.patch.object(StateTaskServiceAwsSdk, "_normalise_service_error_name",
+                           staticmethod(aws_sdk_error_prefix)):
         yield

@@ -41,6 +41,7 @@ from local_aws.bridges import (
     create_change_sets_in_dependency_order,
     emit_execution_status_events,
     model_cloudwatch_alarms_in_cloudformation,
+    name_sdk_errors_as_aws,
     point_sfn_sdk_calls_at_server,
     recompute_outputs_after_change_set,
     reuse_parsed_definitions,
@@ -465,6 +466,7 @@ def _bridges() -> Iterator[EmailRequestLog]:
         stack.enter_context(emit_execution_status_events())
         stack.enter_context(model_resource_policies_in_cloudformation())
         stack.enter_context(keep_state_machine_encryption())
+        stack.enter_context(name_sdk_errors_as_aws())
         yield stack.enter_context(capture_email_requests())
 
 

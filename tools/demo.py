@@ -174,7 +174,7 @@ def email_values(emails: Sequence[Any]) -> list[str]:
 
 
 def channel_result(name: str, result: Any) -> str:
-    """``sms SENT id 1234abcd`` or ``email FAILED sesv2.MessageRejectedException: cause``."""
+    """``sms SENT id 1234abcd`` or ``email FAILED SesV2.MessageRejectedException: cause``."""
     if not isinstance(result, Mapping):
         return f"{name} {result!r}"
     text = f"{name} {result.get('status') or '?'}"

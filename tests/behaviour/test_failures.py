@@ -79,7 +79,7 @@ def test_permanent_email_failure_is_not_retried(deployment: Deployment) -> None:
 
     assert (result.status, result.error) == ("FAILED", "DeliveryFailed")
     assert fault.calls == 1 and sleeps.intervals == []
-    assert deployment.record(nid)["results"]["email"]["error"].lower() == "sesv2.messagerejectedexception"
+    assert deployment.record(nid)["results"]["email"]["error"] == "SesV2.MessageRejectedException"
 
 
 def test_both_with_sms_failing_still_delivers_the_email_and_records_partial(deployment: Deployment) -> None:

@@ -131,9 +131,31 @@ def workflow_template() -> dict[str, Any]:
     }
 
 
+ENGINE_ROLE = "workflow"
+
+
+def create_engine_role(aws: LocalAws, name: str = ENGINE_ROLE) -> str:
+    """A state machine role allowed every call the engine tests make: they test the engine, and
+    the access check refuses a machine whose role lacks the grant (or does not exist)."""
+    iam = aws.client("iam")
+    arn: str = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
+                       "Action": "sts:AssumeRole"}],
+    }))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="engine-tests", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["sns:Publish", "ses:SendEmail", "dynamodb:PutItem"],
+                       "Resource": "*"}],
+    }))
+    return arn
+
+
 @pytest.fixture
 def local() -> Iterator[LocalAws]:
+    """With the role ``workflow`` (``arn:aws:iam::123456789012:role/workflow``) created."""
     with LocalAws.in_process(region="us-east-1") as aws:
+        create_engine_role(aws)
         yield aws
 
 

@@ -105,7 +105,7 @@ def _state_machine(local: LocalAws, definition: dict[str, Any], name: str) -> st
     arn: str = local.client("stepfunctions").create_state_machine(
         name=name,
         definition=json.dumps(definition),
-        roleArn="arn:aws:iam::123456789012:role/workflow",
+        roleArn="arn:aws:iam::123456789012:role/workflow",  # made by the `local` fixture
     )["stateMachineArn"]
     return arn
 
@@ -135,7 +135,7 @@ def test_unverified_sender_is_rejected(local: LocalAws) -> None:
     rejected = local.start_and_wait(arn, {"from": "other@example.com"})
 
     assert accepted.status == "SUCCEEDED"
-    assert rejected.error == "sesv2.MessageRejectedException"
+    assert rejected.error == "SesV2.MessageRejectedException"
     assert len(local.sent_emails()) == 1
 
 

@@ -80,15 +80,25 @@ def test_retry_intervals_are_recorded_without_waiting(local: LocalAws) -> None:
     assert time.monotonic() - started < 2.0
 
 
-def test_full_jitter_keeps_each_interval_within_its_bound(local: LocalAws) -> None:
+def test_full_jitter_draws_each_wait_at_random_below_its_backoff(local: LocalAws) -> None:
+    """FULL jitter waits a uniform random time in [0, backoff]; a fixed 2/4/8 s schedule fails here.
+    Over 4 executions of 3 retries each (12 waits), every wait lies in [0, its backoff], no two
+    waits of the same attempt are equal, some wait is below 3/4 of its backoff and some above 1/4.
+    A correct engine fails the last check only if all 12 land in one outer quarter: probability
+    2 * (1/4)**12, about 1.2e-7; equal random floats are rarer still."""
+    runs, backoffs = 4, [2.0, 4.0, 8.0]
     arn = _machine(local, _sms_task([{**BACKOFF, "JitterStrategy": "FULL"}]), "jitter")
 
-    with record_retry_sleeps() as sleeps, sns_publish_fault(sns_throttled, times=10):
-        local.start_and_wait(arn, {})
+    with record_retry_sleeps() as sleeps, sns_publish_fault(sns_throttled, times=4 * runs) as fault:
+        results = [local.start_and_wait(arn, {}) for _ in range(runs)]
 
-    assert len(sleeps.intervals) == 3
-    for interval, bound in zip(sleeps.intervals, [2.0, 4.0, 8.0], strict=True):
-        assert 0.0 <= interval <= bound
+    assert [r.error for r in results] == ["SNS.ThrottledException"] * runs
+    assert fault.calls == 4 * runs and len(sleeps.intervals) == 3 * runs
+    ratios = [wait / backoff for wait, backoff in zip(sleeps.intervals, backoffs * runs, strict=True)]
+    assert all(0.0 <= r <= 1.0 for r in ratios), ratios
+    for attempt in range(3):
+        assert len(set(sleeps.intervals[attempt::3])) == runs, sleeps.intervals[attempt::3]
+    assert any(r < 0.75 for r in ratios) and any(r > 0.25 for r in ratios), ratios
 
 
 def test_transient_fault_then_success_is_retried(local: LocalAws) -> None:
@@ -126,8 +136,8 @@ def test_sns_fault_names_in_step_functions(local: LocalAws, error: ErrorFactory,
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
-        (ses_too_many_requests, "sesv2.TooManyRequestsException"),
-        (ses_message_rejected, "sesv2.MessageRejectedException"),
+        (ses_too_many_requests, "SesV2.TooManyRequestsException"),
+        (ses_message_rejected, "SesV2.MessageRejectedException"),
     ],
 )
 def test_sesv2_fault_names_in_step_functions(local: LocalAws, error: ErrorFactory, expected: str) -> None:
@@ -147,8 +157,8 @@ def test_sesv2_fault_names_in_step_functions(local: LocalAws, error: ErrorFactor
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
-        (ses_too_many_requests, "ses.sesException"),  # not in SES v1's error model
-        (ses_message_rejected, "ses.MessageRejectedException"),
+        (ses_too_many_requests, "Ses.SesException"),  # not in SES v1's error model
+        (ses_message_rejected, "Ses.MessageRejectedException"),
     ],
 )
 @pytest.mark.filterwarnings("ignore:Exception\\(SesError\\) with code TooManyRequestsException")

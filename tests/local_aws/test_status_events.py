@@ -39,9 +39,22 @@ def _rule(pattern: dict[str, Any], queue: str) -> dict[str, Any]:
     }
 
 
+def _queue_policy(queue: str, rule: str) -> dict[str, Any]:
+    """Lets EventBridge deliver this rule's events (the access check refuses them without it)."""
+    return {
+        "Type": "AWS::SQS::QueuePolicy",
+        "Properties": {
+            "Queues": [{"Ref": queue}],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
+                "Resource": {"Fn::GetAtt": [queue, "Arn"]},
+                "Condition": {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule, "Arn"]}}},
+            }]},
+        },
+    }
+
+
 # The alarm rule watches every machine, so the SUCCEEDED event is dropped by the status filter.
-# No AWS::SQS::QueuePolicy: moto 5.2.5 has no CloudFormation model for it (it warns and skips it),
-# and its EventBridge delivers to SQS without checking queue policies.
 TEMPLATE: dict[str, Any] = {
     "Resources": {
         **{
@@ -66,6 +79,8 @@ TEMPLATE: dict[str, Any] = {
         ),
         # Every aws.states event: tells the tests when all events have been put.
         "AuditRule": _rule({"source": ["aws.states"]}, "AuditQueue"),
+        "AlarmQueuePolicy": _queue_policy("AlarmQueue", "AlarmRule"),
+        "AuditQueuePolicy": _queue_policy("AuditQueue", "AuditRule"),
     },
     "Outputs": {
         **{f"{name}Arn": {"Value": {"Ref": name}} for name in MACHINES},

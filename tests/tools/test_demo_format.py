@@ -103,13 +103,13 @@ def test_record_values_keep_key_fields() -> None:
         "notificationId": "n-1", "status": "PARTIAL", "channel": "both", "executionArn": "arn:...",
         "results": {
             "sms": {"status": "SENT", "messageId": "m-1", "error": "", "cause": ""},
-            "email": {"status": "FAILED", "messageId": "", "error": "sesv2.MessageRejectedException",
+            "email": {"status": "FAILED", "messageId": "", "error": "SesV2.MessageRejectedException",
                       "cause": "Email address is not verified."},
         },
     }
     assert demo.record_values(sent) == [
         "n-1: PARTIAL, channel both",
-        "email FAILED sesv2.MessageRejectedException: Email address is not verified.",
+        "email FAILED SesV2.MessageRejectedException: Email address is not verified.",
         "sms SENT id m-1",
     ]
     rejected = {"notificationId": "n-2", "status": "REJECTED", "error": "ValidationError", "reason": "no phone"}

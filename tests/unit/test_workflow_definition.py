@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
 from constructs_lib.retry import EMAIL_PERMANENT_ERRORS, SMS_PERMANENT_ERRORS
 from tests.support.asl import all_states, definition
+
+# "States.X", or "Service.NameException" with both parts in PascalCase, as Step Functions names errors.
+AWS_ERROR_NAME = re.compile(r"States\.[A-Z]\w+|[A-Z][A-Za-z0-9]*\.[A-Z][A-Za-z0-9]*Exception")
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +82,10 @@ def test_sms_publishes_to_the_phone_number_with_backoff_and_jitter(states: dict[
     assert send["TimeoutSeconds"] == 30
     permanent, transient = send["Retry"]
     assert permanent == {"ErrorEquals": list(SMS_PERMANENT_ERRORS), "MaxAttempts": 0}
+    # Spelled as AWS emits them (optimized SNS integration), not as any emulator does.
+    assert {"SNS.InvalidParameterException", "SNS.AuthorizationErrorException",
+            "SNS.KMSAccessDeniedException"} <= set(permanent["ErrorEquals"])
+    assert all(AWS_ERROR_NAME.fullmatch(name) for name in permanent["ErrorEquals"]), permanent["ErrorEquals"]
     assert transient == {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 3,
                          "BackoffRate": 2, "MaxDelaySeconds": 20, "JitterStrategy": "FULL"}
     assert send["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "RecordSmsFailed"}]
@@ -95,6 +103,10 @@ def test_email_uses_ses_v2_with_optional_fields_normalised(states: dict[str, Any
     assert params["ConfigurationSetName.$"] == "$.email.configurationSet"
     permanent, transient = send["Retry"]
     assert permanent["ErrorEquals"] == list(EMAIL_PERMANENT_ERRORS) and permanent["MaxAttempts"] == 0
+    # AWS names aws-sdk errors "SesV2.<Code>Exception"; no emulator spelling ("sesv2.") is listed.
+    assert {"SesV2.MessageRejectedException", "SesV2.AccessDeniedException",
+            "SesV2.AccountSuspendedException"} <= set(permanent["ErrorEquals"])
+    assert all(AWS_ERROR_NAME.fullmatch(name) for name in permanent["ErrorEquals"]), permanent["ErrorEquals"]
     assert transient == {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 3, "MaxAttempts": 4,
                          "BackoffRate": 1.5, "MaxDelaySeconds": 30, "JitterStrategy": "FULL"}
     merge = states["ApplyEmailDefaults"]["Parameters"]

@@ -121,6 +121,9 @@ class ResourceKeys:
             key = backend.keys[backend.any_id_to_key_id(str(key_reference))]
         except (KeyError, TypeError, AttributeError):
             return None
+        # moto resolves a service's default encryption to the ARN of its alias/aws/<service> key.
+        if key.key_manager == "AWS" or any(alias.startswith("alias/aws/") for alias in key.aliases):
+            return None
         return str(key.arn)
 
     def sns_topic_key(self, topic_arn: str) -> str | None:

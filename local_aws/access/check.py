@@ -90,6 +90,9 @@ class AccessCheck:
             },
             "identityPolicies": identity,
         }
+        boundary = self.permissions_boundary(request.principal)
+        if boundary is not None:
+            simulation["permissionBoundaryPolicies"] = [boundary]
         if resource_policy is not None:
             simulation["resourcePolicy"] = resource_policy
             simulation["resourcePolicyName"] = f"resource policy of {request.resource}"
@@ -163,6 +166,19 @@ class AccessCheck:
             policies.append({"name": managed.name, "policy": _document(version.document)})
         return policies
 
+    def permissions_boundary(self, principal: str) -> dict[str, Any] | None:
+        """The role's permissions boundary, as a named policy; None without one."""
+        role = self.role(principal) if ":role/" in principal else None
+        boundary_arn = getattr(role, "permissions_boundary_arn", None)
+        if not boundary_arn:
+            return None
+        backend = iam_backends[self.account_id][self.partition]
+        managed = backend.managed_policies.get(boundary_arn) or backend.aws_managed_policies.get(boundary_arn)
+        if managed is None:
+            return None
+        [version] = [v for v in managed.versions if v.is_default]
+        return {"name": f"permissions boundary {managed.name}", "policy": _document(version.document)}
+
     def resource_policy(self, arn: str) -> dict[str, Any] | None:
         """The policy attached to a KMS key, SQS queue or SNS topic; None for other resources."""
         parts = arn.split(":", 5)
@@ -222,6 +238,8 @@ def _explain(request: AccessRequest, answer: dict[str, Any], identity: list[dict
     if is_key:
         return (f"the key policy delegates to the account, so an IAM statement must allow {request.action} "
                 f"on the key with this context, and none of the role's policies ({names}) does")
+    if answer.get("boundary") not in (None, "Allowed"):
+        return f"the role's permissions boundary does not allow {request.action}"
     if identity_result != "Allowed" and resource_policy is None:
         return f"no statement in the identity policies ({names}) allows {request.action} on {request.resource}"
     if identity_result != "Allowed":

@@ -75,8 +75,9 @@ def guard_client(client: Any, check: AccessCheck, *, principal: str, caller: str
                 account_id=check.account_id, region=region, caller=caller,
             )
         except UnmodelledCall as error:
-            check.record(_unmodelled(principal, f"{iam_prefix}:{operation}", caller, error))
-            raise denial_error(iam_prefix, operation, check.denials[-1]) from None
+            denial = _unmodelled(principal, f"{iam_prefix}:{operation}", caller, error)
+            check.record(denial)
+            raise denial_error(iam_prefix, operation, denial) from None
         try:
             check.require(requests)
         except AccessDeniedError as denied:

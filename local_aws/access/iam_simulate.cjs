@@ -40,7 +40,9 @@ function decide(simulation) {
     serviceControlPolicies: [],
     resourceControlPolicies: [],
     resourcePolicy,
-    permissionBoundaries: undefined,
+    permissionBoundaries: simulation.permissionBoundaryPolicies
+      ? simulation.permissionBoundaryPolicies.map((p) => loadPolicy(p.policy, { name: p.name }))
+      : undefined,
     vpcEndpointPolicies: undefined,
     simulationParameters: {
       simulationMode: 'Strict',
@@ -55,6 +57,7 @@ function decide(simulation) {
       allows: statementsOf(analysis.identityAnalysis, 'allowStatements'),
       denies: statementsOf(analysis.identityAnalysis, 'denyStatements'),
     },
+    boundary: analysis.permissionBoundaryAnalysis?.result ?? null,
     resource: {
       result: analysis.resourceAnalysis?.result ?? null,
       allows: statementsOf(analysis.resourceAnalysis, 'allowStatements'),
@@ -71,6 +74,7 @@ async function answer(message) {
     serviceControlPolicies: [],
     resourceControlPolicies: [],
     resourcePolicy: simulation.resourcePolicy,
+    permissionBoundaryPolicies: simulation.permissionBoundaryPolicies,
   }, {});
   if (validated.resultType === 'error') {
     return { id: message.id, decision: 'Error', errors: validated.errors };

@@ -550,13 +550,9 @@ def test_repeated_simulations_are_answered_from_the_cache(aws: LocalAws, check: 
     assert len(check.denials) == 3, "a cached denial is still reported each time"
 
 
-# ---- known gaps in local_aws.access (strict: these fail once fixed, then drop the marker) -----
+# ---- gaps found in review, now fixed ----------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "calls.ResourceKeys.key_arn treats only an 'alias/aws/...' reference as AWS managed, but moto stores "
-    "the ARN of the alias/aws/dynamodb key for SSE without KMSMasterKeyId (TableEncryption.AWS_MANAGED), "
-    "so PutItem demands an IAM kms:Decrypt that AWS does not"))
 def test_a_table_under_the_aws_managed_key_needs_no_kms_permission(aws: LocalAws, check: AccessCheck) -> None:
     table = unique("managed-")
     aws.client("dynamodb").create_table(
@@ -572,9 +568,6 @@ def test_a_table_under_the_aws_managed_key_needs_no_kms_permission(aws: LocalAws
     assert [r.action for r in requests] == ["dynamodb:PutItem"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "check.AccessCheck.identity_policies ignores the role's PermissionsBoundary and iam_simulate.cjs passes "
-    "permissionBoundaries: undefined, so an action outside the boundary is allowed"))
 def test_a_permissions_boundary_limits_the_role(aws: LocalAws, check: AccessCheck) -> None:
     boundary = aws.client("iam").create_policy(
         PolicyName=unique("boundary-"), PolicyDocument=policy(statement("Allow", "sqs:*")))["Policy"]["Arn"]

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
-from local_aws import LocalAws
+from local_aws import LocalAws, StackDeployError
 
 ALARM_AND_DASHBOARD: dict[str, Any] = {
     "Resources": {
@@ -38,8 +39,15 @@ def test_alarms_in_a_template_are_created_and_their_arn_resolves() -> None:
 
 def test_without_the_alarm_bridge_the_dashboard_fails_the_stack() -> None:
     with LocalAws.in_process(apply_bridges=False) as aws:
-        with pytest.raises(Exception, match="Alarm"):
+        with pytest.raises(StackDeployError) as failed:
             aws.deploy_template("alarms", ALARM_AND_DASHBOARD)
+
+    # moto skips the alarm, so the dashboard's GetAtt on it does not resolve
+    cause = failed.value.__cause__
+    assert isinstance(cause, ClientError)
+    assert (cause.operation_name, cause.response["Error"]["Code"]) == ("CreateStack", "ValidationError")
+    assert cause.response["Error"]["Message"] == \
+        "Template error: instance of Fn::GetAtt references undefined resource Alarm"
 
 
 def test_a_definition_is_parsed_once_for_many_executions(local: LocalAws, template: dict[str, Any]) -> None:

@@ -6,6 +6,8 @@
 
 Nothing here reaches real AWS: the CLI gets dummy credentials and a 127.0.0.1 endpoint, with
 profiles, credential files and instance metadata switched off. CLI output goes to ``.demo/``.
+A failed ``cdk bootstrap`` or ``cdk deploy`` ends the demo with exit status 1 and the tail of the
+CLI's log; there is no fallback (``--direct`` is the explicit way to skip the CLI).
 """
 
 from __future__ import annotations
@@ -289,7 +291,7 @@ class Steps:
         self._finish(f"ok ({time.perf_counter() - start:.1f} s)")
 
     def note(self, text: str) -> None:
-        """An indented remark under the current step (e.g. a fallback), never hidden."""
+        """An indented remark under the current step (e.g. an error), never hidden."""
         self._close_line()
         for line in text.splitlines():
             for part in textwrap.wrap(line, WIDTH - 6, break_on_hyphens=False) or [""]:
@@ -319,7 +321,7 @@ def run_cli(args: list[str], log_name: str, env: Mapping[str, str]) -> None:
             raise DemoError(f"cdk {args[0]} timed out after {CLI_TIMEOUT_S} s; "
                             f"log tail ({_relative(log_path)}):\n{tail(log_path.read_text())}") from None
     if completed.returncode in (-signal.SIGINT, -signal.SIGTERM):
-        raise KeyboardInterrupt  # the CLI was stopped with us (Ctrl-C): stop, do not fall back
+        raise KeyboardInterrupt  # the CLI was stopped with us (Ctrl-C): stop like Ctrl-C
     if completed.returncode != 0:
         raise DemoError(f"cdk {args[0]} exited {completed.returncode}; "
                         f"log tail ({_relative(log_path)}):\n{tail(log_path.read_text())}")
@@ -343,37 +345,24 @@ def synthesize() -> None:
 
 @dataclass
 class Deployment:
-    aws: Any  # the LocalAws serving the stack (a fresh one after a fallback)
     stack: Any  # DeployedStack
     how: str
 
 
-def deploy(aws: Any, steps: Steps, *, direct: bool) -> Deployment:
-    """Bootstrap and deploy with the CDK CLI; if that fails, deploy cdk.out's stack with CreateStack."""
-    from local_aws import LocalAws, seed_bootstrap_version
+def deploy(aws: Any, *, direct: bool) -> Deployment:
+    """Bootstrap and deploy with the CDK CLI; a CLI failure raises DemoError with its log's tail.
+    ``direct`` (asked for with --direct, never a fallback): CloudFormation CreateStack instead."""
+    from local_aws import seed_bootstrap_version
 
     if direct:
         seed_bootstrap_version(aws.client("ssm"))  # the template's BootstrapVersion parameter reads it
-        return Deployment(aws, aws.deploy_assembly(CDK_OUT, STACK_NAME), "CloudFormation CreateStack (--direct)")
+        return Deployment(aws.deploy_assembly(CDK_OUT, STACK_NAME), "CloudFormation CreateStack (--direct)")
     env = isolated_env(aws.cli_env())
-    try:
-        run_cli(["bootstrap", f"aws://{aws.account_id}/{aws.region}", "--app", str(CDK_OUT)],
-                "cdk-bootstrap.log", env)
-        run_cli(["deploy", STACK_NAME, "--app", str(CDK_OUT), "--require-approval", "never"],
-                "cdk-deploy.log", env)
-        return Deployment(aws, aws.describe_stack(STACK_NAME), "cdk bootstrap + cdk deploy (CDK CLI)")
-    except DemoError as error:
-        steps.note(f"the CDK CLI failed: {error}")
-    steps.note(f"FALLBACK: a fresh embedded AWS (the failed deploy may have left resources behind), then "
-               f"{_relative(CDK_OUT)}/{STACK_NAME} and its assets deployed with CloudFormation CreateStack "
-               "(aws.deploy_assembly) instead of the CDK CLI")
-    aws.stop()
-    fresh = LocalAws.start_server()  # seeds the bootstrap version parameter the template reads
-    try:
-        return Deployment(fresh, fresh.deploy_assembly(CDK_OUT, STACK_NAME), "CloudFormation CreateStack (FALLBACK)")
-    except BaseException:
-        fresh.stop()
-        raise
+    run_cli(["bootstrap", f"aws://{aws.account_id}/{aws.region}", "--app", str(CDK_OUT)],
+            "cdk-bootstrap.log", env)
+    run_cli(["deploy", STACK_NAME, "--app", str(CDK_OUT), "--require-approval", "never"],
+            "cdk-deploy.log", env)
+    return Deployment(aws.describe_stack(STACK_NAME), "cdk bootstrap + cdk deploy (CDK CLI)")
 
 
 def send_one(aws: Any, path: Path, state_machine_arn: str, table_name: str, taken: set[str],
@@ -459,8 +448,8 @@ def run(args: argparse.Namespace, steps: Steps) -> tuple[list[RequestReport], st
     try:
         how = "CloudFormation CreateStack" if args.direct else "cdk bootstrap, cdk deploy (logs in .demo/)"
         with steps.step(f"deploy {STACK_NAME}: {how}"):
-            deployment = deploy(aws, steps, direct=args.direct)
-        aws, stack = deployment.aws, deployment.stack
+            deployment = deploy(aws, direct=args.direct)
+        stack = deployment.stack
         steps.note(f"deployed by {deployment.how}")
         arn, table = stack.outputs.get("StateMachineArn"), stack.outputs.get("DeliveryLogTableName")
         if not arn or not table:
@@ -484,7 +473,7 @@ def run(args: argparse.Namespace, steps: Steps) -> tuple[list[RequestReport], st
     finally:
         steps.number = steps.total - 1  # stopping is always the last step, even after an early exit
         with steps.step("stop the embedded AWS"):
-            aws.stop()  # idempotent: after a fallback the first server is already stopped
+            aws.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -514,8 +503,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if failed:
         print(f"demo: {len(failed)} of {len(reports)} request(s) not as expected ({elapsed:.1f} s)")
         return 1
-    fallback = " (deployed by FALLBACK, not by the CDK CLI)" if "FALLBACK" in how_deployed else ""
-    print(f"demo: {len(reports)} request(s) as expected{fallback} ({elapsed:.1f} s)")
+    print(f"demo: {len(reports)} request(s) as expected, deployed by {how_deployed} ({elapsed:.1f} s)")
     return 0
 
 

@@ -1,11 +1,14 @@
-"""Pure helpers of tools.demo and tools.bench: names, expectations, tables (no AWS, no synth)."""
+"""Pure helpers of tools.demo and tools.bench: names, expectations, tables (no AWS, no synth);
+and the demo's exit status when the CDK CLI fails (with a stand-in CLI and embedded AWS)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import local_aws
 from local_aws.records import SentEmail, SmsMessage
 from tools import bench, demo
 from tools._common import ses_identities, tail
@@ -143,6 +146,65 @@ def test_report_and_summary_flag_an_unexpected_outcome() -> None:
     summary = demo.render_summary([report, _report(file="examples/sms.json")])
     assert summary[0].split() == ["file", "expected", "got"]
     assert summary[1].endswith("MISMATCH") and summary[2].endswith("ok")
+
+
+# ---- demo: a failed deploy ----------------------------------------------------------------------
+
+FAILING_CDK = """#!/bin/sh
+echo "cdk $*"
+if [ "$1" = deploy ]; then
+  echo " NotifyCdk-dev failed: ValidationError: Template format error: probe"
+  exit 1
+fi
+"""
+
+
+class FakeAws:
+    """Stands in for the embedded AWS and records what the demo asks of it."""
+
+    account_id, region = "123456789012", "us-east-1"
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def cli_env(self) -> dict[str, str]:
+        self.calls.append("cli_env")
+        return {"AWS_ENDPOINT_URL": "http://127.0.0.1:1"}
+
+    def stop(self) -> None:
+        self.calls.append("stop")
+
+    def deploy_assembly(self, *args: Any) -> Any:  # CreateStack: what the removed fallback did
+        self.calls.append("deploy_assembly")
+        raise RuntimeError("stand-in: no CreateStack here")
+
+    def describe_stack(self, *args: Any) -> Any:
+        self.calls.append("describe_stack")
+        raise RuntimeError("stand-in: no stack here")
+
+
+def test_a_failed_cdk_deploy_exits_non_zero_with_the_clis_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cdk = tmp_path / "cdk"
+    cdk.write_text(FAILING_CDK)
+    cdk.chmod(0o755)
+    aws = FakeAws()
+    monkeypatch.setattr(demo, "CDK_BIN", cdk)
+    monkeypatch.setattr(demo, "LOG_DIR", tmp_path / "logs")
+    monkeypatch.setattr(demo, "synthesize", lambda: None)
+    monkeypatch.setattr(demo.signal, "signal", lambda *args: None)
+    monkeypatch.setattr(local_aws.LocalAws, "start_server", lambda **kwargs: aws)
+
+    status = demo.main(["--only", "examples/sms.json"])
+
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "cdk deploy exited 1" in out
+    assert "NotifyCdk-dev failed: ValidationError: Template format error: probe" in out
+    assert aws.calls == ["cli_env", "stop"]  # no CreateStack, no second server: stopped once
+    assert "FALLBACK" not in out
+    assert (tmp_path / "logs" / "cdk-bootstrap.log").read_text().splitlines()[1].startswith("cdk bootstrap")
 
 
 # ---- shared helpers -----------------------------------------------------------------------------

@@ -69,9 +69,11 @@ def requests_for_call(
     if iam_prefix == "dynamodb" and operation in DYNAMODB_ITEM_OPERATIONS:
         table = str(params["TableName"])
         table_arn = resources.arn("dynamodb", f"table/{table}")
+        index = params.get("IndexName")
         key = resources.dynamodb_table_key(table)
-        # DynamoDB decrypts the table key with the caller's permission on every item request.
-        return [ask(action, table_arn), *resources.kms(
+        # A query of an index is authorized on the index; DynamoDB decrypts the table key with the
+        # caller's permission on every item request.
+        return [ask(action, f"{table_arn}/index/{index}" if index else table_arn), *resources.kms(
             ask, key, ("kms:Decrypt",), "dynamodb",
             {"aws:dynamodb:tableName": table, "aws:dynamodb:subscriberId": account_id})]
     if iam_prefix == "sqs" and operation in ("SendMessage", "SendMessageBatch"):

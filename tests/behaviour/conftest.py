@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +49,43 @@ class Deployment:
 
     def sent_counts(self) -> tuple[int, int]:
         return len(self.aws.sms_messages()), len(self.aws.sent_emails())
+
+
+Statement = dict[str, Any]
+Mutation = Callable[[list[Statement]], list[Statement]]
+
+
+@contextmanager
+def role_policy_changed(aws: LocalAws, role: str, change: Mutation) -> Iterator[None]:
+    """The role's one inline policy as ``change`` makes it (a role name or ARN), restored on exit."""
+    iam = aws.client("iam")
+    role_name = role.rsplit("/", 1)[-1]
+    [name] = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+    original = iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
+    changed = copy.deepcopy(original)
+    changed["Statement"] = change(changed["Statement"])
+    assert changed != original, "the mutation changed nothing"
+    iam.put_role_policy(RoleName=role_name, PolicyName=name, PolicyDocument=json.dumps(changed))
+    try:
+        yield
+    finally:
+        iam.put_role_policy(RoleName=role_name, PolicyName=name, PolicyDocument=json.dumps(original))
+
+
+def without_action(action: str) -> Mutation:
+    def change(statements: list[Statement]) -> list[Statement]:
+        kept = []
+        for statement in statements:
+            actions = [a for a in statement_actions(statement) if a != action]
+            if actions:
+                kept.append({**statement, "Action": actions})
+        return kept
+    return change
+
+
+def statement_actions(statement: Statement) -> list[str]:
+    actions = statement["Action"]
+    return [actions] if isinstance(actions, str) else list(actions)
 
 
 def new_id(prefix: str = "t") -> str:

@@ -8,12 +8,14 @@ so the handler is called in process with the deployed function's environment."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from lambda_src.delivery_status import handler as feedback
-from tests.behaviour.conftest import Deployment, new_id
+from local_aws.access import guard_client
+from tests.behaviour.conftest import Deployment, new_id, role_policy_changed, without_action
 from tests.lambda_handlers.test_delivery_status import (
     awslogs_event,
     awslogs_payload,
@@ -24,17 +26,30 @@ from tests.lambda_handlers.test_delivery_status import (
 )
 
 
-@pytest.fixture
-def function_env(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """The environment the deployed delivery-status function was given by the template."""
+def _function_configuration(deployment: Deployment) -> dict[str, Any]:
     lambda_client = deployment.aws.client("lambda")
     [name] = [f["FunctionName"] for f in lambda_client.list_functions()["Functions"]
               if "DeliveryFeedback" in f["FunctionName"]]
-    env: dict[str, str] = lambda_client.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+    configuration: dict[str, Any] = lambda_client.get_function_configuration(FunctionName=name)
+    return configuration
+
+
+@pytest.fixture
+def function_env(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """The environment the deployed delivery-status function was given by the template; its
+    DynamoDB calls are made as the function's role, under the access check."""
+    configuration = _function_configuration(deployment)
+    env: dict[str, str] = configuration["Environment"]["Variables"]
     assert env["DELIVERY_LOG_TABLE"] == deployment.stack.table_name
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    return env
+    assert deployment.aws.access is not None
+    deployment.aws.access.clear()
+    release = guard_client(feedback._dynamodb(), deployment.aws.access, principal=configuration["Role"],
+                           caller="delivery-status function")
+    yield env
+    release()
+    assert deployment.aws.access.denials == [], deployment.aws.access.report()
 
 
 def _sms_status_line(message_id: str, status: str) -> str:
@@ -78,3 +93,23 @@ def test_a_later_delivery_never_downgrades_a_complaint(deployment: Deployment, f
     feedback.handler(sqs_batch(_ses("ses_delivery", message_id)), None)
 
     assert deployment.record(nid)["results"]["email"]["deliveryStatus"] == "COMPLAINED"
+
+
+def test_without_its_update_grant_the_function_returns_the_event_for_a_retry(
+    deployment: Deployment, function_env: dict[str, str]
+) -> None:
+    """The function's role is checked: without dynamodb:UpdateItem the update is refused and the
+    SQS message is reported as a batch item failure, so it is retried, not lost."""
+    nid = new_id("loop")
+    deployment.run({"notificationId": nid, "channel": "email", "message": "hi", "email": {"to": "a@example.org"}})
+    message_id = deployment.record(nid)["emailMessageId"]
+    role = _function_configuration(deployment)["Role"]
+
+    with role_policy_changed(deployment.aws, role, without_action("dynamodb:UpdateItem")):
+        reply = feedback.handler(sqs_batch(_ses("ses_bounce", message_id)), None)
+
+    assert reply["batchItemFailures"] != []
+    assert "deliveryStatus" not in deployment.record(nid)["results"]["email"]
+    assert deployment.aws.access is not None
+    assert [d.request.action for d in deployment.aws.access.denials] == ["dynamodb:UpdateItem"]
+    deployment.aws.access.clear()

@@ -9,23 +9,19 @@ missing from the role, and the logs-delivery condition comparing a ``*`` with St
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from local_aws import LocalAws
 from local_aws.access import AccessRequest
-from tests.behaviour.conftest import Deployment, new_id
+from tests.behaviour.conftest import Deployment, Mutation, Statement, new_id, role_policy_changed, without_action
 
 SMS = {"channel": "sms", "message": "hi", "phoneNumber": "+15555550100"}
 EMAIL = {"channel": "email", "message": "hi", "email": {"to": "a@example.org"}}
-Statement = dict[str, Any]
-Mutation = Callable[[list[Statement]], list[Statement]]
 
 
 def _logical(deployment: Deployment, prefix: str, resource_type: str) -> str:
@@ -33,37 +29,12 @@ def _logical(deployment: Deployment, prefix: str, resource_type: str) -> str:
     return resource.physical_id
 
 
-def _actions(statement: Statement) -> list[str]:
-    actions = statement["Action"]
-    return [actions] if isinstance(actions, str) else list(actions)
-
-
 @contextmanager
 def _role_policy_changed(deployment: Deployment, change: Mutation) -> Iterator[None]:
     """The state machine role's policy as ``change`` makes it, restored on exit."""
-    iam = deployment.aws.client("iam")
     role = _logical(deployment, "WorkflowStateMachineRole", "AWS::IAM::Role")
-    [name] = iam.list_role_policies(RoleName=role)["PolicyNames"]
-    original = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
-    changed = copy.deepcopy(original)
-    changed["Statement"] = change(changed["Statement"])
-    assert changed != original, "the mutation changed nothing"
-    iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(changed))
-    try:
+    with role_policy_changed(deployment.aws, role, change):
         yield
-    finally:
-        iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(original))
-
-
-def _without_action(action: str) -> Mutation:
-    def change(statements: list[Statement]) -> list[Statement]:
-        kept = []
-        for statement in statements:
-            actions = [a for a in _actions(statement) if a != action]
-            if actions:
-                kept.append({**statement, "Action": actions})
-        return kept
-    return change
 
 
 def _without_statement(matches: Callable[[Statement], bool]) -> Mutation:
@@ -138,7 +109,7 @@ def _denied_actions(deployment: Deployment) -> list[str]:
 
 def test_without_dynamodb_put_item_the_claim_fails_and_nothing_is_sent(deployment: Deployment) -> None:
     sent_before = deployment.sent_counts()
-    with _role_policy_changed(deployment, _without_action("dynamodb:PutItem")):
+    with _role_policy_changed(deployment, without_action("dynamodb:PutItem")):
         result = deployment.run({**SMS, "notificationId": new_id("grant")})
 
     assert (result.status, result.error) == ("FAILED", "DeliveryLogUnavailable")
@@ -149,7 +120,7 @@ def test_without_dynamodb_put_item_the_claim_fails_and_nothing_is_sent(deploymen
 
 
 def test_without_dynamodb_update_item_the_outcome_cannot_be_recorded(deployment: Deployment) -> None:
-    with _role_policy_changed(deployment, _without_action("dynamodb:UpdateItem")):
+    with _role_policy_changed(deployment, without_action("dynamodb:UpdateItem")):
         result = deployment.run({**SMS, "notificationId": new_id("grant")})
 
     assert (result.status, result.error) == ("FAILED", "DeliveryLogUnavailable")
@@ -159,7 +130,7 @@ def test_without_dynamodb_update_item_the_outcome_cannot_be_recorded(deployment:
 
 def test_without_sns_publish_the_sms_fails_once_and_is_recorded(deployment: Deployment) -> None:
     nid = new_id("grant")
-    with _role_policy_changed(deployment, _without_action("sns:Publish")):
+    with _role_policy_changed(deployment, without_action("sns:Publish")):
         result = deployment.run({**SMS, "notificationId": nid})
 
     assert (result.status, result.error) == ("FAILED", "DeliveryFailed")
@@ -171,7 +142,7 @@ def test_without_sns_publish_the_sms_fails_once_and_is_recorded(deployment: Depl
 
 def test_without_ses_send_email_the_email_fails_once_and_is_recorded(deployment: Deployment) -> None:
     nid = new_id("grant")
-    with _role_policy_changed(deployment, _without_action("ses:SendEmail")):
+    with _role_policy_changed(deployment, without_action("ses:SendEmail")):
         result = deployment.run({**EMAIL, "notificationId": nid})
 
     assert (result.status, result.error) == ("FAILED", "DeliveryFailed")

@@ -1,0 +1,141 @@
+"""The API's AWS integrations, run as their credentials roles under the access check.
+
+moto's API Gateway keeps neither an integration's credentials nor its request templates, and
+does not call AWS services; so each integration is taken from the template, its request template
+rendered as API Gateway renders it (the Velocity stand-in of ``tests/unit/test_ingress.py``),
+resolved against the deployed stack, and sent to the service by a client acting as the role.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from local_aws.access import guard_client
+from tests.behaviour.conftest import Deployment, new_id, role_policy_changed, without_action
+from tests.unit.test_ingress import render
+
+SMS = {"channel": "sms", "message": "hi", "phoneNumber": "+15555550100"}
+
+
+def _resolve(value: Any, deployment: Deployment) -> Any:
+    """Fn::Join, Ref and Fn::GetAtt <Role>.Arn, as CloudFormation resolved them in the deployment."""
+    aws = deployment.aws
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(str(_resolve(part, deployment)) for part in parts)
+    if "Ref" in value:
+        pseudo = {"AWS::Partition": "aws", "AWS::Region": aws.region, "AWS::AccountId": aws.account_id}
+        return pseudo.get(value["Ref"]) or deployment.stack.physical_id(value["Ref"])
+    logical_id, attribute = value["Fn::GetAtt"]
+    assert attribute == "Arn"
+    return aws.client("iam").get_role(RoleName=deployment.stack.physical_id(logical_id))["Role"]["Arn"]
+
+
+def _integration(deployment: Deployment, template: dict[str, Any], action: str) -> tuple[str, str]:
+    """The credentials role ARN and the JSON request template of the integration calling ``action``."""
+    [integration] = [
+        r["Properties"]["Integration"] for r in template["Resources"].values()
+        if r["Type"] == "AWS::ApiGateway::Method"
+        and _resolve(r["Properties"]["Integration"]["Uri"], deployment).endswith(f":action/{action}")
+    ]
+    return (_resolve(integration["Credentials"], deployment),
+            _resolve(integration["RequestTemplates"]["application/json"], deployment))
+
+
+@contextmanager
+def _acting_as(deployment: Deployment, service: str, role_arn: str, caller: str) -> Iterator[Any]:
+    assert deployment.aws.access is not None
+    client = boto3.client(service, region_name=deployment.aws.region)
+    release = guard_client(client, deployment.aws.access, principal=role_arn, caller=caller)
+    try:
+        yield client
+    finally:
+        release()
+
+
+@pytest.fixture
+def template(synthesized: Any) -> dict[str, Any]:
+    result: dict[str, Any] = synthesized.template("NotifyCdk-dev")
+    return result
+
+
+@pytest.fixture(autouse=True)
+def _fresh_report(deployment: Deployment) -> None:
+    assert deployment.aws.access is not None
+    deployment.aws.access.clear()
+
+
+def test_post_starts_the_workflow_as_the_start_role(deployment: Deployment, template: dict[str, Any]) -> None:
+    role, request_template = _integration(deployment, template, "StartExecution")
+    nid = new_id("api")
+    request = render(request_template, json.dumps({**SMS, "notificationId": nid})).json()
+
+    with _acting_as(deployment, "stepfunctions", role, "API POST /notifications") as sfn:
+        started = sfn.start_execution(**request)
+
+    assert started["executionArn"].endswith(f":{nid}")
+    assert deployment.aws.access is not None and deployment.aws.access.denials == []
+    record = _wait_for_record(deployment, nid, status="SENT")
+    assert record["channel"] == "sms"
+
+
+def test_get_reads_the_record_as_the_read_role(deployment: Deployment, template: dict[str, Any]) -> None:
+    nid = new_id("api")
+    deployment.run({**SMS, "notificationId": nid})
+    role, request_template = _integration(deployment, template, "GetItem")
+    request = render(request_template, path={"id": nid}).json()
+
+    with _acting_as(deployment, "dynamodb", role, "API GET /notifications/{id}") as dynamodb:
+        item = dynamodb.get_item(**request)["Item"]
+
+    assert item["notificationId"] == {"S": nid} and item["status"] == {"S": "SENT"}
+    assert deployment.aws.access is not None and deployment.aws.access.denials == []
+
+
+def test_without_its_key_grant_the_start_role_cannot_start(deployment: Deployment, template: dict[str, Any]) -> None:
+    """The machine's data is under the customer-managed key: the caller needs kms:GenerateDataKey."""
+    role, request_template = _integration(deployment, template, "StartExecution")
+    request = render(request_template, json.dumps({**SMS, "notificationId": new_id("api")})).json()
+
+    with role_policy_changed(deployment.aws, role, without_action("kms:GenerateDataKey")), \
+            _acting_as(deployment, "stepfunctions", role, "API POST /notifications") as sfn, \
+            pytest.raises(ClientError) as raised:
+        sfn.start_execution(**request)
+
+    assert raised.value.response["Error"]["Code"] == "KmsAccessDeniedException"
+    assert deployment.aws.access is not None
+    assert [d.request.action for d in deployment.aws.access.denials] == ["kms:GenerateDataKey"]
+
+
+def test_without_its_key_grant_the_read_role_cannot_read(deployment: Deployment, template: dict[str, Any]) -> None:
+    role, request_template = _integration(deployment, template, "GetItem")
+    request = render(request_template, path={"id": new_id("api")}).json()
+
+    with role_policy_changed(deployment.aws, role, without_action("kms:Decrypt")), \
+            _acting_as(deployment, "dynamodb", role, "API GET /notifications/{id}") as dynamodb, \
+            pytest.raises(ClientError) as raised:
+        dynamodb.get_item(**request)
+
+    assert raised.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert deployment.aws.access is not None
+    assert [d.request.action for d in deployment.aws.access.denials] == ["kms:Decrypt"]
+
+
+def _wait_for_record(deployment: Deployment, nid: str, *, status: str, timeout_s: float = 10) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        item = deployment.aws.table_item(deployment.stack.table_name, {"notificationId": nid})
+        if item is not None and item.get("status") == status:
+            return item
+        assert time.monotonic() < deadline, f"record {nid} is {item}, not {status}"
+        time.sleep(0.05)

@@ -469,6 +469,10 @@ def run(args: argparse.Namespace, steps: Steps) -> tuple[list[RequestReport], st
             print("\n".join(render_report(report)))
         print()
         print("\n".join(render_summary(reports)))
+        if aws.access is not None:  # IAM and KMS as AWS would evaluate them (local_aws.access)
+            print(aws.access.report())
+            if aws.access.denials:
+                raise DemoError(f"the access check refused {len(aws.access.denials)} request(s); see above")
         return reports, deployment.how
     finally:
         steps.number = steps.total - 1  # stopping is always the last step, even after an early exit

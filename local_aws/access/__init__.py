@@ -13,9 +13,11 @@ from local_aws.access.enforce import (
     check_log_group_keys,
     check_state_machine_key,
     check_state_machine_tasks,
+    check_topic_deliveries,
     denial_error,
     enforce_access,
     guard_client,
+    run_alarm_actions,
 )
 from local_aws.access.simulator import IamSimulator, SimulatorUnavailable
 
@@ -32,10 +34,12 @@ __all__ = [
     "check_log_group_keys",
     "check_state_machine_key",
     "check_state_machine_tasks",
+    "check_topic_deliveries",
     "denial_error",
     "enforce_access",
     "guard_client",
     "keep_state_machine_encryption",
     "model_resource_policies_in_cloudformation",
     "requests_for_call",
+    "run_alarm_actions",
 ]

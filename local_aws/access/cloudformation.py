@@ -2,6 +2,7 @@
 
 - ``AWS::SQS::QueuePolicy`` and ``AWS::SNS::TopicPolicy`` are skipped, so queues and topics
   keep no resource policy; these bridges attach the policy to each queue or topic named.
+- ``AWS::SNS::Subscription`` is skipped, so a topic delivers nowhere; this subscribes.
 - ``AWS::StepFunctions::StateMachine``'s ``EncryptionConfiguration`` is dropped, so a machine
   under a customer-managed key looks unencrypted; this keeps it.
 """
@@ -92,11 +93,35 @@ class _TopicPolicy(_AttachedPolicy):
             backend.topics[topic_arn]._policy_json = document
 
 
+class _Subscription(_AttachedPolicy):
+    """``AWS::SNS::Subscription``, which moto skips: the topic gets its subscription."""
+
+    resource_type = "AWS::SNS::Subscription"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+        **kwargs: Any,
+    ) -> _AttachedPolicy:
+        from moto.sns.models import sns_backends
+
+        properties = cloudformation_json.get("Properties", {})
+        backend = sns_backends[account_id][region_name]
+        subscription = backend.subscribe(properties["TopicArn"], properties["Endpoint"], properties["Protocol"])
+        for name in ("RawMessageDelivery", "FilterPolicy", "FilterPolicyScope", "RedrivePolicy"):
+            if name in properties:
+                value = properties[name]
+                backend.set_subscription_attributes(
+                    subscription.arn, name, value if isinstance(value, str) else json.dumps(value))
+        return cls(subscription.arn)
+
+
 @contextmanager
 def model_resource_policies_in_cloudformation() -> Iterator[None]:
-    """Queue and topic policies from templates are attached to their queues and topics."""
+    """Queue and topic policies from templates are attached to their queues and topics, and topic
+    subscriptions are made."""
     original = cfn_parsing.resource_class_from_type
-    models = {model.resource_type: model for model in (_QueuePolicy, _TopicPolicy)}
+    models = {model.resource_type: model for model in (_QueuePolicy, _TopicPolicy, _Subscription)}
 
     def resource_class_from_type(resource_type: str) -> Any:
         return models.get(resource_type) or original(resource_type)

@@ -12,11 +12,14 @@ made on behalf of a principal. Each is a context manager undone on exit.
   counts it in FailedInvocations.
 - ``check_log_group_keys``: creating a log group under a key needs the key policy to let
   ``logs.<region>.amazonaws.com`` use it for that group.
+- ``check_topic_deliveries``: SNS delivering to an SQS subscription, as ``sns.amazonaws.com``.
+- ``run_alarm_actions``: an alarm notifying its SNS topic, as ``cloudwatch.amazonaws.com``.
 - ``guard_client``: any boto3 client used as a role (e.g. a Lambda handler run in process).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -25,7 +28,7 @@ from unittest import mock
 
 from botocore.exceptions import ClientError
 
-from local_aws.access.calls import UnmodelledCall, requests_for_call
+from local_aws.access.calls import ResourceKeys, UnmodelledCall, requests_for_call
 from local_aws.access.check import AccessCheck, AccessDeniedError, AccessRequest, Denial
 
 _LOG = logging.getLogger(__name__)
@@ -125,7 +128,6 @@ def check_state_machine_key(check: AccessCheck) -> Iterator[None]:
     from moto.core.exceptions import AWSError
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-    from local_aws.access.calls import ResourceKeys
 
     class KmsAccessDeniedException(AWSError):
         TYPE = "KmsAccessDeniedException"
@@ -180,12 +182,76 @@ def check_event_deliveries(check: AccessCheck) -> Iterator[None]:
 
 
 @contextmanager
+def check_topic_deliveries(check: AccessCheck) -> Iterator[None]:
+    """SNS delivers to an SQS subscription as ``sns.amazonaws.com``, with the topic as the source;
+    a refused delivery is dropped (AWS retries, then gives up), never raised into the publisher."""
+    from moto.sns.models import Subscription
+
+    original = Subscription.publish
+
+    def publish(self: Subscription, message: str, message_id: str, *args: Any, **kwargs: Any) -> None:
+        if self.protocol == "sqs":
+            _, _, _, region, account, queue_name = self.endpoint.split(":", 5)
+            try:
+                check.require(requests_for_call(
+                    principal="sns.amazonaws.com", iam_prefix="sqs", operation="SendMessage",
+                    params={"QueueUrl": queue_name}, account_id=account, region=region,
+                    caller=f"SNS topic {self.topic.arn}",
+                    source={"aws:SourceArn": self.topic.arn, "aws:SourceAccount": account},
+                ))
+            except AccessDeniedError as denied:
+                _LOG.warning("SNS did not deliver to %s: %s", self.endpoint, denied.denial)
+                return
+        original(self, message, message_id, *args, **kwargs)
+
+    with mock.patch.object(Subscription, "publish", publish):
+        yield
+
+
+@contextmanager
+def run_alarm_actions(check: AccessCheck) -> Iterator[None]:
+    """moto's CloudWatch changes an alarm's state but runs none of its actions. This publishes the
+    alarm notification to each SNS topic action, as ``cloudwatch.amazonaws.com`` with the alarm as
+    the source (topic policy and topic key checked); a refused one is dropped, as AWS drops it."""
+    from moto.cloudwatch.models import Alarm
+    from moto.sns.models import sns_backends
+
+    original = Alarm.update_state
+
+    def update_state(self: Alarm, reason: str, reason_data: str, state_value: str) -> None:
+        previous = self.state_value
+        original(self, reason, reason_data, state_value)
+        actions = {"ALARM": self.alarm_actions, "OK": self.ok_actions,
+                   "INSUFFICIENT_DATA": self.insufficient_data_actions}.get(state_value, [])
+        if previous == state_value or not self.actions_enabled:
+            return
+        for topic_arn in (a for a in actions if a.startswith("arn:aws:sns:")):
+            region, account = topic_arn.split(":")[3:5]
+            requests = requests_for_call(
+                principal="cloudwatch.amazonaws.com", iam_prefix="sns", operation="Publish",
+                params={"TopicArn": topic_arn}, account_id=account, region=region, caller=f"alarm {self.name}",
+                source={"aws:SourceArn": self.alarm_arn, "aws:SourceAccount": account},
+            )
+            try:
+                check.require(requests)
+            except AccessDeniedError as denied:
+                _LOG.warning("CloudWatch did not notify %s: %s", topic_arn, denied.denial)
+                continue
+            message = {"AlarmName": self.name, "AlarmArn": self.alarm_arn, "NewStateValue": state_value,
+                       "OldStateValue": previous, "NewStateReason": reason}
+            sns_backends[account][region].publish(
+                message=json.dumps(message), arn=topic_arn, subject=f'{state_value}: "{self.name}"')
+
+    with mock.patch.object(Alarm, "update_state", update_state):
+        yield
+
+
+@contextmanager
 def check_log_group_keys(check: AccessCheck) -> Iterator[None]:
     """CloudWatch Logs refuses a log group whose key policy does not let it use the key."""
     from moto.logs.exceptions import LogsClientError
     from moto.logs.models import LogsBackend
 
-    from local_aws.access.calls import ResourceKeys
 
     original = LogsBackend.create_log_group
 
@@ -221,4 +287,6 @@ def enforce_access(check: AccessCheck) -> Iterator[AccessCheck]:
         stack.enter_context(check_state_machine_key(check))
         stack.enter_context(check_event_deliveries(check))
         stack.enter_context(check_log_group_keys(check))
+        stack.enter_context(check_topic_deliveries(check))
+        stack.enter_context(run_alarm_actions(check))
         yield check

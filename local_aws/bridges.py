@@ -155,7 +155,42 @@ def capture_email_requests() -> Iterator[EmailRequestLog]:
         yield log
 
 
-class _CloudFormationAlarm:
+class CloudFormationModelStub:
+    """The parts of a moto CloudFormation model a resource moto skips needs: created at once,
+    updated by creating again, nothing to undo on delete. Subclasses give the type and
+    ``create_from_cloudformation_json``."""
+
+    physical_resource_id: str
+
+    def is_created(self) -> bool:
+        return True
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return False
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any],
+        account_id: str, region_name: str,
+    ) -> Any:
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        return None
+
+
+class _CloudFormationAlarm(CloudFormationModelStub):
     """Stands in for the CloudFormation model moto lacks: the alarm is created in moto's
     CloudWatch backend, and ``Fn::GetAtt Alarm.Arn`` (used by dashboard alarm widgets) resolves."""
 
@@ -170,9 +205,6 @@ class _CloudFormationAlarm:
     @staticmethod
     def cloudformation_type() -> str:
         return "AWS::CloudWatch::Alarm"
-
-    def is_created(self) -> bool:
-        return True
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
@@ -206,19 +238,6 @@ class _CloudFormationAlarm:
             treat_missing_data=props.get("TreatMissingData"),
         )
         return cls(alarm)
-
-    @classmethod
-    def update_from_cloudformation_json(
-        cls, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any],
-        account_id: str, region_name: str,
-    ) -> _CloudFormationAlarm:
-        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
-
-    @classmethod
-    def delete_from_cloudformation_json(
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
-    ) -> None:
-        return None
 
 
 @contextmanager

@@ -18,8 +18,10 @@ from unittest import mock
 import moto.cloudformation.parsing as cfn_parsing
 import moto.stepfunctions.models as sfn_models
 
+from local_aws.bridges import CloudFormationModelStub
 
-class _AttachedPolicy:
+
+class _AttachedPolicy(CloudFormationModelStub):
     """A CloudFormation model for a policy resource that writes onto existing resources."""
 
     resource_type = ""
@@ -35,13 +37,6 @@ class _AttachedPolicy:
     def cloudformation_name_type() -> str:
         return ""
 
-    def is_created(self) -> bool:
-        return True
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False
-
     @classmethod
     def attach(cls, document: dict[str, Any], properties: dict[str, Any], account_id: str, region_name: str) -> None:
         raise NotImplementedError
@@ -54,19 +49,6 @@ class _AttachedPolicy:
         properties = cloudformation_json.get("Properties", {})
         cls.attach(dict(properties["PolicyDocument"]), properties, account_id, region_name)
         return cls(resource_name)
-
-    @classmethod
-    def update_from_cloudformation_json(
-        cls, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any],
-        account_id: str, region_name: str,
-    ) -> _AttachedPolicy:
-        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
-
-    @classmethod
-    def delete_from_cloudformation_json(
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
-    ) -> None:
-        return None
 
 
 class _QueuePolicy(_AttachedPolicy):

@@ -19,14 +19,15 @@ EMAIL = {"channel": "email", "message": "hi", "email": {"to": "a@example.org"}}
 BOTH = {**SMS, **EMAIL, "channel": "both"}
 
 
-def test_transient_sms_failure_is_retried_with_jittered_backoff_then_sent(deployment: Deployment) -> None:
+def test_transient_sms_failure_is_retried_within_its_backoff_then_sent(deployment: Deployment) -> None:
     nid = new_id("retry")
     with record_retry_sleeps() as sleeps, sns_publish_fault(sns_throttled, times=2) as fault:
         result = deployment.run({**SMS, "notificationId": nid})
 
     assert result.status == "SUCCEEDED", result.cause
     assert fault.raised == 2 and fault.calls == 3
-    # full jitter: each wait is random in [0, 2 * 2**n] seconds (interval 2 s, rate 2)
+    # each wait within [0, 2 * 2**n] s (interval 2 s, rate 2); that the waits are random is
+    # test_reliability.py's test_sms_retry_waits_are_jittered_not_a_fixed_schedule
     assert len(sleeps.intervals) == 2
     assert 0 <= sleeps.intervals[0] <= 2 and 0 <= sleeps.intervals[1] <= 4
     record = deployment.record(nid)

@@ -22,6 +22,7 @@ Error names moto's Step Functions engine reports (observed; tests/local_aws pin 
 
 from local_aws.bridges import (
     EmailRequestLog,
+    atomic_dynamodb_item_writes,
     aws_sdk_error_prefix,
     bootstrap_version_parameter_name,
     capture_email_requests,
@@ -72,6 +73,7 @@ __all__ = [
     "SmsMessage",
     "StackDeployError",
     "StackResource",
+    "atomic_dynamodb_item_writes",
     "aws_sdk_error_prefix",
     "bootstrap_version_parameter_name",
     "capture_email_requests",

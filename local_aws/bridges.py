@@ -410,3 +410,24 @@ def name_sdk_errors_as_aws() -> Iterator[None]:
     with mock.patch.object(StateTaskServiceAwsSdk, "_normalise_service_error_name",
                            staticmethod(aws_sdk_error_prefix)):
         yield
+
+
+@contextmanager
+def atomic_dynamodb_item_writes() -> Iterator[None]:
+    """moto 5.2.5's ``DynamoDBBackend.update_item`` reads, changes and stores an item without a
+    lock, so concurrent ``ADD`` updates lose increments, and ``put_item``'s condition check and
+    write are not atomic either; DynamoDB applies each item write atomically. This serialises them."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+
+    def serialised(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def write(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return original(self, *args, **kwargs)
+        return write
+
+    with mock.patch.object(DynamoDBBackend, "put_item", serialised(DynamoDBBackend.put_item)), \
+            mock.patch.object(DynamoDBBackend, "update_item", serialised(DynamoDBBackend.update_item)):
+        yield

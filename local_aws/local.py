@@ -37,6 +37,7 @@ from local_aws.access import (
 )
 from local_aws.bridges import (
     EmailRequestLog,
+    atomic_dynamodb_item_writes,
     capture_email_requests,
     create_change_sets_in_dependency_order,
     emit_execution_status_events,
@@ -467,6 +468,7 @@ def _bridges() -> Iterator[EmailRequestLog]:
         stack.enter_context(model_resource_policies_in_cloudformation())
         stack.enter_context(keep_state_machine_encryption())
         stack.enter_context(name_sdk_errors_as_aws())
+        stack.enter_context(atomic_dynamodb_item_writes())
         yield stack.enter_context(capture_email_requests())
 
 

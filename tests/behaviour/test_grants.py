@@ -10,6 +10,7 @@ missing from the role, and the logs-delivery condition comparing a ``*`` with St
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -83,14 +84,19 @@ def _failed_queue_policy_removed(deployment: Deployment) -> Iterator[str]:
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": original})
 
 
-def _captured(deployment: Deployment, url: str) -> set[str]:
+def _captured(deployment: Deployment, url: str, *, waiting_for: str | None = None) -> set[str]:
+    """Execution ARNs in the queue. The status event is put when the execution's worker ends,
+    a moment after describe_execution already says FAILED: poll for ``waiting_for``."""
     sqs = deployment.aws.client("sqs")
     arns: set[str] = set()
+    deadline = time.monotonic() + 5
     while True:
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not messages:
-            return arns
         arns |= {json.loads(m["Body"])["detail"]["executionArn"] for m in messages}
+        if not messages and (waiting_for is None or waiting_for in arns or time.monotonic() > deadline):
+            return arns
+        if not messages:
+            time.sleep(0.05)
 
 
 @pytest.fixture(autouse=True)
@@ -240,7 +246,7 @@ def test_without_the_queue_policy_failed_executions_are_not_captured(deployment:
     kept = deployment.run({**failing, "notificationId": new_id("grant")})
 
     assert lost.status == kept.status == "FAILED"
-    captured = _captured(deployment, url)
+    captured = _captured(deployment, url, waiting_for=kept.execution_arn)
     assert kept.execution_arn in captured and lost.execution_arn not in captured
     assert "sqs:SendMessage" in _denied_actions(deployment)
 
@@ -257,5 +263,6 @@ def test_without_the_events_key_grant_failed_executions_are_not_captured(deploym
         lost = deployment.run({**failing, "notificationId": new_id("grant")})
 
     assert lost.status == "FAILED"
+    time.sleep(0.5)  # the status event follows the execution's end; give a delivery time to show up
     assert lost.execution_arn not in _captured(deployment, url)
     assert "kms:GenerateDataKey" in _denied_actions(deployment)

@@ -322,25 +322,6 @@ def test_a_blind_retry_of_a_running_start_returns_the_same_execution(deployment:
 # ---- 3. concurrent duplicates on Express ----------------------------------------------------
 
 
-@contextmanager
-def atomic_dynamodb_item_writes() -> Iterator[None]:
-    """Bridge for a moto 5.2.5 gap (to move to local_aws.bridges): DynamoDBBackend.update_item
-    reads, changes and stores an item without a lock, so concurrent ``ADD duplicateCount :one``
-    updates can lose increments (5 of 200 rounds of 8 threads here); put_item's condition check
-    and write are not atomic either. DynamoDB applies each item write atomically."""
-    lock = threading.RLock()
-
-    def serialised(original: Callable[..., Any]) -> Callable[..., Any]:
-        def write(self: Any, *args: Any, **kwargs: Any) -> Any:
-            with lock:
-                return original(self, *args, **kwargs)
-        return write
-
-    with mock.patch.object(DynamoDBBackend, "put_item", serialised(DynamoDBBackend.put_item)), \
-            mock.patch.object(DynamoDBBackend, "update_item", serialised(DynamoDBBackend.update_item)):
-        yield
-
-
 def test_concurrent_duplicates_on_express_race_the_claim_and_one_is_sent(deployment: Deployment) -> None:
     sfn = deployment.aws.client("stepfunctions")
     standard = sfn.describe_state_machine(stateMachineArn=deployment.stack.state_machine_arn)
@@ -362,11 +343,10 @@ def test_concurrent_duplicates_on_express_race_the_claim_and_one_is_sent(deploym
             results.append(result)
 
     threads = [threading.Thread(target=race) for _ in range(racers)]
-    with atomic_dynamodb_item_writes():
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
+    for thread in threads:  # LocalAws applies atomic_dynamodb_item_writes, as DynamoDB writes are atomic
+        thread.start()
+    for thread in threads:
+        thread.join(60)
 
     assert len(results) == racers and {r.status for r in results} == {"SUCCEEDED"}
     winners = [r for r in results if r.states_entered[-1] == "RecordSmsSent"]

@@ -60,6 +60,7 @@ from local_aws.records import (
     sent_email_from_moto,
     states_entered_from_events,
 )
+from local_aws.redrive import redrive_executions
 
 DUMMY_KEY = "testing"
 POLL_SECONDS = 0.05
@@ -469,6 +470,7 @@ def _bridges() -> Iterator[EmailRequestLog]:
         stack.enter_context(keep_state_machine_encryption())
         stack.enter_context(name_sdk_errors_as_aws())
         stack.enter_context(atomic_dynamodb_item_writes())
+        stack.enter_context(redrive_executions())
         yield stack.enter_context(capture_email_requests())
 
 

@@ -50,6 +50,7 @@ from local_aws.faults import (
     sns_publish_fault,
     sns_throttled,
 )
+from local_aws.jsonata import bind_jsonata_evaluator
 from local_aws.local import LocalAws, free_port
 from local_aws.records import (
     DeployedStack,
@@ -75,6 +76,7 @@ __all__ = [
     "StackResource",
     "atomic_dynamodb_item_writes",
     "aws_sdk_error_prefix",
+    "bind_jsonata_evaluator",
     "bootstrap_version_parameter_name",
     "capture_email_requests",
     "create_change_sets_in_dependency_order",

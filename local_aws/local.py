@@ -49,6 +49,7 @@ from local_aws.bridges import (
     route_cfn_state_machines_to_executing_backend,
     seed_bootstrap_version,
 )
+from local_aws.jsonata import bind_jsonata_evaluator
 from local_aws.records import (
     DeployedStack,
     ExecutionResult,
@@ -470,6 +471,7 @@ def _bridges() -> Iterator[EmailRequestLog]:
         stack.enter_context(keep_state_machine_encryption())
         stack.enter_context(name_sdk_errors_as_aws())
         stack.enter_context(atomic_dynamodb_item_writes())
+        stack.enter_context(bind_jsonata_evaluator())
         stack.enter_context(redrive_executions())
         yield stack.enter_context(capture_email_requests())
 

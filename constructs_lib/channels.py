@@ -1,29 +1,21 @@
-"""The send states: SMS through SNS, email through SES v2, both as native integrations."""
+"""The send states (JSONata): SMS through SNS, email through SES v2, as native integrations.
+
+Each leaves its channel's outcome in a workflow variable (``$sms``, ``$email``) of one shape,
+``{status, messageId, error, cause}``, so the record states read every path the same way.
+"""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from .retry import EMAIL_PERMANENT_ERRORS, SMS_PERMANENT_ERRORS, RetryPolicy
 
-JsonPath = sfn.JsonPath
-
-
-# Every channel leaves its outcome at ``$.<channel>Result`` in one shape, so the record
-# states and the ``both`` summary read it the same way whatever happened.
-SENT_OUTCOME: dict[str, object] = {
-    "status": "SENT", "ok": 1, "messageId.$": "$.MessageId", "error": "", "cause": ""
-}
-
-
-def result_path(channel: str) -> str:
-    return f"$.{channel}Result"
+SENT = '{% {"status": "SENT", "messageId": $states.result.MessageId, "error": "", "cause": ""} %}'
+FAILED = ('{% {"status": "FAILED", "messageId": "", "error": $states.errorOutput.Error, '
+          '"cause": $states.errorOutput.Cause} %}')
 
 
 def sms_send_state(
@@ -33,33 +25,29 @@ def sms_send_state(
     topic: sns.ITopic | None,
     retry: RetryPolicy,
     timeout: cdk.Duration,
+    outcome: str = "assign",
 ) -> sfn.CustomState:
-    """``sns:Publish`` straight to ``request.phoneNumber``, or to ``topic`` when one is given.
-
-    The optimized integration is written by hand because ``SnsPublish`` needs a topic, and
-    publishing to a phone number has no topic.
-    """
+    """``sns:Publish`` straight to ``$request.phoneNumber``, or to ``topic`` when one is given
+    (the number then travels as the ``phoneNumber`` message attribute). Written by hand because
+    ``SnsPublish`` needs a topic. ``outcome``: ``assign`` sets ``$sms``; ``output`` makes the
+    outcome the state's output (a Parallel branch)."""
     if topic is None:
-        target: dict[str, object] = {"PhoneNumber.$": "$.request.phoneNumber"}
+        target: dict[str, object] = {"PhoneNumber": "{% $request.phoneNumber %}"}
     else:
         target = {
             "TopicArn": topic.topic_arn,
             "MessageAttributes": {
-                "phoneNumber": {"DataType": "String", "StringValue.$": "$.request.phoneNumber"}
+                "phoneNumber": {"DataType": "String", "StringValue": "{% $request.phoneNumber %}"}
             },
         }
-    state = sfn.CustomState(
-        scope,
-        state_id,
-        state_json={
-            "Type": "Task",
-            "Resource": f"arn:{cdk.Aws.PARTITION}:states:::sns:publish",
-            "Parameters": {**target, "Message.$": "$.request.message"},
-            "TimeoutSeconds": int(timeout.to_seconds()),
-            "ResultSelector": SENT_OUTCOME,
-            "ResultPath": result_path("sms"),
-        },
-    )
+    state_json: dict[str, object] = {
+        "Type": "Task",
+        "Resource": f"arn:{cdk.Aws.PARTITION}:states:::sns:publish",
+        "Arguments": {**target, "Message": "{% $request.message %}"},
+        "TimeoutSeconds": int(timeout.to_seconds()),
+    }
+    state_json.update({"Assign": {"sms": SENT}} if outcome == "assign" else {"Output": SENT})
+    state = sfn.CustomState(scope, state_id, state_json=state_json)
     retry.apply(state, permanent_errors=SMS_PERMANENT_ERRORS)
     return state
 
@@ -68,57 +56,28 @@ def email_send_state(
     scope: Construct,
     state_id: str,
     *,
-    iam_resources: Sequence[str],
-    configuration_set_name: str | None,
     retry: RetryPolicy,
     timeout: cdk.Duration,
-) -> tasks.CallAwsService:
-    """SES v2 ``SendEmail`` built from the normalised ``$.email`` and ``$.body``."""
-    parameters: dict[str, object] = {
-        "FromEmailAddress": JsonPath.string_at("$.email.from"),
-        "Destination": {
-            "ToAddresses": JsonPath.list_at("$.email.to"),
-            "CcAddresses": JsonPath.list_at("$.email.cc"),
-            "BccAddresses": JsonPath.list_at("$.email.bcc"),
-        },
-        "ReplyToAddresses": JsonPath.list_at("$.email.replyTo"),
-        "Content": {
-            "Simple": {
-                "Subject": {"Data": JsonPath.string_at("$.email.subject")},
-                "Body": JsonPath.object_at("$.body"),
-            }
-        },
+    outcome: str = "assign",
+) -> sfn.CustomState:
+    """SES v2 ``SendEmail`` of ``$request.sendEmail``, the request built once from the normalised
+    email (``outcome`` as for SMS). The caller grants ``ses:SendEmail``: the integration's derived
+    action would be the invalid ``sesv2:sendEmail``."""
+    state_json: dict[str, object] = {
+        "Type": "Task",
+        "Resource": f"arn:{cdk.Aws.PARTITION}:states:::aws-sdk:sesv2:sendEmail",
+        "Arguments": "{% $request.sendEmail %}",
+        "TimeoutSeconds": int(timeout.to_seconds()),
     }
-    if configuration_set_name is not None:
-        parameters["ConfigurationSetName"] = JsonPath.string_at("$.email.configurationSet")
-    state = tasks.CallAwsService(
-        scope,
-        state_id,
-        service="sesv2",
-        action="sendEmail",
-        # The derived action would be the invalid "sesv2:sendEmail".
-        iam_action="ses:SendEmail",
-        iam_resources=list(iam_resources),
-        parameters=parameters,
-        result_selector=SENT_OUTCOME,
-        result_path=result_path("email"),
-        task_timeout=sfn.Timeout.duration(timeout),
-    )
+    state_json.update({"Assign": {"email": SENT}} if outcome == "assign" else {"Output": SENT})
+    state = sfn.CustomState(scope, state_id, state_json=state_json)
     retry.apply(state, permanent_errors=EMAIL_PERMANENT_ERRORS)
     return state
 
 
-def channel_failed(scope: Construct, state_id: str, channel: str) -> sfn.Pass:
-    """Turns a caught error at ``$.failure`` into the channel's outcome, inside ``both``."""
-    return sfn.Pass(
-        scope,
-        state_id,
-        parameters={
-            "status": "FAILED",
-            "ok": 0,
-            "messageId": "",
-            "error": JsonPath.string_at("$.failure.Error"),
-            "cause": JsonPath.string_at("$.failure.Cause"),
-        },
-        result_path=result_path(channel),
-    )
+def channel_not_sent(scope: Construct, state_id: str) -> sfn.Pass:
+    """Ends a ``both`` branch whose send failed: its input is the caught error, its output the
+    channel's FAILED outcome."""
+    return sfn.Pass.jsonata(scope, state_id, outputs=(
+        '{% {"status": "FAILED", "messageId": "", "error": $states.input.Error, "cause": $states.input.Cause} %}'
+    ))

@@ -1,19 +1,15 @@
-"""The request contract: JSONPath locations, validation rules and the shapes of a valid request.
+"""The request contract as data: JSONata predicates with their reasons, and the normalised request.
 
-The rules become one Choice state. Rules are ordered so that a path is only compared after an
-earlier rule proved it present and of the right type, because comparing a missing path is a
-runtime error in ASL.
+Each rule is a JSONata predicate over the raw input ``$i``, with helpers defined once in
+``PRELUDE``. ``broken_expression`` is the Choice's test (any rule broken);
+``rejection_expression`` picks the first rule broken, whose reason is recorded and raised.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import product
-
-from aws_cdk import aws_stepfunctions as sfn
-
-Condition = sfn.Condition
 
 CHANNELS: tuple[str, ...] = ("sms", "email", "both")
 #: Error of the Fail state a request that breaks the contract ends in.
@@ -22,161 +18,149 @@ VALIDATION_ERROR = "ValidationError"
 UNSUPPORTED_CHANNEL = "UnsupportedChannel"
 
 
-def _present(path: str) -> sfn.Condition:
-    return Condition.is_present(path)
-
-
-def _string(path: str) -> sfn.Condition:
-    return Condition.and_(_present(path), Condition.is_string(path))
-
-
-def _non_empty_string(path: str) -> sfn.Condition:
-    return Condition.and_(_string(path), Condition.not_(Condition.string_equals(path, "")))
-
-
-def _scalar_not_string(path: str) -> sfn.Condition:
-    """Present but a number, a boolean or null: ASL has no IsArray/IsObject test."""
-    return Condition.or_(
-        Condition.is_numeric(path), Condition.is_boolean(path), Condition.is_null(path)
-    )
-
-
-def _channel_is(*channels: str) -> sfn.Condition:
-    rules = [Condition.string_equals("$.channel", c) for c in channels]
-    return rules[0] if len(rules) == 1 else Condition.or_(*rules)
-
-
-def _one_of(path: str, values: Sequence[str]) -> sfn.Condition:
-    if not values:
-        return Condition.not_(_present(path))
-    rules = [Condition.string_equals(path, v) for v in values]
-    return Condition.and_(_string(path), rules[0] if len(rules) == 1 else Condition.or_(*rules))
-
-
 @dataclass(frozen=True)
-class Rejection:
-    """A way a request can break the contract, with the error it ends in."""
+class Rule:
+    """A way a request can break the contract: ``violated`` is a JSONata boolean over ``$i``."""
 
-    slug: str  # stable, used in state names
+    slug: str
     reason: str
     error: str
-    violated: Callable[[], sfn.Condition]
+    violated: str
 
 
-def sms_with_email() -> sfn.Condition:
-    """An SMS request that also carries an email part (used for the email fallback)."""
-    return Condition.and_(Condition.string_equals("$.channel", "sms"), _present("$.email"))
+# Helpers every rule may call, defined once in the expression (JSONata functions over a value).
+# No bare ``$``: Step Functions refuses ``$`` and ``$$`` references in its JSONata.
+PRELUDE = (
+    "$i := $states.input; "
+    '$str := function($v){$type($v) = "string"}; '
+    "$ne := function($v){$str($v) and $length($v) > 0}; "
+    '$addrs := function($v){$ne($v) or ($type($v) = "array" and $count($v) > 0 '
+    'and $count($filter($v, $ne)) = $count($v))}; '
+    '$list := function($v){$type($v) = "array" and $count($filter($v, $str)) = $count($v)}; '
+)
 
 
-def rejections(
-    allowed_senders: Sequence[str], allowed_configuration_sets: Sequence[str], *, sms_may_carry_email: bool = False
-) -> list[Rejection]:
-    """The ordered validation rules; the first violated one decides the reason. With
-    ``sms_may_carry_email`` the email rules also apply to an SMS request's email part."""
-    def email_channel() -> sfn.Condition:
-        if sms_may_carry_email:
-            return Condition.or_(_channel_is("email", "both"), sms_with_email())
-        return _channel_is("email", "both")
+def _literal(value: object) -> str:
+    return json.dumps(value)
 
-    def email_field(field: str, bad: Callable[[str], sfn.Condition]) -> Callable[[], sfn.Condition]:
-        path = f"$.email.{field}"
-        return lambda: Condition.and_(email_channel(), _present(path), bad(path))
+
+def compact(expression: str) -> str:
+    """The expression without the spaces JSONata does not need (after ``,:;([{`` and before
+    ``)]}``), outside string literals: the definition is billed by nobody, but capped in size."""
+    out: list[str] = []
+    in_string = escaped = False
+    for index, char in enumerate(expression):
+        if in_string:
+            out.append(char)
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+            continue
+        if char == '"':
+            in_string = True
+        elif char == " " and ((out and out[-1] in ",:;([{") or expression[index + 1:index + 2] in (")", "]", "}")):
+            continue
+        out.append(char)
+    return "".join(out)
+
+
+def notification_id_valid(path: str = "$i.notificationId") -> str:
+    # No anchored regex: engines disagree on whether "$" matches before a final newline.
+    return (f'($type({path}) = "string" and $length({path}) >= 1 and $length({path}) <= 80 '
+            f'and $replace({path}, /[A-Za-z0-9_-]/, "") = "")')
+
+
+def rules(allowed_senders: Sequence[str], allowed_configuration_sets: Sequence[str]) -> list[Rule]:
+    """The ordered rules; the first one broken decides the reason. ``$em``: the email part applies."""
+
+    def email_field(field: str, bad: str) -> str:
+        path = f"$i.email.{field}"
+        return f"$em and $exists({path}) and {bad.replace('{p}', path)}"
 
     return [
-        Rejection("Message", "message must be a non-empty string", VALIDATION_ERROR,
-                  lambda: Condition.not_(_non_empty_string("$.message"))),
-        Rejection("ChannelMissing", "channel is required and must be a string: sms, email or both",
-                  VALIDATION_ERROR, lambda: Condition.not_(_string("$.channel"))),
-        Rejection("Channel", "channel must be one of: sms, email, both", UNSUPPORTED_CHANNEL,
-                  lambda: Condition.not_(_channel_is(*CHANNELS))),
-        Rejection("PhoneNumber", "phoneNumber must be a string in E.164 form starting with + for sms and both",
-                  VALIDATION_ERROR,
-                  lambda: Condition.and_(
-                      _channel_is("sms", "both"),
-                      Condition.not_(Condition.and_(_string("$.phoneNumber"),
-                                                    Condition.string_matches("$.phoneNumber", "+*"))))),
-        Rejection("EmailTo", "email.to must be an address or a list of addresses for email and both",
-                  VALIDATION_ERROR,
-                  lambda: Condition.and_(
-                      email_channel(),
-                      Condition.or_(Condition.not_(_present("$.email.to")),
-                                    _scalar_not_string("$.email.to"),
-                                    Condition.and_(Condition.is_string("$.email.to"),
-                                                   Condition.string_equals("$.email.to", ""))))),
-        Rejection("EmailSubject", "email.subject must be a string", VALIDATION_ERROR,
-                  email_field("subject", lambda p: Condition.not_(Condition.is_string(p)))),
-        Rejection("EmailHtmlBody", "email.htmlBody must be a non-empty string", VALIDATION_ERROR,
-                  email_field("htmlBody", lambda p: Condition.not_(_non_empty_string(p)))),
-        Rejection("EmailCc", "email.cc must be a list of addresses", VALIDATION_ERROR,
-                  email_field("cc", lambda p: Condition.or_(Condition.is_string(p), _scalar_not_string(p)))),
-        Rejection("EmailBcc", "email.bcc must be a list of addresses", VALIDATION_ERROR,
-                  email_field("bcc", lambda p: Condition.or_(Condition.is_string(p), _scalar_not_string(p)))),
-        Rejection("EmailReplyTo", "email.replyTo must be an address or a list of addresses", VALIDATION_ERROR,
-                  email_field("replyTo", lambda p: Condition.or_(
-                      _scalar_not_string(p),
-                      Condition.and_(Condition.is_string(p), Condition.string_equals(p, ""))))),
-        Rejection("EmailFrom", "email.from must be one of the allowed senders", VALIDATION_ERROR,
-                  email_field("from", lambda p: Condition.not_(_one_of(p, allowed_senders)))),
-        Rejection("EmailConfigurationSet", "email.configurationSet must be one of the allowed configuration sets",
-                  VALIDATION_ERROR,
-                  email_field("configurationSet",
-                              lambda p: Condition.not_(_one_of(p, allowed_configuration_sets)))),
+        Rule("NotificationId", "notificationId must be 1 to 80 characters of A-Z, a-z, 0-9, _ and -", VALIDATION_ERROR,
+             f"$exists($i.notificationId) and $not({notification_id_valid()})"),
+        Rule("Message", "message must be a non-empty string", VALIDATION_ERROR, "$not($ne($i.message))"),
+        Rule("ChannelMissing", "channel is required and must be a string: sms, email or both", VALIDATION_ERROR,
+             "$not($str($i.channel))"),
+        Rule("Channel", "channel must be one of: sms, email, both", UNSUPPORTED_CHANNEL,
+             f"$not($i.channel in {_literal(list(CHANNELS))})"),
+        Rule("PhoneNumber", "phoneNumber must be a string in E.164 form starting with + for sms and both",
+             VALIDATION_ERROR,
+             '$i.channel in ["sms", "both"] and $not($str($i.phoneNumber) and $substring($i.phoneNumber, 0, 1) = "+")'),
+        Rule("EmailTo", "email.to must be an address or a list of addresses for email and both", VALIDATION_ERROR,
+             "$em and $not($addrs($i.email.to))"),
+        Rule("EmailSubject", "email.subject must be a string", VALIDATION_ERROR,
+             email_field("subject", "$not($str({p}))")),
+        Rule("EmailHtmlBody", "email.htmlBody must be a non-empty string", VALIDATION_ERROR,
+             email_field("htmlBody", "$not($ne({p}))")),
+        Rule("EmailCc", "email.cc must be a list of addresses", VALIDATION_ERROR,
+             email_field("cc", "$not($list({p}))")),
+        Rule("EmailBcc", "email.bcc must be a list of addresses", VALIDATION_ERROR,
+             email_field("bcc", "$not($list({p}))")),
+        Rule("EmailReplyTo", "email.replyTo must be an address or a list of addresses", VALIDATION_ERROR,
+             email_field("replyTo", "$not($addrs({p}))")),
+        Rule("EmailFrom", "email.from must be one of the allowed senders", VALIDATION_ERROR,
+             email_field("from", "$not({p} in " + _literal(list(allowed_senders)) + ")")),
+        Rule("EmailConfigurationSet", "email.configurationSet must be one of the allowed configuration sets",
+             VALIDATION_ERROR,
+             email_field("configurationSet", "$not({p} in " + _literal(list(allowed_configuration_sets)) + ")")),
     ]
 
 
-def notification_id_is_invalid() -> sfn.Condition:
-    """A given notificationId must be a non-empty string: it becomes the delivery-log key."""
-    return Condition.and_(_present("$.notificationId"), Condition.not_(_non_empty_string("$.notificationId")))
+def _prelude(*, sms_may_carry_email: bool) -> str:
+    email_channel = '$i.channel in ["email", "both"]'
+    if sms_may_carry_email:
+        email_channel = f'({email_channel} or ($i.channel = "sms" and $exists($i.email)))'
+    return PRELUDE + f"$em := {email_channel}; "
 
 
-def has_notification_id() -> sfn.Condition:
-    return _present("$.notificationId")
+def broken_expression(contract: Sequence[Rule], *, sms_may_carry_email: bool = False) -> str:
+    """JSONata: true when the input breaks any rule (the Choice's test)."""
+    return compact("(" + _prelude(sms_may_carry_email=sms_may_carry_email) + " or ".join(
+        f"({rule.violated})" for rule in contract) + ")")
 
 
-@dataclass(frozen=True)
-class EmailShape:
-    """How a valid email request is laid out; each shape gets its own preparation state,
-    since JSONPath cannot test a type or leave out a key inside one state."""
-
-    to_is_list: bool
-    reply_to_is_string: bool
-    has_html: bool
-
-    @property
-    def slug(self) -> str:
-        parts = ["ToList" if self.to_is_list else "ToAddress"]
-        if self.reply_to_is_string:
-            parts.append("ReplyToAddress")
-        if self.has_html:
-            parts.append("Html")
-        return "".join(parts)
-
-    def condition(self) -> sfn.Condition:
-        to_rule = Condition.is_string("$.email.to")
-        reply_rule = _string("$.email.replyTo")
-        html_rule = _present("$.email.htmlBody")
-        return Condition.and_(
-            Condition.not_(to_rule) if self.to_is_list else to_rule,
-            reply_rule if self.reply_to_is_string else Condition.not_(reply_rule),
-            html_rule if self.has_html else Condition.not_(html_rule),
-        )
-
-    def overrides(self) -> dict[str, str]:
-        """Normalised fields that replace the request's own after the defaults are merged."""
-        out: dict[str, str] = {}
-        if not self.to_is_list:
-            out["to.$"] = "States.Array($.email.to)"
-        if self.reply_to_is_string:
-            out["replyTo.$"] = "States.Array($.email.replyTo)"
-        return out
-
-    def body(self) -> dict[str, object]:
-        body: dict[str, object] = {"Text": {"Data.$": "$.message"}}
-        if self.has_html:
-            body["Html"] = {"Data.$": "$.email.htmlBody"}
-        return body
+def rejection_expression(contract: Sequence[Rule], *, sms_may_carry_email: bool = False,
+                         otherwise: dict[str, str]) -> str:
+    """JSONata: the first rule the input breaks, as ``{"error", "reason"}``; ``otherwise`` when none."""
+    checks = "".join(
+        f'({rule.violated}) ? {{"error": {_literal(rule.error)}, "reason": {_literal(rule.reason)}}} : '
+        for rule in contract
+    )
+    return compact("(" + _prelude(sms_may_carry_email=sms_may_carry_email) + checks + _literal(otherwise) + ")")
 
 
-def email_shapes() -> Iterator[EmailShape]:
-    for to_is_list, reply_is_string, has_html in product((False, True), repeat=3):
-        yield EmailShape(to_is_list, reply_is_string, has_html)
+def normalised_request_expression(*, sender: str, default_subject: str, configuration_set: str | None) -> str:
+    """JSONata: the request with its defaults applied (``to`` and ``replyTo`` as lists), keyed by
+    the notificationId when it is valid, else by the execution name, with the SES v2 SendEmail
+    request built once for every email state. Safe on any input."""
+    email = (
+        '{"from": $exists($e.from) ? $e.from : ' + _literal(sender)
+        + ', "to": $type($e.to) = "string" ? [$e.to] : $e.to'
+        + ', "cc": $exists($e.cc) ? $e.cc : [], "bcc": $exists($e.bcc) ? $e.bcc : []'
+        + ', "replyTo": $type($e.replyTo) = "string" ? [$e.replyTo] : ($exists($e.replyTo) ? $e.replyTo : [])'
+        + ', "subject": $exists($e.subject) ? $e.subject : ' + _literal(default_subject)
+        + ', "htmlBody": $e.htmlBody'
+        + (', "configurationSet": $exists($e.configurationSet) ? $e.configurationSet : '
+           + _literal(configuration_set) if configuration_set else "")
+        + "}"
+    )
+    send_email = (
+        '{"FromEmailAddress": $m.from, "Destination": {"ToAddresses": $m.to, "CcAddresses": $m.cc, '
+        '"BccAddresses": $m.bcc}, "ReplyToAddresses": $m.replyTo, "Content": {"Simple": {"Subject": '
+        '{"Data": $m.subject}, "Body": $merge([{"Text": {"Data": $i.message}}, '
+        '$exists($m.htmlBody) ? {"Html": {"Data": $m.htmlBody}}])}}'
+        + (', "ConfigurationSetName": $m.configurationSet' if configuration_set else "")
+        + "}"
+    )
+    return compact(
+        "($i := $states.input; $e := $i.email; $m := " + email + "; "
+        '{"notificationId": ' + notification_id_valid() + " ? $i.notificationId : $states.context.Execution.Name"
+        + ', "channel": $i.channel, "message": $i.message, "phoneNumber": $i.phoneNumber'
+        + ', "email": $exists($e) ? $m, "sendEmail": $exists($e) ? ' + send_email
+        + ', "metadata": $type($i.metadata) = "object" ? $i.metadata : {}})'
+    )

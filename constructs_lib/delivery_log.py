@@ -14,7 +14,6 @@ from constructs import Construct
 from .retry import DELIVERY_LOG_RETRY, DELIVERY_LOG_TRANSIENT_ERRORS
 
 Attr = tasks.DynamoAttributeValue
-JsonPath = sfn.JsonPath
 
 PARTITION_KEY = "notificationId"
 TTL_ATTRIBUTE = "expiresAt"
@@ -85,64 +84,56 @@ class DeliveryLog(Construct):
         scope: Construct,
         state_id: str,
         *,
-        item: Mapping[str, tasks.DynamoAttributeValue],
-        result_selector: Mapping[str, object] | None = None,
-        result_path: str | None = None,
+        item: Mapping[str, str],
         timeout: cdk.Duration,
     ) -> tasks.DynamoPutItem:
-        """Writes a new record; fails with ``DynamoDB.ConditionalCheckFailedException`` when
-        one with the same notificationId exists, so no request overwrites another's record."""
-        state = tasks.DynamoPutItem(
+        """Writes a new record (string attributes, JSONata values); fails with
+        ``DynamoDB.ConditionalCheckFailedException`` when one with the same notificationId exists,
+        so no request overwrites another's record."""
+        state = tasks.DynamoPutItem.jsonata(
             scope,
             state_id,
             table=self.table,
-            item=dict(item),
+            item={name: Attr.from_string(value) for name, value in item.items()},
             condition_expression="attribute_not_exists(#id)",
             expression_attribute_names={"#id": PARTITION_KEY},
-            result_selector=dict(result_selector) if result_selector else None,
-            result_path=result_path if result_path else JsonPath.DISCARD,
+            task_timeout=sfn.Timeout.duration(timeout),
+        )
+        DELIVERY_LOG_RETRY.apply(state, transient_errors=DELIVERY_LOG_TRANSIENT_ERRORS)
+        return state
+
+    def count_duplicate(self, scope: Construct, state_id: str, *, timeout: cdk.Duration) -> tasks.DynamoUpdateItem:
+        """Counts a duplicate request on the original record (an update: concurrent duplicates and
+        delivery-status feedback are never overwritten)."""
+        state = tasks.DynamoUpdateItem.jsonata(
+            scope,
+            state_id,
+            table=self.table,
+            key={PARTITION_KEY: Attr.from_string("{% $request.notificationId %}")},
+            update_expression="SET #arn = :arn, #at = :at ADD #count :one",
+            expression_attribute_names={"#arn": "lastDuplicateExecutionArn", "#at": "lastDuplicateAt",
+                                        "#count": "duplicateCount"},
+            expression_attribute_values={
+                ":arn": Attr.from_string("{% $states.context.Execution.Id %}"),
+                ":at": Attr.from_string("{% $states.context.State.EnteredTime %}"),
+                ":one": Attr.from_number(1),
+            },
             task_timeout=sfn.Timeout.duration(timeout),
         )
         DELIVERY_LOG_RETRY.apply(state, transient_errors=DELIVERY_LOG_TRANSIENT_ERRORS)
         return state
 
     def update_record(
-        self,
-        scope: Construct,
-        state_id: str,
-        *,
-        key_path: str,
-        set_attributes: Mapping[str, tasks.DynamoAttributeValue],
-        add_counters: Mapping[str, int] | None = None,
-        timeout: cdk.Duration,
-    ) -> tasks.DynamoUpdateItem:
-        """Sets attributes on the record at ``key_path`` (an update, so concurrent writers such as
-        the duplicate counter or delivery-status feedback are not overwritten)."""
-        names = {f"#{attr}": attr for attr in [*set_attributes, *(add_counters or {})]}
-        values = {f":{attr}": value for attr, value in set_attributes.items()}
-        expression = "SET " + ", ".join(f"#{a} = :{a}" for a in set_attributes)
-        if add_counters:
-            values.update({f":{a}": Attr.from_number(n) for a, n in add_counters.items()})
-            expression += " ADD " + ", ".join(f"#{a} :{a}" for a in add_counters)
-        state = tasks.DynamoUpdateItem(
-            scope,
-            state_id,
-            table=self.table,
-            key={PARTITION_KEY: string_at(key_path)},
-            update_expression=expression,
-            expression_attribute_names=names,
-            expression_attribute_values=values,
-            result_path=JsonPath.DISCARD,
-            task_timeout=sfn.Timeout.duration(timeout),
-        )
+        self, scope: Construct, state_id: str, *, arguments: str, timeout: cdk.Duration
+    ) -> sfn.CustomState:
+        """An ``UpdateItem`` whose whole request is the JSONata expression ``arguments`` (the
+        attributes it sets depend on the outcome), in a machine whose query language is JSONata.
+        The caller grants ``dynamodb:UpdateItem``."""
+        state = sfn.CustomState(scope, state_id, state_json={
+            "Type": "Task",
+            "Resource": f"arn:{cdk.Aws.PARTITION}:states:::dynamodb:updateItem",
+            "Arguments": arguments,
+            "TimeoutSeconds": int(timeout.to_seconds()),
+        })
         DELIVERY_LOG_RETRY.apply(state, transient_errors=DELIVERY_LOG_TRANSIENT_ERRORS)
         return state
-
-
-def string_at(path: str) -> tasks.DynamoAttributeValue:
-    return Attr.from_string(JsonPath.string_at(path))
-
-
-def channel_result(path: str) -> tasks.DynamoAttributeValue:
-    """A channel outcome as the send states leave it: status, messageId, error, cause."""
-    return Attr.from_map({field: string_at(f"{path}.{field}") for field in ("status", "messageId", "error", "cause")})

@@ -22,37 +22,20 @@ from constructs import Construct
 from . import contract
 from ._log_encryption import allow_logs_to_use_key
 from ._props import PropError, is_token, require_duration_between, require_email
-from .channels import channel_failed, email_send_state, result_path, sms_send_state
-from .contract import EmailShape, Rejection
+from .channels import FAILED, channel_not_sent, email_send_state, sms_send_state
 from .delivery_log import (
     CONDITIONAL_CHECK_FAILED,
     EMAIL_MESSAGE_ID_ATTRIBUTE,
     SMS_MESSAGE_ID_ATTRIBUTE,
     DeliveryLog,
-    channel_result,
-    string_at,
 )
 from .retry import RetryPolicy, default_email_retry, default_sms_retry
 
-Attr = tasks.DynamoAttributeValue
-JsonPath = sfn.JsonPath
 _NAME = "NotificationWorkflow"
 DEFAULT_TIMEOUT = cdk.Duration.minutes(5)
-MESSAGE_ID_ATTRIBUTES = {"sms": SMS_MESSAGE_ID_ATTRIBUTE, "email": EMAIL_MESSAGE_ID_ATTRIBUTE}
 DEFAULT_TASK_TIMEOUT = cdk.Duration.seconds(30)
+UNMATCHED = {"error": contract.VALIDATION_ERROR, "reason": "request does not match the contract"}
 KMS_DATA_KEY_REUSE = cdk.Duration.minutes(5)
-
-# Where the request is merged with its defaults (one state on every send path).
-_MERGED: dict[str, object] = {
-    "request.$": "States.JsonMerge($.defaults, $.input, false)",
-    "receivedAt.$": "$.receivedAt",
-}
-_MERGED_WITH_EMAIL: dict[str, object] = {
-    **_MERGED,
-    "email.$": "States.JsonMerge(States.JsonMerge($.defaults.email, $.input.email, false), $.overrides, false)",
-    "body.$": "$.body",
-}
-
 
 class NotificationWorkflow(Construct):
     """A Step Functions state machine that delivers one notification by SMS, email or both.
@@ -200,6 +183,7 @@ class NotificationWorkflow(Construct):
             self,
             "StateMachine",
             definition_body=sfn.DefinitionBody.from_chainable(self._definition()),
+            query_language=sfn.QueryLanguage.JSONATA,
             state_machine_type=workflow_type,
             timeout=timeout,
             tracing_enabled=tracing_enabled,
@@ -211,6 +195,9 @@ class NotificationWorkflow(Construct):
         )
         self._encrypt_state_machine()
         self._grant_delivery_log_key()
+        # The email states are hand-written (one shared request), so their grant is too.
+        self.state_machine.add_to_role_policy(iam.PolicyStatement(
+            actions=["ses:SendEmail"], resources=self._ses_resources))
         self._grant_sms_publish()
         #: Queue of failed, timed-out and aborted executions (``None`` when not captured).
         self.failed_executions: sqs.Queue | None = (
@@ -220,316 +207,199 @@ class NotificationWorkflow(Construct):
     # ---- definition -------------------------------------------------------------------------
 
     def _definition(self) -> sfn.IChainable:
-        self._fails = {
-            error: sfn.Fail(self, error, error=error, cause_path="$.rejection.reason")
-            for error in (contract.VALIDATION_ERROR, contract.UNSUPPORTED_CHANNEL)
-        }
-        self._id_taken = sfn.Fail(
-            self, "RejectedNotificationIdTaken", error="RejectedNotificationIdTaken",
-            cause="The request broke the contract and its notificationId belongs to another request, "
-                  "whose record is left as it was.",
+        """One Choice validates and routes; each channel is claim, send, record (see the README)."""
+        self._log_unavailable = sfn.Fail.jsonata(
+            self, "DeliveryLogUnavailable", error="DeliveryLogUnavailable", cause="{% $logFailure.Cause %}",
         )
-        self._delivery_failed = sfn.Fail(
+        self._delivery_failed = sfn.Fail.jsonata(
             self, "DeliveryFailed", error="DeliveryFailed",
             cause="No channel delivered the notification; the delivery log holds each channel's error.",
         )
-        self._log_unavailable = sfn.Fail(
-            self, "DeliveryLogUnavailable", error="DeliveryLogUnavailable", cause_path="$.logFailure.Cause"
+        self._record_failed = self._record_outcome("RecordFailed", failed=True).next(self._delivery_failed)
+        contract_rules = contract.rules(self._senders, self._configuration_sets)
+        broken = contract.broken_expression(contract_rules, sms_may_carry_email=self._sms_fallback)
+        rejection = contract.rejection_expression(contract_rules, sms_may_carry_email=self._sms_fallback,
+                                                  otherwise=UNMATCHED)
+        request = contract.normalised_request_expression(
+            sender=self._sender, default_subject=self._default_subject,
+            configuration_set=self._configuration_set_name,
         )
-        self._duplicate_ignored = sfn.Succeed(
-            self, "DuplicateIgnored", comment="Another request already claimed this notificationId.",
+        validate = sfn.Choice.jsonata(
+            self, "ValidateRequest",
+            comment="The contract's rules, in order; the first one broken is the rejection.",
+            # The top-level Assign applies whichever rule matches, the default included.
+            assign={
+                "request": "{% " + request + " %}",
+                "receivedAt": "{% $states.context.State.EnteredTime %}",
+                "rejection": "{% " + rejection + " %}",
+            },
         )
-
-        validate = sfn.Choice(self, "ValidateRequest")
-        invalid_id = Rejection(
-            "NotificationId", "notificationId must be a non-empty string", contract.VALIDATION_ERROR,
-            contract.notification_id_is_invalid,
-        )
-        validate.when(invalid_id.violated(), self._reject(invalid_id, keyed_by_id=False))
-        for rejection in contract.rejections(self._senders, self._configuration_sets,
-                                             sms_may_carry_email=self._sms_fallback):
-            validate.when(
-                sfn.Condition.and_(contract.has_notification_id(), rejection.violated()),
-                self._reject(rejection, keyed_by_id=True),
-            )
-            validate.when(rejection.violated(), self._reject(rejection, keyed_by_id=False))
-
-        sms_path = self._sms_path()  # builds RecordSmsSent, which the fallback path shares
-        if self._sms_fallback:
-            apply_fallback = self._sms_fallback_path()
-            for shape in contract.email_shapes():
-                validate.when(
-                    sfn.Condition.and_(contract.sms_with_email(), shape.condition()),
-                    self._prepare(f"PrepareSmsWithEmail{shape.slug}", shape).next(apply_fallback),
-                )
-        validate.when(sfn.Condition.string_equals("$.channel", "sms"), sms_path)
-        apply_email = self._email_path()
-        claim_both = self._both_path()
-        for shape in contract.email_shapes():
-            validate.when(
-                sfn.Condition.and_(sfn.Condition.string_equals("$.channel", "email"), shape.condition()),
-                self._prepare(f"PrepareEmail{shape.slug}", shape).next(apply_email),
-            )
-        for shape in contract.email_shapes():
-            # "both" merges its defaults inside the Parallel, so the claim before it needs the key
-            # ready: one preparation per shape for each place the key comes from.
-            both = sfn.Condition.and_(sfn.Condition.string_equals("$.channel", "both"), shape.condition())
-            validate.when(
-                sfn.Condition.and_(both, contract.has_notification_id()),
-                self._prepare(f"PrepareBoth{shape.slug}", shape, key_path="$.notificationId").next(claim_both),
-            )
-            validate.when(
-                both,
-                self._prepare(f"PrepareBoth{shape.slug}ByExecutionName", shape, key_path="$$.Execution.Name")
-                .next(claim_both),
-            )
-        # Unreachable while the rules above cover the contract; a safety net, not a path.
-        unmatched = Rejection("Unmatched", "request does not match the contract", contract.VALIDATION_ERROR,
-                              lambda: sfn.Condition.is_present("$"))
-        validate.otherwise(self._reject(unmatched, keyed_by_id=False))
+        reject = self._reject()
+        validate.when(sfn.Condition.jsonata("{% " + broken + " %}"), reject)
+        validate.when(sfn.Condition.jsonata('{% $states.input.channel = "sms" %}'), self._sms_path())
+        validate.when(sfn.Condition.jsonata('{% $states.input.channel = "email" %}'), self._email_path())
+        validate.when(sfn.Condition.jsonata('{% $states.input.channel = "both" %}'), self._both_path())
+        # Unreachable while the rules cover the contract; a safety net, not a path.
+        validate.otherwise(reject)
         return validate
 
-    def _prepare(self, state_id: str, shape: EmailShape | None, key_path: str | None = None) -> sfn.Pass:
-        """Holds the literal defaults next to the request (JSONPath can only merge objects that
-        are already in the state input), and the shape-specific normalisation."""
-        email_defaults: dict[str, object] = {
-            "cc": [], "bcc": [], "replyTo": [], "subject": self._default_subject, "from": self._sender,
-        }
-        if self._configuration_set_name:
-            email_defaults["configurationSet"] = self._configuration_set_name
-        parameters: dict[str, object] = {
-            "input.$": "$",
-            "receivedAt.$": "$$.State.EnteredTime",
-            "defaults": {"notificationId.$": "$$.Execution.Name", "metadata": {}, "email": email_defaults},
-        }
-        if key_path is not None:
-            parameters["notificationKey.$"] = key_path
-        if shape is not None:
-            parameters["overrides"] = shape.overrides()
-            parameters["body"] = shape.body()
-        return sfn.Pass(self, state_id, parameters=parameters)
+    def _claim(self, state_id: str) -> tasks.DynamoPutItem:
+        """Creates the request's record before anything is sent: the conditional write is the
+        idempotency guard, so a second request with the same notificationId sends nothing."""
+        state = self.delivery_log.create_record(
+            self, state_id,
+            item={
+                "notificationId": "{% $request.notificationId %}",
+                "status": "PROCESSING",
+                "channel": "{% $request.channel %}",
+                "executionArn": "{% $states.context.Execution.Id %}",
+                "receivedAt": "{% $receivedAt %}",
+            },
+            timeout=self._task_timeout,
+        )
+        state.add_catch(self._duplicate, errors=[CONDITIONAL_CHECK_FAILED])
+        state.add_catch(self._log_unavailable, assign={"logFailure": "{% $states.errorOutput %}"})
+        return state
+
+    @property
+    def _duplicate(self) -> sfn.IChainable:
+        """Counts the duplicate on the original record and ends without sending."""
+        existing = self.node.try_find_child("RecordDuplicate")
+        if existing is not None:
+            return existing  # type: ignore[return-value]
+        state = self.delivery_log.count_duplicate(self, "RecordDuplicate", timeout=self._task_timeout)
+        state.add_catch(self._log_unavailable, assign={"logFailure": "{% $states.errorOutput %}"})
+        return state
 
     def _sms_path(self) -> sfn.IChainable:
         send = sms_send_state(self, "SendSms", topic=self._sms_topic, retry=self._sms_retry,
                               timeout=self._task_timeout)
-        send.add_catch(self._record_failed("RecordSmsFailed", "sms"), result_path="$.failure")
-        self._record_sms_sent = self._record("RecordSmsSent", status="SENT", channel="sms", sent=("sms",))
-        send.next(self._record_sms_sent)
-        return (
-            self._prepare("PrepareSms", None)
-            .next(sfn.Pass(self, "ApplySmsDefaults", parameters=_MERGED))
-            .next(self._claim("ClaimSms", "sms", key_path="$.request.notificationId"))
-            .next(send)
-        )
+        failed = {"sms": FAILED}
+        if self._sms_fallback:
+            can_fall_back = sfn.Choice.jsonata(self, "FallBackToEmail")
+            send_email = self._send_email("SendFallbackEmail")
+            send_email.add_catch(self._record_failed, assign={"email": FAILED})
+            send_email.next(self._record_sent)
+            can_fall_back.when(sfn.Condition.jsonata("{% $exists($request.email) %}"), send_email,
+                               assign={"fallback": "email"})
+            can_fall_back.otherwise(self._record_failed)
+            send.add_catch(can_fall_back, assign=failed)
+        else:
+            send.add_catch(self._record_failed, assign=failed)
+        return self._claim("ClaimSms").next(send.next(self._record_sent))
 
-    def _sms_fallback_path(self) -> sfn.State:
-        """SMS first; if it cannot be delivered, the same message by email, recorded as a fallback."""
-        send_sms = sms_send_state(self, "SendSmsWithFallback", topic=self._sms_topic, retry=self._sms_retry,
-                                  timeout=self._task_timeout)
-        send_sms.next(self._record_sms_sent)
-        send_email = self._send_email("SendFallbackEmail")
-        send_sms.add_catch(send_email, result_path="$.failure")
-        attributes = self._outcome_attributes("$", ("sms", "email"))
-        attributes["fallback"] = Attr.from_string("email")
-        sent = {**attributes, "status": Attr.from_string("SENT"), "results": Attr.from_map({
-            "sms": self._failed_result("$.failure"), "email": channel_result(result_path("email")),
-        }), EMAIL_MESSAGE_ID_ATTRIBUTE: string_at(f"{result_path('email')}.messageId")}
-        send_email.next(self._outcome("RecordFallbackSent", key_path="$.request.notificationId", attributes=sent))
-        failed = {**attributes, "status": Attr.from_string("FAILED"), "results": Attr.from_map({
-            "sms": self._failed_result("$.failure"), "email": self._failed_result("$.fallbackFailure"),
-        })}
-        send_email.add_catch(
-            self._outcome("RecordFallbackFailed", key_path="$.request.notificationId", attributes=failed)
-            .next(self._delivery_failed),
-            result_path="$.fallbackFailure",
-        )
-        apply = sfn.Pass(self, "ApplySmsWithEmailDefaults", parameters=_MERGED_WITH_EMAIL)
-        apply.next(self._claim("ClaimSmsWithFallback", "sms", key_path="$.request.notificationId")).next(send_sms)
-        return apply
-
-    def _email_path(self) -> sfn.State:
+    def _email_path(self) -> sfn.IChainable:
         send = self._send_email("SendEmail")
-        send.add_catch(self._record_failed("RecordEmailFailed", "email"), result_path="$.failure")
-        send.next(self._record("RecordEmailSent", status="SENT", channel="email", sent=("email",)))
-        apply = sfn.Pass(self, "ApplyEmailDefaults", parameters=_MERGED_WITH_EMAIL)
-        apply.next(self._claim("ClaimEmail", "email", key_path="$.request.notificationId")).next(send)
-        return apply
+        send.add_catch(self._record_failed, assign={"email": FAILED})
+        return self._claim("ClaimEmail").next(send.next(self._record_sent))
 
-    def _both_path(self) -> sfn.State:
+    def _both_path(self) -> sfn.IChainable:
         """Each branch catches its own failure, so one channel never cancels the other."""
         sms = sms_send_state(self, "SendSmsOfBoth", topic=self._sms_topic, retry=self._sms_retry,
-                             timeout=self._task_timeout)
-        sms.add_catch(channel_failed(self, "SmsFailedOfBoth", "sms"), result_path="$.failure")
-        email = self._send_email("SendEmailOfBoth")
-        email.add_catch(channel_failed(self, "EmailFailedOfBoth", "email"), result_path="$.failure")
-        send_both = sfn.Parallel(
-            self,
-            "SendBoth",
-            parameters=_MERGED_WITH_EMAIL,
-            # Whole branch outputs are selected, not "$[0].request": the local engine returns a
-            # list for a path that indexes and then names a field.
-            result_selector={"smsBranch.$": "$[0]", "emailBranch.$": "$[1]"},
+                             timeout=self._task_timeout, outcome="output")
+        sms.add_catch(channel_not_sent(self, "SmsNotSent"))
+        email = self._send_email("SendEmailOfBoth", outcome="output")
+        email.add_catch(channel_not_sent(self, "EmailNotSent"))
+        send_both = sfn.Parallel.jsonata(
+            self, "SendBoth", assign={"sms": "{% $states.result[0] %}", "email": "{% $states.result[1] %}"},
         )
         send_both.branch(sms)
         send_both.branch(email)
-        sms_ok = sfn.Condition.number_equals("$.smsBranch.smsResult.ok", 1)
-        email_ok = sfn.Condition.number_equals("$.emailBranch.emailResult.ok", 1)
-        # One record state per outcome, so each writes the message ids of the channels it sent.
-        check = sfn.Choice(self, "CheckDeliveries")
-        check.when(sfn.Condition.and_(sms_ok, email_ok),
-                   self._record("RecordBothSent", status="SENT", both=True, sent=("sms", "email")))
-        check.when(sms_ok, self._record("RecordBothSmsOnly", status="PARTIAL", both=True, sent=("sms",)))
-        check.when(email_ok, self._record("RecordBothEmailOnly", status="PARTIAL", both=True, sent=("email",)))
-        check.otherwise(self._record("RecordBothFailed", status="FAILED", both=True).next(self._delivery_failed))
-        send_both.next(check)
-        claim = self._claim("ClaimBoth", "both", key_path="$.notificationKey")
-        claim.next(send_both)
-        return claim
+        return self._claim("ClaimBoth").next(send_both.next(self._record_sent))
 
-    def _send_email(self, state_id: str) -> tasks.CallAwsService:
-        return email_send_state(
-            self, state_id, iam_resources=self._ses_resources,
-            configuration_set_name=self._configuration_set_name, retry=self._email_retry,
-            timeout=self._task_timeout,
-        )
+    def _send_email(self, state_id: str, outcome: str = "assign") -> sfn.CustomState:
+        return email_send_state(self, state_id, retry=self._email_retry, timeout=self._task_timeout,
+                                outcome=outcome)
 
     # ---- delivery-log records -----------------------------------------------------------------
 
-    def _claim(self, state_id: str, channel: str, *, key_path: str) -> tasks.DynamoPutItem:
-        """Creates the request's record before anything is sent: the conditional write is the
-        idempotency guard, so a second request with the same notificationId sends nothing."""
-        state = self.delivery_log.create_record(
-            self,
-            state_id,
-            item={
-                "notificationId": string_at(key_path),
-                "status": Attr.from_string("PROCESSING"),
-                "channel": Attr.from_string(channel),
-                "executionArn": string_at("$$.Execution.Id"),
-                "receivedAt": string_at("$.receivedAt"),
-            },
-            timeout=self._task_timeout,
-        )
-        state.add_catch(
-            self._record_duplicate(key_path), errors=[CONDITIONAL_CHECK_FAILED], result_path=JsonPath.DISCARD
-        )
-        state.add_catch(self._log_unavailable, result_path="$.logFailure")
-        return state
-
-    def _record_duplicate(self, key_path: str) -> sfn.IChainable:
-        """Counts the duplicate on the original record and ends without sending."""
-        state_id = "RecordDuplicate" + ("OfBoth" if key_path == "$.notificationKey" else "")
-        existing = self.node.try_find_child(state_id)
+    @property
+    def _record_sent(self) -> sfn.IChainable:
+        existing = self.node.try_find_child("RecordOutcome")
         if existing is not None:
             return existing  # type: ignore[return-value]
-        state = self.delivery_log.update_record(
-            self,
-            state_id,
-            key_path=key_path,
-            set_attributes={
-                "lastDuplicateExecutionArn": string_at("$$.Execution.Id"),
-                "lastDuplicateAt": string_at("$$.State.EnteredTime"),
-            },
-            add_counters={"duplicateCount": 1},
-            timeout=self._task_timeout,
-        )
-        state.add_catch(self._log_unavailable, result_path="$.logFailure")
-        return state.next(self._duplicate_ignored)
+        return self._record_outcome("RecordOutcome", failed=False)
 
-    def _outcome(self, state_id: str, *, key_path: str,
-                 attributes: dict[str, tasks.DynamoAttributeValue]) -> tasks.DynamoUpdateItem:
-        state = self.delivery_log.update_record(
-            self, state_id, key_path=key_path, set_attributes=attributes, timeout=self._task_timeout
+    def _record_outcome(self, state_id: str, *, failed: bool) -> sfn.CustomState:
+        """Records the outcome from ``$sms``/``$email``: SENT, PARTIAL, or (``failed``) FAILED.
+        ``RecordOutcome`` writes only when a channel delivered: its condition fails when none did,
+        and that is caught into ``RecordFailed``, which records FAILED and ends in DeliveryFailed."""
+        recipient = {
+            "sms": "$request.phoneNumber",
+            "email": "$string($request.email.to)",
+        }
+        if not self._store_plain_recipients:
+            recipient = {c: f'$hash({given}, "SHA-256")' for c, given in recipient.items()}
+        sent_ids = "" if failed else (
+            f'"{SMS_MESSAGE_ID_ATTRIBUTE}": "sms" in $sent ? {{"S": $sms.messageId}}, '
+            f'"{EMAIL_MESSAGE_ID_ATTRIBUTE}": "email" in $sent ? {{"S": $email.messageId}}, '
         )
-        state.add_catch(self._log_unavailable, result_path="$.logFailure")
+        status = '"FAILED"' if failed else (
+            '($exists($fallback) ? ("email" in $sent ? "SENT" : "FAILED") '
+            ': ($count($sent) = $count($channels) ? "SENT" : ($count($sent) > 0 ? "PARTIAL" : "FAILED")))'
+        )
+        result = ('{"M": {"status": {"S": $r.status}, "messageId": {"S": $r.messageId}, '
+                  '"error": {"S": $r.error}, "cause": {"S": $r.cause}}}')
+        # A delivery writes over the claim; when none delivered the condition fails on purpose.
+        condition = ('"attribute_exists(#notificationId)"' if failed else '$status = "FAILED" '
+                     '? "attribute_not_exists(#notificationId)" : "attribute_exists(#notificationId)"')
+        arguments = "{% " + contract.compact(
+            "("
+            '$channels := ($request.channel = "both" or $exists($fallback)) ? ["sms", "email"] : [$request.channel]; '
+            '$results := $merge([{}, $exists($sms) ? {"sms": $sms}, $exists($email) ? {"email": $email}]); '
+            + ("" if failed else '$sent := $filter($channels, function($c){$lookup($results, $c).status = "SENT"}); ')
+            + f"$status := {status}; "
+            "$set := {"
+            '"status": {"S": $status}, "completedAt": {"S": $states.context.State.EnteredTime}, '
+            '"metadata": {"S": $string($request.metadata)}, '
+            '"recipients": {"M": $merge([{}, $map($channels, function($c){{$c: {"S": $c = "sms" ? '
+            + recipient["sms"] + " : " + recipient["email"] + "}}})])}, "
+            '"results": {"M": $merge([{}, $map($filter($channels, function($c){$exists($lookup($results, $c))}), '
+            'function($c){{$c: ($r := $lookup($results, $c); '
+            + result + ")}})])}, "
+            + sent_ids
+            + ('"message": {"S": $request.message}, ' if self._store_message else "")
+            + '"fallback": $exists($fallback) ? {"S": $fallback}}; '
+            "{"
+            f'"TableName": "{self.table.table_name}", '
+            '"Key": {"notificationId": {"S": $request.notificationId}}, '
+            '"UpdateExpression": "SET " & $join($map($keys($set), function($k){"#" & $k & " = :" & $k}), ", "), '
+            f'"ConditionExpression": {condition}, '
+            '"ExpressionAttributeNames": $merge([{"#notificationId": "notificationId"}, '
+            '$map($keys($set), function($k){{"#" & $k: $k}})]), '
+            '"ExpressionAttributeValues": $merge($map($keys($set), function($k){{":" & $k: $lookup($set, $k)}}))'
+            "})"
+        ) + " %}"
+        state = self.delivery_log.update_record(self, state_id, arguments=arguments, timeout=self._task_timeout)
+        if not failed:
+            state.add_catch(self._record_failed, errors=[CONDITIONAL_CHECK_FAILED])
+        state.add_catch(self._log_unavailable, assign={"logFailure": "{% $states.errorOutput %}"})
         return state
 
-    def _outcome_attributes(self, base: str, channels: Sequence[str]) -> dict[str, tasks.DynamoAttributeValue]:
-        """What every outcome adds to the claimed record; ``base`` is where the merged request lives.
-        Recipients are hashed unless the construct was told to keep them; the text is left out
-        unless asked for."""
-        attributes = {
-            "completedAt": string_at("$$.State.EnteredTime"),
-            "metadata": Attr.from_string(
-                JsonPath.json_to_string(JsonPath.object_at(f"{base}.request.metadata"))
-            ),
-            "recipients": Attr.from_map({c: self._recipient(base, c) for c in channels}),
-        }
-        if self._store_message:
-            attributes["message"] = string_at(f"{base}.request.message")
-        return attributes
-
-    def _recipient(self, base: str, channel: str) -> tasks.DynamoAttributeValue:
-        given = (
-            JsonPath.string_at(f"{base}.request.phoneNumber") if channel == "sms"
-            else JsonPath.json_to_string(JsonPath.list_at(f"{base}.email.to"))
-        )
-        return Attr.from_string(given if self._store_plain_recipients else JsonPath.hash(given, "SHA-256"))
-
-    def _record(self, state_id: str, *, status: str, both: bool = False, channel: str = "",
-                sent: Sequence[str] = ()) -> tasks.DynamoUpdateItem:
-        """Records an outcome, with the provider message ids of the ``sent`` channels."""
-        if both:
-            base = "$.smsBranch"
-            attributes = self._outcome_attributes(base, ("sms", "email"))
-            results = {
-                "sms": channel_result("$.smsBranch" + result_path("sms")[1:]),
-                "email": channel_result("$.emailBranch" + result_path("email")[1:]),
-            }
-        else:
-            base = "$"
-            attributes = self._outcome_attributes(base, (channel,))
-            results = {channel: channel_result(result_path(channel))}
-        attributes["status"] = Attr.from_string(status)
-        attributes["results"] = Attr.from_map(results)
-        for sent_channel in sent:
-            branch = f"$.{sent_channel}Branch" if both else base
-            attributes[MESSAGE_ID_ATTRIBUTES[sent_channel]] = string_at(
-                f"{branch}{result_path(sent_channel)[1:]}.messageId"
-            )
-        return self._outcome(state_id, key_path=f"{base}.request.notificationId", attributes=attributes)
-
-    @staticmethod
-    def _failed_result(error_path: str) -> tasks.DynamoAttributeValue:
-        """A channel outcome built from a caught error ({Error, Cause} at ``error_path``)."""
-        return Attr.from_map({
-            "status": Attr.from_string("FAILED"),
-            "messageId": Attr.from_string(""),
-            "error": string_at(f"{error_path}.Error"),
-            "cause": string_at(f"{error_path}.Cause"),
-        })
-
-    def _record_failed(self, state_id: str, channel: str) -> sfn.IChainable:
-        attributes = self._outcome_attributes("$", (channel,))
-        attributes["status"] = Attr.from_string("FAILED")
-        attributes["results"] = Attr.from_map({channel: self._failed_result("$.failure")})
-        state = self._outcome(state_id, key_path="$.request.notificationId", attributes=attributes)
-        return state.next(self._delivery_failed)
-
-    def _reject(self, rejection: Rejection, *, keyed_by_id: bool) -> sfn.IChainable:
-        """Records REJECTED with the reason, then fails with the rejection's named error.
-        The key is the request's notificationId when it has a valid one, else the execution name."""
-        state_id = f"Reject{rejection.slug}" + ("" if keyed_by_id else "ByExecutionName")
-        now = string_at("$$.State.EnteredTime")
+    def _reject(self) -> sfn.IChainable:
+        """Records REJECTED with the reason, then fails with the rejection's named error. The key is
+        the request's notificationId when it is valid, else the execution name."""
+        rejected = sfn.Fail.jsonata(self, "Rejected", error="{% $rejection.error %}", cause="{% $rejection.reason %}")
         state = self.delivery_log.create_record(
-            self,
-            state_id,
+            self, "RecordRejection",
             item={
-                "notificationId": string_at("$.notificationId" if keyed_by_id else "$$.Execution.Name"),
-                "status": Attr.from_string("REJECTED"),
-                "error": Attr.from_string(rejection.error),
-                "reason": Attr.from_string(rejection.reason),
-                "executionArn": string_at("$$.Execution.Id"),
-                "receivedAt": now,
-                "completedAt": now,
+                "notificationId": "{% $request.notificationId %}",
+                "status": "REJECTED",
+                "error": "{% $rejection.error %}",
+                "reason": "{% $rejection.reason %}",
+                "executionArn": "{% $states.context.Execution.Id %}",
+                "receivedAt": "{% $receivedAt %}",
+                "completedAt": "{% $receivedAt %}",
             },
-            result_selector={"reason": rejection.reason},
-            result_path="$.rejection",
             timeout=self._task_timeout,
         )
-        state.add_catch(self._id_taken, errors=[CONDITIONAL_CHECK_FAILED], result_path=JsonPath.DISCARD)
-        state.add_catch(self._log_unavailable, result_path="$.logFailure")
-        return state.next(self._fails[rejection.error])
+        state.add_catch(rejected, errors=[CONDITIONAL_CHECK_FAILED], assign={"rejection": {
+            "error": "RejectedNotificationIdTaken",
+            "reason": "The request broke the contract and its notificationId belongs to another request, "
+                      "whose record is left as it was.",
+        }})
+        state.add_catch(self._log_unavailable, assign={"logFailure": "{% $states.errorOutput %}"})
+        return state.next(rejected)
 
     # ---- IAM --------------------------------------------------------------------------------
 

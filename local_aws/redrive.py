@@ -1,7 +1,8 @@
 """``redrive_executions``: Step Functions ``RedriveExecution``, which moto 5.2.5 lacks.
 
 A FAILED, TIMED_OUT or ABORTED Standard execution runs again from its unfinished top-level state,
-with the input that state was entered with, under the same execution ARN. The history keeps the
+with the input that state was entered with and the workflow variables as they stood, under the
+same execution ARN. The history keeps the
 first run's events, then ``ExecutionRedriven`` and the new ones. AWS restarts a Parallel or Map
 from the unfinished step inside it; this reruns the whole top-level state (the workflow's branches
 are single tasks, so the difference does not show here). An execution that did not fail, or an
@@ -54,6 +55,8 @@ def _redrive(backend: Any, execution_arn: str) -> Any:
     if status not in REDRIVABLE or machine_type.endswith("EXPRESS"):
         raise ExecutionNotRedrivable(f"Execution {execution_arn} is {status} ({machine_type}): not redrivable")
     previous = execution.exec_worker.env.event_manager.get_event_history()
+    # Workflow variables as they stood when the execution stopped (JSONata Assign), as AWS keeps them.
+    variables = dict(execution.exec_worker.env.variable_store._inner_scope)
     definition = json.loads(execution.state_machine.definition)
     state, state_input = unfinished_state(definition, previous)
     redrive_count = getattr(execution, "redrive_count", 0) + 1
@@ -65,6 +68,9 @@ def _redrive(backend: Any, execution_arn: str) -> Any:
             events = self.env.event_manager
             events._history_event_list.extend(previous)
             events._event_id_gen._next_id = len(previous) + 1
+            for name, value in variables.items():
+                self.env.variable_store.set(name, value)
+            self.env.variable_store.reset_tracing()
             events.add_event(
                 context=self.env.event_history_context,
                 event_type=HistoryEventType.ExecutionRedriven,

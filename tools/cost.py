@@ -44,7 +44,7 @@ LAMBDA_PRICE_PER_REQUEST = 0.20 / 1_000_000
 LAMBDA_PRICE_PER_GB_SECOND = 0.0000166667
 
 # ---- assumptions (durations cannot be measured on the local engine) --------------------------
-# Express: a definition of ~90 KB and payloads of a few KB fit in one 64 MB chunk.
+# Express: a definition of about 20 KB and payloads of a few KB fit in one 64 MB chunk.
 EXPRESS_MEMORY_MB = 64
 # Express wall time per path: two DynamoDB writes (~10 ms each), one SNS Publish or SES
 # SendEmail (~50-150 ms) and Step Functions' own per-state overhead; "both" sends in parallel
@@ -98,8 +98,8 @@ def ses_identities(template: Template) -> list[str]:
 
 @contextmanager
 def _quiet_engine_log() -> Iterator[None]:
-    # moto's ASL engine logs every caught error (e.g. an IsPresent test on a missing field) at
-    # ERROR level: noise here, since the probe's outcome is checked below.
+    # moto's ASL engine logs every caught error (e.g. a rejection's failed write or a caught send
+    # error) at ERROR level: noise here, since the probe's outcome is checked below.
     engine_log = logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component")
     level = engine_log.level
     engine_log.setLevel(logging.CRITICAL)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -110,6 +111,32 @@ def _value(value: Any) -> str:
     return json.dumps(value)
 
 
+# A JSONata rule reads the input as ``$states.input.<field>`` (or through a variable bound to it).
+_JSONATA_INPUT_FIELD = re.compile(r"\$(?:states\.input|i)\.([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*)*)")
+_JSONATA_EQUALS = re.compile(r'^\$states\.input\.([A-Za-z_][\w.]*) (=|!=) ("[^"]*"|[\w.]+)$')
+
+
+def jsonata_text(value: Any) -> str:
+    """The expression inside ``{% ... %}``, or the value unchanged when it is no expression."""
+    text = str(value)
+    if text.startswith("{%") and text.endswith("%}"):
+        return text[2:-2].strip()
+    return text
+
+
+def _jsonata_condition(expression: str) -> str:
+    """``channel == 'sms'`` for ``{% $states.input.channel = "sms" %}``; other conditions as
+    written, without the input prefix."""
+    text = jsonata_text(expression)
+    match = _JSONATA_EQUALS.match(text)
+    if match:
+        name, operator, operand = match.groups()
+        if operand.startswith('"'):
+            operand = f"'{operand[1:-1]}'"
+        return f"{name} {'==' if operator == '=' else '≠'} {operand}"
+    return text.replace("$states.input.", "")
+
+
 def _comparison(rule: dict[str, Any], negated: bool = False) -> str:
     operator = next(k for k in rule if k not in ("Variable", "Next"))
     variable, operand = _field(str(rule.get("Variable", "$"))), rule[operator]
@@ -132,11 +159,13 @@ def conjuncts(rule: dict[str, Any]) -> list[dict[str, Any]]:
     """The rule as a flat list of conditions that must all hold (nested Ands flattened)."""
     if "And" in rule:
         return [c for child in rule["And"] for c in conjuncts(child)]
-    return [{k: v for k, v in rule.items() if k != "Next"}]
+    return [{k: v for k, v in rule.items() if k not in ("Next", "Assign", "Comment")}]
 
 
 def render_condition(rule: dict[str, Any]) -> str:
     """A compact text form: ``channel == 'sms'``, ``¬(a ∨ b)``, ``x present ∧ y is string``."""
+    if "Condition" in rule:  # JSONata
+        return _jsonata_condition(str(rule["Condition"]))
     if "And" in rule:
         return " ∧ ".join(_operand(c) for c in conjuncts(rule))
     if "Or" in rule:
@@ -165,8 +194,10 @@ def _fields(rules: Iterable[dict[str, Any]]) -> list[str]:
             for item in rule:
                 visit(item)
         elif isinstance(rule, dict):
-            if "Variable" in rule:
-                parts = _field(str(rule["Variable"])).split(".")
+            paths = [_field(str(rule["Variable"]))] if "Variable" in rule else []
+            paths += [m.group(1) + m.group(2) for m in _JSONATA_INPUT_FIELD.finditer(str(rule.get("Condition", "")))]
+            for path in paths:
+                parts = path.split(".")
                 name = parts[0] if len(parts) == 1 else f"{parts[0]}.*"
                 if name not in found:
                     found.append(name)
@@ -372,7 +403,7 @@ class _Builder:
             rules = len(state.get("Choices", []))
             return kind, [name, f"{rules} rule{'s' if rules != 1 else ''}"]
         if kind == "fail":
-            error = state.get("Error") or state.get("ErrorPath") or ""
+            error = jsonata_text(state.get("Error") or state.get("ErrorPath") or "")
             return kind, [name] if error == name else [name, f"Fail: {error}"]
         if kind == "task":
             return kind, [name, resource, *retries]

@@ -130,7 +130,7 @@ def test_without_dynamodb_update_item_the_outcome_cannot_be_recorded(deployment:
         result = deployment.run({**SMS, "notificationId": new_id("grant")})
 
     assert (result.status, result.error) == ("FAILED", "DeliveryLogUnavailable")
-    assert result.states_entered[-2:] == ["RecordSmsSent", "DeliveryLogUnavailable"]
+    assert result.states_entered[-2:] == ["RecordOutcome", "DeliveryLogUnavailable"]
     assert set(_denied_actions(deployment)) == {"dynamodb:UpdateItem"}
 
 
@@ -140,7 +140,7 @@ def test_without_sns_publish_the_sms_fails_once_and_is_recorded(deployment: Depl
         result = deployment.run({**SMS, "notificationId": nid})
 
     assert (result.status, result.error) == ("FAILED", "DeliveryFailed")
-    assert "SendSms" in result.states_entered and result.states_entered[-2] == "RecordSmsFailed"
+    assert result.states_entered == ["ValidateRequest", "ClaimSms", "SendSms", "RecordFailed", "DeliveryFailed"]
     # SNS.AuthorizationErrorException is permanent: one attempt, no retries.
     assert _denied_actions(deployment) == ["sns:Publish"]
     assert deployment.record(nid)["results"]["sms"]["error"] == "SNS.AuthorizationErrorException"
@@ -152,7 +152,7 @@ def test_without_ses_send_email_the_email_fails_once_and_is_recorded(deployment:
         result = deployment.run({**EMAIL, "notificationId": nid})
 
     assert (result.status, result.error) == ("FAILED", "DeliveryFailed")
-    assert result.states_entered[-2] == "RecordEmailFailed"
+    assert result.states_entered == ["ValidateRequest", "ClaimEmail", "SendEmail", "RecordFailed", "DeliveryFailed"]
     assert _denied_actions(deployment) == ["ses:SendEmail"]
     assert deployment.record(nid)["results"]["email"]["error"] == "SesV2.AccessDeniedException"
 

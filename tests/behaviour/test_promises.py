@@ -42,7 +42,7 @@ from tests.conftest import Synthesized
 SMS = {"channel": "sms", "message": "Code 1234", "phoneNumber": "+15555550100"}
 EMAIL = {"channel": "email", "message": "Shipped.", "email": {"to": "a@example.org", "subject": "Order"}}
 BOTH = {**SMS, **EMAIL, "channel": "both"}
-SMS_PATH = ["ValidateRequest", "PrepareSms", "ApplySmsDefaults", "ClaimSms", "SendSms", "RecordSmsSent"]
+SMS_PATH = ["ValidateRequest", "ClaimSms", "SendSms", "RecordOutcome"]
 
 # The extra stack: SMS through a topic, two configuration sets, and short timeouts.
 DEFAULT_SET, MARKETING_SET = "notify-transactional", "notify-marketing"
@@ -233,9 +233,9 @@ def topic_stack(local_aws: LocalAws, tmp_path_factory: pytest.TempPathFactory) -
 
 def test_redrive_continues_from_the_unfinished_state_without_sending_again(deployment: Deployment) -> None:
     """An execution stopped after its SMS went out is ABORTED and captured in the failed-execution
-    queue; redriving it must finish the record from RecordSmsSent, not send again.
+    queue; redriving it must finish the record from RecordOutcome, not send again.
 
-    It is stopped while RecordSmsSent waits to retry a throttled write: moto 5.2.5 does not
+    It is stopped while RecordOutcome waits to retry a throttled write: moto 5.2.5 does not
     interrupt a task in flight on StopExecution (the execution stays RUNNING until the attempt
     returns, then ends FAILED with the task's error instead of ABORTED)."""
     nid = new_id("redrive")
@@ -244,7 +244,7 @@ def test_redrive_continues_from_the_unfinished_state_without_sending_again(deplo
     with held_retry_waits() as waits, inject_fault(
             DynamoDBBackend, "update_item", dynamodb_error("ThrottlingException"), times=1):
         arn = start(deployment.aws, deployment.stack.state_machine_arn, {**SMS, "notificationId": nid}, nid)
-        assert waits.waiting.wait(10), "RecordSmsSent never waited to retry"
+        assert waits.waiting.wait(10), "RecordOutcome never waited to retry"
         sfn.stop_execution(executionArn=arn, error="Operator", cause="stopped before the record was written")
     aborted = wait_for(deployment.aws, arn)
 
@@ -258,7 +258,7 @@ def test_redrive_continues_from_the_unfinished_state_without_sending_again(deplo
     sfn.redrive_execution(executionArn=arn)  # local_aws.redrive bridges moto's missing RedriveExecution
     redriven = wait_for(deployment.aws, arn)
     assert redriven.status == "SUCCEEDED", redriven.cause
-    assert redriven.states_entered[len(SMS_PATH):] == ["RecordSmsSent"]
+    assert redriven.states_entered[len(SMS_PATH):] == ["RecordOutcome"]
     assert len(deployment.aws.sms_messages()) == sms_before + 1
     record = deployment.record(nid)
     assert (record["status"], record["executionArn"]) == ("SENT", arn)
@@ -342,8 +342,8 @@ def test_concurrent_duplicates_on_express_race_the_claim_and_one_is_sent(deploym
         thread.join(60)
 
     assert len(results) == racers and {r.status for r in results} == {"SUCCEEDED"}
-    winners = [r for r in results if r.states_entered[-1] == "RecordSmsSent"]
-    losers = [r for r in results if r.states_entered[-2:] == ["RecordDuplicate", "DuplicateIgnored"]]
+    winners = [r for r in results if r.states_entered[-1] == "RecordOutcome"]
+    losers = [r for r in results if r.states_entered[-2:] == ["ClaimSms", "RecordDuplicate"]]
     assert (len(winners), len(losers)) == (1, racers - 1), [r.states_entered[-2:] for r in results]
     sent = deployment.aws.sms_messages()[sms_before:]
     assert [(m.phone_number, m.message) for m in sent] == [("+15555550100", request["message"])]
@@ -357,19 +357,21 @@ def test_concurrent_duplicates_on_express_race_the_claim_and_one_is_sent(deploym
 
 
 def test_every_email_carries_the_stacks_configuration_set(deployment: Deployment, synthesized: Synthesized) -> None:
-    """The dev stack's only allowed set is its own ``EmailConfigurationSet``: the template puts a
-    Ref to it among every Prepare* state's email defaults, the deployed definition holds its name,
-    and each email (email, both, and one naming the set itself) is sent with that name."""
+    """The dev stack's only allowed set is its own ``EmailConfigurationSet``: every configuration
+    set the definition names is a Ref to it (the request's default and the allowed list), and each
+    email (email, both, and one naming the set itself) is sent with that set."""
     resources = synthesized.template()["Resources"]
     [set_id] = [k for k, r in resources.items() if r["Type"] == "AWS::SES::ConfigurationSet"]
     [machine] = [r for r in resources.values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
     parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
     in_defaults = [parts[i + 1] for i, part in enumerate(parts[:-1])
-                   if isinstance(part, str) and part.endswith('"configurationSet":"')]
-    assert len(in_defaults) > 20 and all(value == {"Ref": set_id} for value in in_defaults)
-    states = definition(deployment.aws, deployment.stack.state_machine_arn)["States"]
-    [stack_set] = {s["Parameters"]["defaults"]["email"]["configurationSet"]
-                   for name, s in states.items() if name.startswith("Prepare")}
+                   if isinstance(part, str) and part.endswith('$e.configurationSet :\\"')]
+    assert in_defaults == [{"Ref": set_id}]  # the default of $request.email.configurationSet
+    ses_refs = [p for p in parts if isinstance(p, dict) and "ConfigurationSet" in json.dumps(p)]
+    assert ses_refs and all(p == {"Ref": set_id} for p in ses_refs)
+    probe = new_id("cs")
+    deployment.run({**EMAIL, "notificationId": probe})
+    stack_set = deployment.email(deployment.record(probe)["emailMessageId"]).configuration_set
     assert isinstance(stack_set, str) and stack_set  # moto 5.2.5 resolves this Ref to "None": see the report
 
     email_id, both_id, chosen_id = new_id("cs"), new_id("cs"), new_id("cs")
@@ -426,8 +428,7 @@ def test_an_unavailable_delivery_log_fails_before_sending_and_is_captured(deploy
 
     assert (result.status, result.error) == ("FAILED", "DeliveryLogUnavailable")
     assert "ProvisionedThroughputExceededException" in (result.cause or "")
-    assert result.states_entered == ["ValidateRequest", "PrepareSms", "ApplySmsDefaults", "ClaimSms",
-                                     "DeliveryLogUnavailable"]
+    assert result.states_entered == ["ValidateRequest", "ClaimSms", "DeliveryLogUnavailable"]
     assert fault.calls == 4 and len(sleeps.intervals) == 3  # the try and 3 retries (1 s, x2, jitter)
     assert all(0 <= wait <= cap for wait, cap in zip(sleeps.intervals, (1, 2, 4), strict=True)), sleeps.intervals
     assert deployment.sent_counts() == sent_before
@@ -463,9 +464,8 @@ def test_sms_falls_back_to_email_after_transient_errors_outlast_the_retries(vari
         result = variant.run({**SMS, "notificationId": nid, "email": {"to": "fallback@example.org"}})
 
     assert result.status == "SUCCEEDED", result.cause
-    assert result.states_entered == ["ValidateRequest", "PrepareSmsWithEmailToAddress", "ApplySmsWithEmailDefaults",
-                                     "ClaimSmsWithFallback", "SendSmsWithFallback", "SendFallbackEmail",
-                                     "RecordFallbackSent"]
+    assert result.states_entered == ["ValidateRequest", "ClaimSms", "SendSms", "FallBackToEmail", "SendFallbackEmail",
+                                     "RecordOutcome"]
     assert fault.calls == 4 and len(sleeps.intervals) == 3  # the SMS was retried first
     assert len(variant.aws.sms_messages()) == sms_before
     record = variant.record(nid)

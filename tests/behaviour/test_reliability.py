@@ -73,9 +73,8 @@ def test_sms_that_cannot_be_delivered_falls_back_to_email(variant: Deployment) -
         result = variant.run({**SMS, "notificationId": nid, "email": EMAIL_PART})
 
     assert result.status == "SUCCEEDED", result.cause
-    assert result.states_entered == ["ValidateRequest", "PrepareSmsWithEmailToAddress", "ApplySmsWithEmailDefaults",
-                                     "ClaimSmsWithFallback", "SendSmsWithFallback", "SendFallbackEmail",
-                                     "RecordFallbackSent"]
+    assert result.states_entered == ["ValidateRequest", "ClaimSms", "SendSms", "FallBackToEmail", "SendFallbackEmail",
+                                     "RecordOutcome"]
     record = variant.record(nid)
     assert (record["status"], record["fallback"]) == ("SENT", "email")
     assert record["results"]["sms"]["error"] == "SNS.InvalidParameterException"
@@ -88,7 +87,7 @@ def test_no_fallback_email_when_the_sms_is_delivered(variant: Deployment) -> Non
     emails_before = len(variant.aws.sent_emails())
     result = variant.run({**SMS, "notificationId": nid, "email": EMAIL_PART})
 
-    assert result.states_entered[-2:] == ["SendSmsWithFallback", "RecordSmsSent"]
+    assert result.states_entered == ["ValidateRequest", "ClaimSms", "SendSms", "RecordOutcome"]
     assert len(variant.aws.sent_emails()) == emails_before
     assert "fallback" not in variant.record(nid)
 
@@ -158,6 +157,6 @@ def test_duplicates_send_nothing_on_an_express_workflow_too(deployment: Deployme
     second = deployment.aws.start_and_wait(express, {**SMS, "notificationId": nid})
 
     assert first.status == second.status == "SUCCEEDED"
-    assert second.states_entered[-1] == "DuplicateIgnored"
+    assert second.states_entered[-1] == "RecordDuplicate"
     assert deployment.sent_counts() == sent_before
     assert deployment.record(nid)["duplicateCount"] == 1

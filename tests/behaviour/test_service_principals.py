@@ -151,12 +151,13 @@ def _feedback(deployment: Deployment) -> tuple[str, str]:
 
 
 def _configuration_set_the_workflow_sends_with(deployment: Deployment) -> str:
-    definition = deployment.aws.client("stepfunctions").describe_state_machine(
-        stateMachineArn=deployment.stack.state_machine_arn)["definition"]
-    names = {state["Parameters"]["defaults"]["email"]["configurationSet"]
-             for state in json.loads(definition)["States"].values()
-             if "configurationSet" in state.get("Parameters", {}).get("defaults", {}).get("email", {})}
-    [name] = names
+    """Read from an email the workflow sends (the stack's set is its default)."""
+    nid = f"cs-{uuid.uuid4().hex[:12]}"
+    deployment.run({"notificationId": nid, "channel": "email", "message": "hi", "email": {"to": "a@example.org"}})
+    item = deployment.aws.table_item(deployment.stack.table_name, {"notificationId": nid})
+    assert item is not None and item["status"] == "SENT", item
+    name = deployment.email(item["emailMessageId"]).configuration_set
+    assert name
     return str(name)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,6 +23,10 @@ def _email(**changes: Any) -> dict[str, Any]:
 
 
 _DROP = object()
+
+# One Fail state for every rejection: its Error is the rejection's error, asserted on the result.
+REJECTED_PATH = ["ValidateRequest", "RecordRejection", "Rejected"]
+NOTIFICATION_ID_REASON = "notificationId must be 1 to 80 characters of A-Z, a-z, 0-9, _ and -"
 
 CASES = [
     ("message missing", _with(SMS, message=_DROP), "ValidationError", "message must be a non-empty string"),
@@ -57,22 +62,63 @@ def test_invalid_request_is_rejected_recorded_and_sends_nothing(
 
     assert (result.status, result.error) == ("FAILED", error)
     assert reason in (result.cause or "")
-    assert len(result.states_entered) == 3
-    assert result.states_entered[0] == "ValidateRequest" and result.states_entered[1].startswith("Reject")
-    assert result.states_entered[2] == error
+    assert result.states_entered == REJECTED_PATH
     assert deployment.sent_counts() == sent_before
     record = deployment.record(nid)
     assert record["status"] == "REJECTED" and record["error"] == error and reason in record["reason"]
     assert record["executionArn"] == result.execution_arn
 
 
-def test_invalid_notification_id_is_recorded_under_the_execution_name(deployment: Deployment) -> None:
+BAD_NOTIFICATION_IDS = [
+    pytest.param(12345, id="a number"),
+    pytest.param("", id="empty"),
+    pytest.param(None, id="null"),
+    pytest.param("has space", id="a space"),
+    pytest.param("a.b", id="a dot"),
+    pytest.param("x" * 81, id="81 characters"),
+    pytest.param("caf\u00e9", id="non-ASCII"),
+    # An anchored regex would disagree here: jsonata-python's "$" matches before a final newline, npm
+    # jsonata's does not. The rule uses none (contract.notification_id_valid).
+    pytest.param("abc\n", id="a trailing newline"),
+]
+
+
+@pytest.mark.parametrize("notification_id", BAD_NOTIFICATION_IDS)
+def test_invalid_notification_id_is_recorded_under_the_execution_name(
+    deployment: Deployment, notification_id: Any
+) -> None:
     name = new_id("exec")
-    result = deployment.run({**SMS, "notificationId": 12345}, name=name)
+    sent_before = deployment.sent_counts()
+
+    result = deployment.run({**SMS, "notificationId": notification_id}, name=name)
 
     assert (result.status, result.error) == ("FAILED", "ValidationError")
-    assert result.states_entered == ["ValidateRequest", "RejectNotificationIdByExecutionName", "ValidationError"]
-    assert deployment.record(name)["reason"] == "notificationId must be a non-empty string"
+    assert result.cause == NOTIFICATION_ID_REASON
+    assert result.states_entered == REJECTED_PATH
+    assert deployment.sent_counts() == sent_before
+    record = deployment.record(name)
+    assert (record["status"], record["error"], record["reason"]) == ("REJECTED", "ValidationError",
+                                                                     NOTIFICATION_ID_REASON)
+    assert record["executionArn"] == result.execution_arn
+
+
+EDGE_NOTIFICATION_IDS = {
+    "1 character": lambda: "Z",
+    "80 characters": lambda: new_id("edge-").ljust(80, "_"),
+    "every kind of character": lambda: new_id("Az09_-"),
+}
+
+
+@pytest.mark.parametrize("make_id", list(EDGE_NOTIFICATION_IDS.values()), ids=list(EDGE_NOTIFICATION_IDS))
+def test_notification_id_at_the_edges_of_the_rule_keys_the_record(
+    deployment: Deployment, make_id: Callable[[], str]
+) -> None:
+    nid = make_id()
+    result = deployment.run({**SMS, "notificationId": nid})
+
+    assert result.status == "SUCCEEDED", result.cause
+    record = deployment.record(nid)
+    assert record["status"] == "SENT" and record["executionArn"] == result.execution_arn
 
 
 def test_rejection_never_overwrites_another_requests_record(deployment: Deployment) -> None:
@@ -82,4 +128,5 @@ def test_rejection_never_overwrites_another_requests_record(deployment: Deployme
     result = deployment.run({**SMS, "notificationId": nid, "channel": "pigeon"})
 
     assert (result.status, result.error) == ("FAILED", "RejectedNotificationIdTaken")
+    assert result.states_entered == REJECTED_PATH
     assert deployment.record(nid)["status"] == "SENT"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tools import bench
 
-SMS_STATES = ["ValidateRequest", "PrepareSms", "ApplySmsDefaults", "ClaimSms", "SendSms", "RecordSmsSent"]
+SMS_STATES = ["ValidateRequest", "ClaimSms", "SendSms", "RecordOutcome"]
+REJECTED_STATES = ["ValidateRequest", "RecordRejection", "Rejected"]
 SENT = bench.PathExpectation("SUCCEEDED", "SENT")
 
 
@@ -28,31 +31,52 @@ def test_path_problem_names_the_execution_and_the_record_status() -> None:
 
 
 def test_a_path_that_ended_as_expected_is_graded_on_its_states() -> None:
-    figure = bench.graded_path_figure("sms", _run(), (5, 6), SENT)
-    assert figure.result == "PASS: with-idempotency met, original missed"
+    figure = bench.graded_path_figure("sms", _run(), 4, SENT)
+    assert (figure.value, figure.target, figure.result) == ("4", "<= 4", "PASS")
     assert bench.failing([figure]) == []
+    longer = bench.graded_path_figure("sms", _run(states=[*SMS_STATES, "RecordFailed"]), 4, SENT)
+    assert longer.result == "MISS" and bench.failing([longer]) == [longer]
+
+
+def test_the_targets_are_the_jsonata_workflows() -> None:
+    assert bench.PATH_TARGETS == {"sms": 4, "email": 4, "both": 6, "rejected": 3, "duplicate": 3}
+    assert bench.DEFINITION_STATES_TARGET == 20
+
+
+def _template(states: int) -> dict[str, object]:
+    asl = {"StartAt": "S0", "States": {f"S{i}": {"Type": "Pass", "Next": f"S{i + 1}"} for i in range(states - 2)}}
+    asl["States"][f"S{states - 2}"] = {"Type": "Parallel", "End": True, "Branches": [  # type: ignore[index]
+        {"StartAt": "B", "States": {"B": {"Type": "Pass", "End": True}}}]}
+    return {"Resources": {"Machine": {"Type": "AWS::StepFunctions::StateMachine",
+                                      "Properties": {"DefinitionString": json.dumps(asl)}}}}
+
+
+def test_the_definition_is_graded_on_its_states_branches_included() -> None:
+    assert bench.definition_figure(_template(20)) == bench.Figure("states in the definition", "20", "<= 20", "PASS")
+    assert bench.definition_figure(_template(21)).result == "MISS"
+    assert bench.definition_figure({"Resources": {}}).result == "n/a"
 
 
 def test_a_path_with_few_states_but_the_wrong_execution_status_fails() -> None:
     """Three states are within every target: the old grading said PASS for a crashed path."""
     crashed = _run(status="FAILED", error="States.Runtime", record_status=None, states=SMS_STATES[:3])
-    figure = bench.graded_path_figure("sms", crashed, (5, 6), SENT)
+    figure = bench.graded_path_figure("sms", crashed, 4, SENT)
     assert figure.value == "3"
     assert figure.result == "FAIL: execution FAILED (expected SUCCEEDED), record missing (expected SENT)"
     assert bench.failing([figure]) == [figure]
 
 
 def test_a_path_whose_record_has_the_wrong_status_fails() -> None:
-    figure = bench.graded_path_figure("sms", _run(record_status="FAILED"), (5, 6), SENT)
+    figure = bench.graded_path_figure("sms", _run(record_status="FAILED"), 4, SENT)
     assert figure.result == "FAIL: record FAILED (expected SENT)"
 
 
 def test_the_rejected_path_must_fail_validation_and_be_recorded_rejected() -> None:
     expected = bench.PATH_EXPECTATIONS["rejected"]
-    rejected = _run("rejected", "FAILED", "REJECTED", ["ValidateRequest", "RejectPhoneNumber", "ValidationError"])
-    assert bench.graded_path_figure("rejected", rejected, (4, 4), expected).result == "PASS"
+    rejected = _run("rejected", "FAILED", "REJECTED", REJECTED_STATES)
+    assert bench.graded_path_figure("rejected", rejected, 3, expected).result == "PASS"
     accepted = _run("rejected", "SUCCEEDED", "SENT", SMS_STATES[:3])
-    assert bench.graded_path_figure("rejected", accepted, (4, 4), expected).result == (
+    assert bench.graded_path_figure("rejected", accepted, 3, expected).result == (
         "FAIL: execution SUCCEEDED (expected FAILED), record SENT (expected REJECTED)")
 
 
@@ -63,7 +87,7 @@ def test_a_path_without_a_target_still_fails_when_it_ends_wrong() -> None:
 
 
 def test_a_path_that_did_not_run_is_not_measured() -> None:
-    figure = bench.graded_path_figure("sms", None, (5, 6), SENT)
+    figure = bench.graded_path_figure("sms", None, 4, SENT)
     assert figure.result == "n/a" and bench.failing([figure]) == [figure]
 
 
@@ -120,12 +144,12 @@ def test_a_synth_ratio_within_the_target_passes_whatever_the_floor() -> None:
 
 def test_failing_picks_fail_miss_and_not_measured() -> None:
     figures = [bench.Figure(name, "1", "-", result) for name, result in [
-        ("pass", "PASS"), ("pass2", "PASS: with-idempotency met, original missed"), ("reported", "-"),
+        ("pass", "PASS"), ("reported", "-"),
         ("known", "MISS (known: the workflow alone is 1.82x)"),
-        ("miss", "MISS"), ("miss2", "MISS: both missed"), ("fail", "FAIL: record FAILED (expected SENT)"),
+        ("miss", "MISS"), ("fail", "FAIL: record FAILED (expected SENT)"),
         ("na", "n/a"),
     ]]
-    assert [f.name for f in bench.failing(figures)] == ["miss", "miss2", "fail", "na"]
+    assert [f.name for f in bench.failing(figures)] == ["miss", "fail", "na"]
 
 
 def _synth(app: float, bare: float) -> bench.SynthTimes:
@@ -139,14 +163,15 @@ def _profile(workflow: float, bare: float) -> bench.SynthTimes:
 
 def _results(runs: list[bench.PathRun], suite: bench.SuiteRun, synth: bench.SynthTimes,
              profile: bench.SynthTimes | None) -> bench.Results:
-    template: dict[str, object] = {"Resources": {}}
-    return bench.Results(bench.build_figures(runs, template, synth, suite, profile), runs, synth, profile, [])
+    return bench.Results(bench.build_figures(runs, _template(18), synth, suite, profile), runs, synth, profile, [])
 
 
 def _good_runs() -> list[bench.PathRun]:
-    rejected = _run("rejected", "FAILED", "REJECTED", ["ValidateRequest", "RejectPhoneNumber", "ValidationError"])
-    both = _run("both", states=SMS_STATES[:4] * 2)
-    return [_run("sms"), _run("email"), both, rejected, _run("duplicate")]
+    rejected = _run("rejected", "FAILED", "REJECTED", REJECTED_STATES)
+    both = _run("both", states=["ValidateRequest", "ClaimBoth", "SendBoth", "SendSmsOfBoth", "SendEmailOfBoth",
+                                "RecordOutcome"])
+    duplicate = _run("duplicate", states=["ValidateRequest", "ClaimSms", "RecordDuplicate"])
+    return [_run("sms"), _run("email"), both, rejected, duplicate]
 
 
 @pytest.mark.parametrize(
@@ -157,6 +182,8 @@ def _good_runs() -> list[bench.PathRun]:
         # one path ended wrong
         ([*_good_runs()[:4], _run("duplicate", record_status=None)], bench.SuiteRun(30.0, 0, "52 passed"),
          _profile(5.7, 3.15), 1),
+        # one path entered more states than its target
+        ([*_good_runs()[:4], _run("duplicate")], bench.SuiteRun(30.0, 0, "52 passed"), _profile(5.7, 3.15), 1),
         # the behaviour suite failed
         (_good_runs(), bench.SuiteRun(30.0, 1, "1 failed"), _profile(5.7, 3.15), 1),
         # the synth miss is the app's own: the workflow alone is within the target

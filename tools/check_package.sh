@@ -53,7 +53,7 @@ PY
     --same-asset-as "$WORK/src/lambda_src/delivery_status" < "$WORK/src/tools/package_smoke_app.py"
 # The consumer example's own test, in the fresh venv, against the installed package (the test
 # appends the checkout to sys.path only for local_aws, so site-packages wins for constructs_lib).
-grep -E '^(pytest|moto\[server\]|boto3)==' "$ROOT/requirements-dev.txt" > "$WORK/test-requirements.txt"
+grep -E '^(pytest|moto\[server\]|boto3|jsonata-python)==' "$ROOT/requirements-dev.txt" > "$WORK/test-requirements.txt"
 # local_aws looks for its Node tools (the IAM simulator) under the copy; lend it the checkout's,
 # after the pip install so that they stay out of the build.
 if [[ -d "$ROOT/node_modules" ]]; then

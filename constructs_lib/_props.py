@@ -24,6 +24,11 @@ def is_token(value: Any) -> bool:
     return isinstance(value, str) and cdk.Token.is_unresolved(value)
 
 
+def is_domain(value: str) -> bool:
+    """A plausible DNS domain (what may follow the @ of an address)."""
+    return bool(_EMAIL.match(f"x@{value}"))
+
+
 def require_email(construct: str, prop: str, value: str) -> None:
     if is_token(value):
         return

@@ -104,11 +104,22 @@ def rules(allowed_senders: Sequence[str], allowed_configuration_sets: Sequence[s
         Rule("EmailReplyTo", "email.replyTo must be an address or a list of addresses", VALIDATION_ERROR,
              email_field("replyTo", "$not($addrs({p}))")),
         Rule("EmailFrom", "email.from must be one of the allowed senders", VALIDATION_ERROR,
-             email_field("from", "$not({p} in " + _literal(list(allowed_senders)) + ")")),
+             email_field("from", _not_allowed_sender(allowed_senders))),
         Rule("EmailConfigurationSet", "email.configurationSet must be one of the allowed configuration sets",
              VALIDATION_ERROR,
              email_field("configurationSet", "$not({p} in " + _literal(list(allowed_configuration_sets)) + ")")),
     ]
+
+
+def _not_allowed_sender(allowed_senders: Sequence[str]) -> str:
+    """``{p}`` is neither an allowed address nor an address of a ``*@domain`` entry's domain."""
+    exact = [s for s in allowed_senders if not s.startswith("*@")]
+    domains = [s[2:] for s in allowed_senders if s.startswith("*@")]
+    allowed = "{p} in " + _literal(exact)
+    if domains:
+        allowed += (' or ($str({p}) and $contains({p}, "@") and $length($substringBefore({p}, "@")) > 0 '
+                    "and $substringAfter({p}, \"@\") in " + _literal(domains) + ")")
+    return f"$not({allowed})"
 
 
 def _prelude(*, sms_may_carry_email: bool) -> str:

@@ -22,6 +22,7 @@ from constructs import Construct
 from . import contract
 from ._log_encryption import allow_logs_to_use_key
 from ._props import PropError, is_token, require_duration_between, require_email
+from ._props import is_domain as _is_domain
 from .channels import FAILED, channel_not_sent, email_send_state, sms_send_state
 from .delivery_log import (
     CONDITIONAL_CHECK_FAILED,
@@ -46,7 +47,8 @@ class NotificationWorkflow(Construct):
     :param sender: the default ``From`` address; must be covered by ``email_identities``.
     :param email_identities: SES identities (domains or addresses) the workflow may send from;
         ``ses:SendEmail`` is scoped to these.
-    :param allowed_senders: other addresses a request may choose with ``email.from``.
+    :param allowed_senders: other addresses a request may choose with ``email.from``; ``*@example.com``
+        allows any address of that domain. IAM enforces the same list (``ses:FromAddress``).
         Default: none (a request's ``email.from`` must then equal ``sender``).
     :param default_subject: subject when a request gives none. Default: ``"Notification"``.
     :param configuration_set_name: SES configuration set applied to every email. Default: none.
@@ -135,13 +137,14 @@ class NotificationWorkflow(Construct):
         self._store_message = store_message
         self._sms_fallback = sms_fallback_to_email
         self._senders = [sender, *[s for s in allowed_senders if s != sender]]
+        self._exact_senders = [s for s in self._senders if not s.startswith("*@")]
         self._configuration_sets = (
             [configuration_set_name, *allowed_configuration_sets] if configuration_set_name else []
         )
         stack = cdk.Stack.of(self)
         # SES authorizes a send on the sender's own identity when the address is verified by itself,
         # else on its domain's: grant both, so verifying an address later breaks nothing.
-        identities = list(dict.fromkeys([*email_identities, *self._senders]))
+        identities = list(dict.fromkeys([*email_identities, *self._exact_senders]))
         self._ses_resources = [
             stack.format_arn(service="ses", resource="identity", resource_name=identity)
             for identity in identities
@@ -196,8 +199,10 @@ class NotificationWorkflow(Construct):
         self._encrypt_state_machine()
         self._grant_delivery_log_key()
         # The email states are hand-written (one shared request), so their grant is too.
+        # IAM enforces the sender allowlist too, not only the workflow's contract.
         self.state_machine.add_to_role_policy(iam.PolicyStatement(
-            actions=["ses:SendEmail"], resources=self._ses_resources))
+            actions=["ses:SendEmail"], resources=self._ses_resources,
+            conditions={"StringLike": {"ses:FromAddress": self._senders}}))
         self._grant_sms_publish()
         #: Queue of failed, timed-out and aborted executions (``None`` when not captured).
         self.failed_executions: sqs.Queue | None = (
@@ -568,11 +573,19 @@ class NotificationWorkflow(Construct):
             raise PropError(_NAME, "allowed_senders", allowed_senders, "Give a list of addresses, not a string.")
         require_email(_NAME, "sender", sender)
         for address in allowed_senders:
+            if isinstance(address, str) and "*" in address:
+                if not address.startswith("*@") or "*" in address[2:] or not _is_domain(address[2:]):
+                    raise PropError(_NAME, "allowed_senders", address,
+                                    "A wildcard stands for a whole domain only: use '*@example.com'.")
+                continue
             require_email(_NAME, "allowed_senders", address)
         for prop, address in [("sender", sender), *(("allowed_senders", a) for a in allowed_senders)]:
             if is_token(address) or any(is_token(i) for i in email_identities):
                 continue
             domain = address.rsplit("@", 1)[-1]
+            if address.startswith("*@") and domain not in email_identities:
+                raise PropError(_NAME, prop, address,
+                                f"Its domain is not in email_identities {list(email_identities)}: add '{domain}'.")
             if address not in email_identities and domain not in email_identities:
                 raise PropError(_NAME, prop, address,
                                 f"It is not covered by email_identities {list(email_identities)}: "

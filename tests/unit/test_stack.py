@@ -52,6 +52,8 @@ def test_ses_send_is_scoped_to_the_identity_and_the_configuration_set(template: 
     identities = ["example.com", "notifications@example.com", "alerts@example.com"]
     assert ends == sorted([json.dumps([":configuration-set/", {"Ref": set_id}]),
                            *(json.dumps([{"Ref": "AWS::AccountId"}, f":identity/{i}"]) for i in identities)])
+    # IAM enforces the sender allowlist as well as the workflow's contract.
+    assert ses["Condition"] == {"StringLike": {"ses:FromAddress": ["notifications@example.com", "alerts@example.com"]}}
 
 
 def test_the_only_wildcard_statements_hold_the_acknowledged_actions(template: dict[str, Any]) -> None:

@@ -48,39 +48,28 @@ def test_other_senders_are_rejected_and_nothing_is_sent(domain_senders: Deployme
     assert domain_senders.sent_counts() == sent_before
 
 
-def test_iam_allows_the_domain_and_refuses_other_senders(domain_senders: Deployment) -> None:
-    aws = domain_senders.aws
-    assert aws.access is not None
-    role = aws.client("stepfunctions").describe_state_machine(
-        stateMachineArn=domain_senders.stack.state_machine_arn)["roleArn"]
-
-    def decide(sender: str) -> bool:
-        [send] = requests_for_call(principal=role, iam_prefix="ses", operation="SendEmail",
-                                   params={"FromEmailAddress": sender}, account_id=aws.account_id,
-                                   region=aws.region, caller="test")
-        denial = aws.access.evaluate(send)
-        return denial is None
-
-    assert decide("billing@example.com") and decide(SENDER)
-    assert not decide("ceo@other.org")
-    aws.access.clear()
-
-
-def test_iam_refuses_an_address_of_a_granted_identity_outside_the_list(deployment: Deployment) -> None:
-    """The dev stack grants identity/example.com, but ses:FromAddress allows only its two senders."""
+def _ses_send_denial(deployment: Deployment, sender: str) -> Any:
+    """The access check's decision on the stack role's ses:SendEmail from ``sender`` on its identity."""
     aws = deployment.aws
     assert aws.access is not None
     role = aws.client("stepfunctions").describe_state_machine(
         stateMachineArn=deployment.stack.state_machine_arn)["roleArn"]
-
-    def denial(sender: str) -> Any:
-        [send, _configuration_set] = requests_for_call(
-            principal=role, iam_prefix="ses", operation="SendEmail",
-            params={"FromEmailAddress": sender, "ConfigurationSetName": "x"}, account_id=aws.account_id,
-            region=aws.region, caller="test")
-        return aws.access.evaluate(send)
-
-    assert denial("alerts@example.com") is None
-    refused = denial("ceo@example.com")
-    assert refused is not None and refused.request.resource.endswith(":identity/example.com")
+    [send] = requests_for_call(principal=role, iam_prefix="ses", operation="SendEmail",
+                               params={"FromEmailAddress": sender}, account_id=aws.account_id,
+                               region=aws.region, caller="test")
+    denial = aws.access.evaluate(send)
     aws.access.clear()
+    return denial
+
+
+def test_iam_allows_the_domain_and_refuses_other_senders(domain_senders: Deployment) -> None:
+    assert _ses_send_denial(domain_senders, "billing@example.com") is None
+    assert _ses_send_denial(domain_senders, SENDER) is None
+    assert _ses_send_denial(domain_senders, "ceo@other.org") is not None
+
+
+def test_iam_refuses_an_address_of_a_granted_identity_outside_the_list(deployment: Deployment) -> None:
+    """The dev stack grants identity/example.com, but ses:FromAddress allows only its two senders."""
+    assert _ses_send_denial(deployment, "alerts@example.com") is None
+    refused = _ses_send_denial(deployment, "ceo@example.com")
+    assert refused is not None and refused.request.resource.endswith(":identity/example.com")

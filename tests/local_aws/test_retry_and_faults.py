@@ -24,6 +24,7 @@ from local_aws import (
     sns_throttled,
 )
 from local_aws.faults import ErrorFactory
+from tests.support.jitter import assert_full_jitter
 
 ROLE = "arn:aws:iam::123456789012:role/workflow"
 
@@ -94,11 +95,7 @@ def test_full_jitter_draws_each_wait_at_random_below_its_backoff(local: LocalAws
 
     assert [r.error for r in results] == ["SNS.ThrottledException"] * runs
     assert fault.calls == 4 * runs and len(sleeps.intervals) == 3 * runs
-    ratios = [wait / backoff for wait, backoff in zip(sleeps.intervals, backoffs * runs, strict=True)]
-    assert all(0.0 <= r <= 1.0 for r in ratios), ratios
-    for attempt in range(3):
-        assert len(set(sleeps.intervals[attempt::3])) == runs, sleeps.intervals[attempt::3]
-    assert any(r < 0.75 for r in ratios) and any(r > 0.25 for r in ratios), ratios
+    assert_full_jitter(sleeps.intervals, backoffs, runs)
 
 
 def test_transient_fault_then_success_is_retried(local: LocalAws) -> None:

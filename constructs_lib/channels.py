@@ -13,9 +13,8 @@ from constructs import Construct
 
 from .retry import EMAIL_PERMANENT_ERRORS, SMS_PERMANENT_ERRORS, RetryPolicy
 
-SENT = '{% {"status": "SENT", "messageId": $states.result.MessageId, "error": "", "cause": ""} %}'
-FAILED = ('{% {"status": "FAILED", "messageId": "", "error": $states.errorOutput.Error, '
-          '"cause": $states.errorOutput.Cause} %}')
+SENT = '{% {"status":"SENT","messageId":$states.result.MessageId,"error":"","cause":""} %}'
+FAILED = '{% {"status":"FAILED","messageId":"","error":$states.errorOutput.Error,"cause":$states.errorOutput.Cause} %}'
 
 
 def sms_send_state(
@@ -79,5 +78,5 @@ def channel_not_sent(scope: Construct, state_id: str) -> sfn.Pass:
     """Ends a ``both`` branch whose send failed: its input is the caught error, its output the
     channel's FAILED outcome."""
     return sfn.Pass.jsonata(scope, state_id, outputs=(
-        '{% {"status": "FAILED", "messageId": "", "error": $states.input.Error, "cause": $states.input.Cause} %}'
+        '{% {"status":"FAILED","messageId":"","error":$states.input.Error,"cause":$states.input.Cause} %}'
     ))

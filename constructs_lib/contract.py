@@ -1,13 +1,19 @@
 """The request contract as data: JSONata predicates with their reasons, and the normalised request.
 
-Each rule is a JSONata predicate over the raw input ``$i``, with helpers defined once in
-``PRELUDE``. ``broken_expression`` is the Choice's test (any rule broken);
-``rejection_expression`` picks the first rule broken, whose reason is recorded and raised.
+Each rule is a JSONata predicate over the input, read through ``BINDINGS`` (``$c`` the channel,
+``$msg``, ``$ph``, ``$e`` the email part: the canonical field, else the older dialect's). A rule
+belongs to the request as a whole or to one channel: a ``both`` request whose phone number or
+email part breaks a rule still goes out on the other channel, and only a request that no requested
+channel can carry is rejected.
+
+The Choice cannot read what its own ``Assign`` computes, so its conditions (``route``) evaluate the
+rules as booleans, and ``request_expression`` evaluates them once more for their reasons.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,28 +22,52 @@ CHANNELS: tuple[str, ...] = ("sms", "email", "both")
 VALIDATION_ERROR = "ValidationError"
 #: Error of the Fail state a request with an unknown channel ends in.
 UNSUPPORTED_CHANNEL = "UnsupportedChannel"
+#: The older request dialect: its ``delivery_mode`` values, and its fields as canonical ones.
+LEGACY_DELIVERY_MODES = {"text": "sms", "mail": "email", "dual": "both"}
+LEGACY_FIELDS = {"delivery_mode": "channel", "message_content": "message", "user_phone": "phoneNumber",
+                 "user_email": "email.to"}
+#: The record's ``dialect``: ``legacy`` when the request has any field of the older dialect.
+CANONICAL, LEGACY = "canonical", "legacy"
+#: What a rule checks: the request as a whole, or one channel's data.
+REQUEST, SMS, EMAIL = "request", "sms", "email"
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A way a request can break the contract: ``violated`` is a JSONata boolean over ``$i``."""
+    """A way a request can break the contract: ``violated`` is a JSONata boolean."""
 
     slug: str
     reason: str
     error: str
     violated: str
+    part: str = REQUEST
 
 
-# Helpers every rule may call, defined once in the expression (JSONata functions over a value).
-# No bare ``$``: Step Functions refuses ``$`` and ``$$`` references in its JSONata.
-PRELUDE = (
-    "$i := $states.input; "
-    '$str := function($v){$type($v) = "string"}; '
-    "$ne := function($v){$str($v) and $length($v) > 0}; "
-    '$addrs := function($v){$ne($v) or ($type($v) = "array" and $count($v) > 0 '
-    'and $count($filter($v, $ne)) = $count($v))}; '
-    '$list := function($v){$type($v) = "array" and $count($filter($v, $str)) = $count($v)}; '
-)
+# What an expression may refer to. Each expression defines only what it uses, in dependency order
+# (the definition is capped in size). No bare ``$``: Step Functions refuses ``$`` and ``$$``.
+BINDINGS = {
+    "r": "$states.input",
+    "d": "$r.delivery_mode",
+    "c": ("$exists($r.channel) ? $r.channel : "
+          + "".join(f'$d = "{old}" ? "{new}" : ' for old, new in LEGACY_DELIVERY_MODES.items()) + "$d"),
+    "msg": "$exists($r.message) ? $r.message : $r.message_content",
+    "ph": "$exists($r.phoneNumber) ? $r.phoneNumber : $r.user_phone",
+    "e": '$exists($r.email) ? $r.email : ($exists($r.user_email) ? {"to": $r.user_email})',
+    "str": 'function($v){$type($v) = "string"}',
+    "ne": "function($v){$str($v) and $length($v) > 0}",
+    "addrs": ('function($v){$ne($v) or ($type($v) = "array" and $count($v) > 0 '
+              "and $count($filter($v, $ne)) = $count($v))}"),
+    "list": 'function($v){$type($v) = "array" and $count($filter($v, $str)) = $count($v)}',
+    # An optional field that is given but not ``$ok``.
+    "bad": "function($v, $ok){$exists($v) and $not($ok($v))}",
+    # As the API checks them. Python's "$" also matches before a final newline, JavaScript's does
+    # not: a newline is refused outright, so both engines agree.
+    "e164": 'function($v){$str($v) and $contains($v, /^\\+[1-9][0-9]{6,14}$/) and $not($contains($v, "\\n"))}',
+    # The notificationId names the execution and keys the record.
+    "vid": ('$str($r.notificationId) and $contains($r.notificationId, /^[A-Za-z0-9_-]{1,80}$/) '
+            'and $not($contains($r.notificationId, "\\n"))'),
+}
+_REFERENCE = re.compile(r"\$(\w+)")
 
 
 def _literal(value: object) -> str:
@@ -67,111 +97,167 @@ def compact(expression: str) -> str:
     return "".join(out)
 
 
-def notification_id_valid(path: str = "$i.notificationId") -> str:
-    # No anchored regex: engines disagree on whether "$" matches before a final newline.
-    return (f'($type({path}) = "string" and $length({path}) >= 1 and $length({path}) <= 80 '
-            f'and $replace({path}, /[A-Za-z0-9_-]/, "") = "")')
+def _with_bindings(body: str) -> str:
+    """``body`` after the bindings it refers to, each after those it refers to itself."""
+    used: list[str] = []
+
+    def use(text: str) -> None:
+        for name in _REFERENCE.findall(text):
+            if name in BINDINGS and name not in used:
+                use(BINDINGS[name])
+                used.append(name)
+
+    use(body)
+    return "".join(f"${name} := {BINDINGS[name]}; " for name in used) + body
+
+
+def _expression(body: str) -> str:
+    return "{% " + compact("(" + _with_bindings(body) + ")") + " %}"
 
 
 def rules(allowed_senders: Sequence[str], allowed_configuration_sets: Sequence[str]) -> list[Rule]:
-    """The ordered rules; the first one broken decides the reason. ``$em``: the email part applies."""
+    """The ordered rules; the first one broken decides the reason."""
 
-    def email_field(field: str, bad: str) -> str:
-        path = f"$i.email.{field}"
-        return f"$em and $exists({path}) and {bad.replace('{p}', path)}"
+    def email(slug: str, reason: str, violated: str) -> Rule:
+        return Rule(slug, reason, VALIDATION_ERROR, violated, EMAIL)
 
     return [
-        Rule("NotificationId", "notificationId must be 1 to 80 characters of A-Z, a-z, 0-9, _ and -", VALIDATION_ERROR,
-             f"$exists($i.notificationId) and $not({notification_id_valid()})"),
-        Rule("Message", "message must be a non-empty string", VALIDATION_ERROR, "$not($ne($i.message))"),
+        Rule("NotificationId", "notificationId must be 1 to 80 characters of A-Z, a-z, 0-9, _ and -",
+             VALIDATION_ERROR, "$exists($r.notificationId) and $not($vid)"),
+        Rule("Message", "message must be a non-empty string", VALIDATION_ERROR, "$not($ne($msg))"),
         Rule("ChannelMissing", "channel is required and must be a string: sms, email or both", VALIDATION_ERROR,
-             "$not($str($i.channel))"),
+             "$not($str($c))"),
         Rule("Channel", "channel must be one of: sms, email, both", UNSUPPORTED_CHANNEL,
-             f"$not($i.channel in {_literal(list(CHANNELS))})"),
-        Rule("PhoneNumber", "phoneNumber must be a string in E.164 form starting with + for sms and both",
-             VALIDATION_ERROR,
-             '$i.channel in ["sms", "both"] and $not($str($i.phoneNumber) and $substring($i.phoneNumber, 0, 1) = "+")'),
-        Rule("EmailTo", "email.to must be an address or a list of addresses for email and both", VALIDATION_ERROR,
-             "$em and $not($addrs($i.email.to))"),
-        Rule("EmailSubject", "email.subject must be a string", VALIDATION_ERROR,
-             email_field("subject", "$not($str({p}))")),
-        Rule("EmailHtmlBody", "email.htmlBody must be a non-empty string", VALIDATION_ERROR,
-             email_field("htmlBody", "$not($ne({p}))")),
-        Rule("EmailCc", "email.cc must be a list of addresses", VALIDATION_ERROR,
-             email_field("cc", "$not($list({p}))")),
-        Rule("EmailBcc", "email.bcc must be a list of addresses", VALIDATION_ERROR,
-             email_field("bcc", "$not($list({p}))")),
-        Rule("EmailReplyTo", "email.replyTo must be an address or a list of addresses", VALIDATION_ERROR,
-             email_field("replyTo", "$not($addrs({p}))")),
-        Rule("EmailFrom", "email.from must be one of the allowed senders", VALIDATION_ERROR,
-             email_field("from", _not_allowed_sender(allowed_senders))),
-        Rule("EmailConfigurationSet", "email.configurationSet must be one of the allowed configuration sets",
-             VALIDATION_ERROR,
-             email_field("configurationSet", "$not({p} in " + _literal(list(allowed_configuration_sets)) + ")")),
+             f"$not($c in {_literal(list(CHANNELS))})"),
+        Rule("PhoneNumber", "phoneNumber must be in E.164 form: + then 7 to 15 digits", VALIDATION_ERROR,
+             "$not($e164($ph))", SMS),
+        email("EmailTo", "email.to must be an address or a non-empty list of addresses", "$not($addrs($e.to))"),
+        email("EmailSubject", "email.subject must be a string", "$bad($e.subject, $str)"),
+        email("EmailHtmlBody", "email.htmlBody must be a non-empty string", "$bad($e.htmlBody, $ne)"),
+        email("EmailCc", "email.cc must be a list of addresses", "$bad($e.cc, $list)"),
+        email("EmailBcc", "email.bcc must be a list of addresses", "$bad($e.bcc, $list)"),
+        email("EmailReplyTo", "email.replyTo must be an address or a list of addresses", "$bad($e.replyTo, $addrs)"),
+        email("EmailFrom", "email.from must be one of the allowed senders",
+              f"$bad($e.from, function($v){{{_allowed_sender(allowed_senders)}}})"),
+        email("EmailConfigurationSet", "email.configurationSet must be one of the allowed configuration sets",
+              f"$bad($e.configurationSet, function($v){{$v in {_literal(list(allowed_configuration_sets))}}})"),
     ]
 
 
-def _not_allowed_sender(allowed_senders: Sequence[str]) -> str:
-    """``{p}`` is neither an allowed address nor an address of a ``*@domain`` entry's domain."""
+def _allowed_sender(allowed_senders: Sequence[str]) -> str:
+    """``$v`` is an allowed address, or an address of a ``*@domain`` entry's domain."""
     exact = [s for s in allowed_senders if not s.startswith("*@")]
     domains = [s[2:] for s in allowed_senders if s.startswith("*@")]
-    allowed = "{p} in " + _literal(exact)
+    allowed = "$v in " + _literal(exact)
     if domains:
-        allowed += (' or ($str({p}) and $contains({p}, "@") and $length($substringBefore({p}, "@")) > 0 '
-                    "and $substringAfter({p}, \"@\") in " + _literal(domains) + ")")
-    return f"$not({allowed})"
+        allowed += (' or ($str($v) and $contains($v, "@") and $length($substringBefore($v, "@")) > 0 '
+                    "and $substringAfter($v, \"@\") in " + _literal(domains) + ")")
+    return allowed
 
 
-def _prelude(*, sms_may_carry_email: bool) -> str:
-    email_channel = '$i.channel in ["email", "both"]'
-    if sms_may_carry_email:
-        email_channel = f'({email_channel} or ($i.channel = "sms" and $exists($i.email)))'
-    return PRELUDE + f"$em := {email_channel}; "
+def _email_applies(sms_may_carry_email: bool) -> str:
+    """The channels whose requests must carry a valid email part (an sms one too, to fall back)."""
+    applies = '$c in ["email", "both"]'
+    return f'({applies} or ($c = "sms" and $exists($e)))' if sms_may_carry_email else applies
 
 
-def broken_expression(contract: Sequence[Rule], *, sms_may_carry_email: bool = False) -> str:
-    """JSONata: true when the input breaks any rule (the Choice's test)."""
-    return compact("(" + _prelude(sms_may_carry_email=sms_may_carry_email) + " or ".join(
-        f"({rule.violated})" for rule in contract) + ")")
+def _broken(contract: Sequence[Rule], part: str) -> str:
+    return " or ".join(f"({rule.violated})" for rule in contract if rule.part == part)
 
 
-def rejection_expression(contract: Sequence[Rule], *, sms_may_carry_email: bool = False,
-                         otherwise: dict[str, str]) -> str:
-    """JSONata: the first rule the input breaks, as ``{"error", "reason"}``; ``otherwise`` when none."""
-    checks = "".join(
-        f'({rule.violated}) ? {{"error": {_literal(rule.error)}, "reason": {_literal(rule.reason)}}} : '
-        for rule in contract
+def _first_broken(contract: Sequence[Rule], part: str) -> str:
+    """The reason of the first rule of ``part`` broken; undefined when none is (the last condition
+    has no else)."""
+    return " : ".join(f"({rule.violated}) ? {_literal(rule.reason)}" for rule in contract if rule.part == part)
+
+
+def _as_rejection(contract: Sequence[Rule]) -> str:
+    """A JSONata function: the ``{"error", "reason"}`` of a reason (most errors are ValidationError)."""
+    others = {rule.reason: rule.error for rule in contract if rule.error != VALIDATION_ERROR}
+    error = "".join(f"$x = {_literal(reason)} ? {_literal(e)} : " for reason, e in others.items())
+    return f'function($x){{{{"error": {error}{_literal(VALIDATION_ERROR)}, "reason": $x}}}}'
+
+
+@dataclass(frozen=True)
+class Route:
+    """The Choice's conditions, in order, each assuming the ones before were false: reject (no
+    requested channel can be attempted); email only (an email request, or a ``both`` whose phone
+    number is invalid); sms only (an sms request, or a ``both`` whose email part is invalid). What
+    is left is a ``both`` whose channels are both valid."""
+
+    reject: str
+    email_only: str
+    sms_only: str
+
+
+def route(contract: Sequence[Rule], *, sms_may_carry_email: bool = False) -> Route:
+    reject = (f"$q := {_broken(contract, REQUEST)}; "
+              f'$ps := $c in ["sms", "both"] and ({_broken(contract, SMS)}); '
+              f"$es := {_email_applies(sms_may_carry_email)} and ({_broken(contract, EMAIL)}); "
+              '$q or ($c = "both" ? ($ps and $es) : ($ps or $es))')
+    return Route(
+        reject=_expression(reject),
+        # Not rejected: an sms request's phone number is valid, so an invalid one is a both's.
+        email_only=_expression(f'$c = "email" or {_broken(contract, SMS)}'),
+        # Neither: an sms request, or a both with a valid phone number.
+        sms_only=_expression(f'$c = "sms" or {_broken(contract, EMAIL)}'),
     )
-    return compact("(" + _prelude(sms_may_carry_email=sms_may_carry_email) + checks + _literal(otherwise) + ")")
 
 
-def normalised_request_expression(*, sender: str, default_subject: str, configuration_set: str | None) -> str:
-    """JSONata: the request with its defaults applied (``to`` and ``replyTo`` as lists), keyed by
-    the notificationId when it is valid, else by the execution name, with the SES v2 SendEmail
-    request built once for every email state. Safe on any input."""
-    email = (
-        '{"from": $exists($e.from) ? $e.from : ' + _literal(sender)
-        + ', "to": $type($e.to) = "string" ? [$e.to] : $e.to'
-        + ', "cc": $exists($e.cc) ? $e.cc : [], "bcc": $exists($e.bcc) ? $e.bcc : []'
-        + ', "replyTo": $type($e.replyTo) = "string" ? [$e.replyTo] : ($exists($e.replyTo) ? $e.replyTo : [])'
-        + ', "subject": $exists($e.subject) ? $e.subject : ' + _literal(default_subject)
-        + ', "htmlBody": $e.htmlBody'
-        + (', "configurationSet": $exists($e.configurationSet) ? $e.configurationSet : '
+def request_expression(contract: Sequence[Rule], *, sender: str, default_subject: str,
+                       configuration_set: str | None, sms_may_carry_email: bool,
+                       plain_recipients: bool) -> str:
+    """JSONata: the request as every later state reads it (``$request``). Safe on any input.
+
+    * ``notificationId``: the request's when it is valid, else the execution name;
+    * ``channel``, ``message``, ``phoneNumber``, ``metadata`` (JSON text);
+    * ``sendEmail``: the SES v2 SendEmail request with the defaults applied (``to`` and ``replyTo``
+      as lists), built once for every email state;
+    * ``recipients``: each valid recipient as the delivery log keeps it (hashed unless
+      ``plain_recipients``);
+    * ``rejection``: ``{"error", "reason"}`` of the first rule broken when no requested channel can
+      be attempted, else absent; ``rejected``: the result of each requested channel whose data
+      breaks a rule (``REJECTED`` with its reason);
+    * ``record``: the delivery-log item written first (``PROCESSING``, or ``REJECTED``).
+    """
+    # Absent optional fields stay absent (JSONata drops undefined values).
+    send_email = (
+        '{"FromEmailAddress": $exists($e.from) ? $e.from : ' + _literal(sender)
+        + ', "Destination": {"ToAddresses": $to, "CcAddresses": $e.cc, "BccAddresses": $e.bcc}'
+        + ', "ReplyToAddresses": $type($e.replyTo) = "string" ? [$e.replyTo] : $e.replyTo'
+        + ', "Content": {"Simple": {"Subject": {"Data": $exists($e.subject) ? $e.subject : '
+        + _literal(default_subject) + '}, "Body": {"Text": {"Data": $msg}, '
+        '"Html": $exists($e.htmlBody) ? {"Data": $e.htmlBody}}}}'
+        + (', "ConfigurationSetName": $exists($e.configurationSet) ? $e.configurationSet : '
            + _literal(configuration_set) if configuration_set else "")
         + "}"
     )
-    send_email = (
-        '{"FromEmailAddress": $m.from, "Destination": {"ToAddresses": $m.to, "CcAddresses": $m.cc, '
-        '"BccAddresses": $m.bcc}, "ReplyToAddresses": $m.replyTo, "Content": {"Simple": {"Subject": '
-        '{"Data": $m.subject}, "Body": $merge([{"Text": {"Data": $i.message}}, '
-        '$exists($m.htmlBody) ? {"Html": {"Data": $m.htmlBody}}])}}'
-        + (', "ConfigurationSetName": $m.configurationSet' if configuration_set else "")
-        + "}"
+    phone, address = "$ph", "$string($to)"
+    if not plain_recipients:
+        phone, address = f'$hash({phone}, "SHA-256")', f'$hash({address}, "SHA-256")'
+    legacy = " or ".join(f"$exists($r.{field})" for field in LEGACY_FIELDS)
+    body = (
+        f"$reject := {_as_rejection(contract)}; "
+        f"$q := {_first_broken(contract, REQUEST)}; "
+        f'$sm := $c in ["sms", "both"]; $em := {_email_applies(sms_may_carry_email)}; '
+        f"$ps := $sm ? ({_first_broken(contract, SMS)}); "
+        f"$es := $em ? ({_first_broken(contract, EMAIL)}); "
+        '$no := $exists($q) ? $q : ($c = "both" ? ($exists($ps) and $exists($es)) '
+        ": ($exists($ps) or $exists($es))) ? ($exists($ps) ? $ps : $es); "
+        '$to := $type($e.to) = "string" ? [$e.to] : $e.to; '
+        "$id := $vid ? $r.notificationId : $states.context.Execution.Name; "
+        "$t := $states.context.State.EnteredTime; "
+        '$rejected := function($x){{"status": "REJECTED", "messageId": "", "error": $reject($x).error, "cause": $x}}; '
+        '{"notificationId": $id, "channel": $c, "message": $msg, "phoneNumber": $ph, '
+        f'"sendEmail": $exists($e) ? {send_email}, '
+        '"metadata": $string($type($r.metadata) = "object" ? $r.metadata : {}), '
+        '"recipients": $merge([{}, $sm and $not($exists($ps)) ? {"sms": ' + phone + "}, "
+        '$em and $not($exists($es)) ? {"email": ' + address + "}]), "
+        '"rejection": $exists($no) ? $reject($no), '
+        '"rejected": $merge([{}, $exists($ps) ? {"sms": $rejected($ps)}, $exists($es) ? {"email": $rejected($es)}]), '
+        '"record": $merge([{"notificationId": {"S": $id}, "executionArn": {"S": $states.context.Execution.Id}, '
+        f'"receivedAt": {{"S": $t}}, "dialect": {{"S": {legacy} ? "{LEGACY}" : "{CANONICAL}"}}}}, '
+        '$exists($no) ? {"status": {"S": "REJECTED"}, "error": {"S": $reject($no).error}, "reason": {"S": $no}, '
+        '"completedAt": {"S": $t}} : {"status": {"S": "PROCESSING"}, "channel": {"S": $c}}])}'
     )
-    return compact(
-        "($i := $states.input; $e := $i.email; $m := " + email + "; "
-        '{"notificationId": ' + notification_id_valid() + " ? $i.notificationId : $states.context.Execution.Name"
-        + ', "channel": $i.channel, "message": $i.message, "phoneNumber": $i.phoneNumber'
-        + ', "email": $exists($e) ? $m, "sendEmail": $exists($e) ? ' + send_email
-        + ', "metadata": $type($i.metadata) = "object" ? $i.metadata : {}})'
-    )
+    return _expression(body)

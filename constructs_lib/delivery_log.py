@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from .retry import DELIVERY_LOG_RETRY, DELIVERY_LOG_TRANSIENT_ERRORS
-
-Attr = tasks.DynamoAttributeValue
 
 PARTITION_KEY = "notificationId"
 TTL_ATTRIBUTE = "expiresAt"
@@ -79,47 +74,43 @@ class DeliveryLog(Construct):
         #: The delivery-log table (the new one, with the message-id indexes).
         self.table = created
 
-    def create_record(
-        self,
-        scope: Construct,
-        state_id: str,
-        *,
-        item: Mapping[str, str],
-        timeout: cdk.Duration,
-    ) -> tasks.DynamoPutItem:
-        """Writes a new record (string attributes, JSONata values); fails with
+    def create_record(self, scope: Construct, state_id: str, *, item: str, timeout: cdk.Duration) -> sfn.CustomState:
+        """Writes a new record whose whole typed item is the JSONata expression ``item``; fails with
         ``DynamoDB.ConditionalCheckFailedException`` when one with the same notificationId exists,
-        so no request overwrites another's record."""
-        state = tasks.DynamoPutItem.jsonata(
-            scope,
-            state_id,
-            table=self.table,
-            item={name: Attr.from_string(value) for name, value in item.items()},
-            condition_expression="attribute_not_exists(#id)",
-            expression_attribute_names={"#id": PARTITION_KEY},
-            task_timeout=sfn.Timeout.duration(timeout),
-        )
+        so no request overwrites another's record. The caller grants ``dynamodb:PutItem``."""
+        state = sfn.CustomState(scope, state_id, state_json={
+            "Type": "Task",
+            "Resource": f"arn:{cdk.Aws.PARTITION}:states:::dynamodb:putItem",
+            "Arguments": {
+                "TableName": self.table.table_name,
+                "Item": item,
+                "ConditionExpression": "attribute_not_exists(#id)",
+                "ExpressionAttributeNames": {"#id": PARTITION_KEY},
+            },
+            "TimeoutSeconds": int(timeout.to_seconds()),
+        })
         DELIVERY_LOG_RETRY.apply(state, transient_errors=DELIVERY_LOG_TRANSIENT_ERRORS)
         return state
 
-    def count_duplicate(self, scope: Construct, state_id: str, *, timeout: cdk.Duration) -> tasks.DynamoUpdateItem:
+    def count_duplicate(self, scope: Construct, state_id: str, *, timeout: cdk.Duration) -> sfn.CustomState:
         """Counts a duplicate request on the original record (an update: concurrent duplicates and
-        delivery-status feedback are never overwritten)."""
-        state = tasks.DynamoUpdateItem.jsonata(
-            scope,
-            state_id,
-            table=self.table,
-            key={PARTITION_KEY: Attr.from_string("{% $request.notificationId %}")},
-            update_expression="SET #arn = :arn, #at = :at ADD #count :one",
-            expression_attribute_names={"#arn": "lastDuplicateExecutionArn", "#at": "lastDuplicateAt",
-                                        "#count": "duplicateCount"},
-            expression_attribute_values={
-                ":arn": Attr.from_string("{% $states.context.Execution.Id %}"),
-                ":at": Attr.from_string("{% $states.context.State.EnteredTime %}"),
-                ":one": Attr.from_number(1),
+        delivery-status feedback are never overwritten). The caller grants ``dynamodb:UpdateItem``."""
+        state = sfn.CustomState(scope, state_id, state_json={
+            "Type": "Task",
+            "Resource": f"arn:{cdk.Aws.PARTITION}:states:::dynamodb:updateItem",
+            "Arguments": {
+                "TableName": self.table.table_name,
+                "Key": {PARTITION_KEY: {"S": "{% $request.notificationId %}"}},
+                "UpdateExpression": ("SET lastDuplicateExecutionArn = :arn, lastDuplicateAt = :at "
+                                     "ADD duplicateCount :one"),
+                "ExpressionAttributeValues": {
+                    ":arn": {"S": "{% $states.context.Execution.Id %}"},
+                    ":at": {"S": "{% $states.context.State.EnteredTime %}"},
+                    ":one": {"N": "1"},
+                },
             },
-            task_timeout=sfn.Timeout.duration(timeout),
-        )
+            "TimeoutSeconds": int(timeout.to_seconds()),
+        })
         DELIVERY_LOG_RETRY.apply(state, transient_errors=DELIVERY_LOG_TRANSIENT_ERRORS)
         return state
 

@@ -145,8 +145,8 @@ def get_item_request_template(table_name: str) -> str:
 
 
 # Recipients and message text are left out: the record may hold them (hashed or plain), the API does not.
-_RECORD_FIELDS = ["status", "channel", "receivedAt", "completedAt", "executionArn", "error", "reason", "fallback",
-                  "lastDuplicateAt"]
+_RECORD_FIELDS = ["status", "channel", "dialect", "receivedAt", "completedAt", "executionArn", "error", "reason",
+                  "fallback", "lastDuplicateAt"]
 _RESULT_FIELDS = ["status", "messageId", "error", "cause", "deliveryStatus", "deliveryDetail", "deliveryUpdatedAt"]
 
 
@@ -486,26 +486,44 @@ class NotificationApi(Construct):
 
 
 def _request_schema() -> apigw.JsonSchema:
-    """The canonical request contract as JSON Schema draft 4 (the older dialect is not offered)."""
+    """The request contract as JSON Schema draft 4, for both dialects. It refuses what no channel
+    could carry; a ``both`` with one channel's contact data invalid passes (the workflow sends the
+    other channel and records this one REJECTED). The workflow checks everything again."""
     js, t = apigw.JsonSchema, apigw.JsonSchemaType
     address = js(type=t.STRING, min_length=3)
     addresses = js(type=t.ARRAY, items=address)
     one_or_more = js(one_of=[address, js(type=t.ARRAY, items=address, min_items=1)])
+    phone = js(properties={"phoneNumber": js(pattern=PHONE_PATTERN)}, required=["phoneNumber"])
+    email_to = js(properties={"email": js(required=["to"], properties={"to": one_or_more})}, required=["email"])
+    # The older dialect's fields count only where the canonical field is absent (canonical wins).
+    old_phone = js(any_of=[phone, js(properties={"user_phone": js(pattern=PHONE_PATTERN)}, required=["user_phone"],
+                                     not_=js(required=["phoneNumber"]))])
+    old_email_to = js(any_of=[email_to, js(required=["user_email"], not_=js(required=["email"]))])
+
+    def carried(channel_field: str, modes: list[str], contact: apigw.JsonSchema) -> apigw.JsonSchema:
+        """A request whose channel field is one of ``modes``, with ``contact`` data valid."""
+        return js(properties={channel_field: js(enum=modes)}, required=[channel_field], all_of=[contact])
+
+    only_old = js(not_=js(required=["channel"]))
+    carriers = [
+        carried("channel", ["sms", "both"], phone),
+        carried("channel", ["email", "both"], email_to),
+        js(all_of=[carried("delivery_mode", ["text", "dual"], old_phone), only_old]),
+        js(all_of=[carried("delivery_mode", ["mail", "dual"], old_email_to), only_old]),
+    ]
     return js(
         schema=apigw.JsonSchemaVersion.DRAFT4,
         title="NotificationRequest",
         type=t.OBJECT,
-        required=["channel", "message"],
         properties={
             "notificationId": js(type=t.STRING, pattern=ID_PATTERN),
             "channel": js(type=t.STRING, enum=["sms", "email", "both"]),
             "message": js(type=t.STRING, min_length=1),
-            "phoneNumber": js(type=t.STRING, pattern=PHONE_PATTERN),
+            "phoneNumber": js(type=t.STRING),
             "email": js(
                 type=t.OBJECT,
-                required=["to"],
                 properties={
-                    "to": one_or_more,
+                    "to": js(one_of=[js(type=t.STRING), js(type=t.ARRAY)]),
                     "subject": js(type=t.STRING),
                     "from": address,
                     "cc": addresses,
@@ -517,11 +535,15 @@ def _request_schema() -> apigw.JsonSchema:
                 },
             ),
             "metadata": js(type=t.OBJECT),
+            # The older dialect (see the README).
+            "delivery_mode": js(type=t.STRING, enum=["text", "mail", "dual"]),
+            "message_content": js(type=t.STRING, min_length=1),
+            "user_phone": js(type=t.STRING),
+            "user_email": address,
         },
-        # Each channel needs its destination.
-        any_of=[
-            js(properties={"channel": js(enum=["sms"])}, required=["phoneNumber"]),
-            js(properties={"channel": js(enum=["email"])}, required=["email"]),
-            js(properties={"channel": js(enum=["both"])}, required=["phoneNumber", "email"]),
+        all_of=[
+            js(any_of=[js(required=["message"]), js(required=["message_content"])]),
+            # At least one requested channel has valid contact data.
+            js(any_of=carriers),
         ],
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import cast
 
@@ -16,7 +17,6 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from . import contract
@@ -35,7 +35,6 @@ from .retry import RetryPolicy, default_email_retry, default_sms_retry
 _NAME = "NotificationWorkflow"
 DEFAULT_TIMEOUT = cdk.Duration.minutes(5)
 DEFAULT_TASK_TIMEOUT = cdk.Duration.seconds(30)
-UNMATCHED = {"error": contract.VALIDATION_ERROR, "reason": "request does not match the contract"}
 KMS_DATA_KEY_REUSE = cdk.Duration.minutes(5)
 
 class NotificationWorkflow(Construct):
@@ -214,56 +213,40 @@ class NotificationWorkflow(Construct):
     def _definition(self) -> sfn.IChainable:
         """One Choice validates and routes; each channel is claim, send, record (see the README)."""
         self._log_unavailable = sfn.Fail.jsonata(
-            self, "DeliveryLogUnavailable", error="DeliveryLogUnavailable", cause="{% $logFailure.Cause %}",
+            self, "DeliveryLogUnavailable", error="DeliveryLogUnavailable",
+            # A catcher's output, and so this state's input, is the error it caught.
+            cause="{% $states.input.Cause %}",
         )
         self._delivery_failed = sfn.Fail.jsonata(
             self, "DeliveryFailed", error="DeliveryFailed",
-            cause="No channel delivered the notification; the delivery log holds each channel's error.",
+            cause="No channel delivered; see the record.",
         )
         self._record_failed = self._record_outcome("RecordFailed", failed=True).next(self._delivery_failed)
         contract_rules = contract.rules(self._senders, self._configuration_sets)
-        broken = contract.broken_expression(contract_rules, sms_may_carry_email=self._sms_fallback)
-        rejection = contract.rejection_expression(contract_rules, sms_may_carry_email=self._sms_fallback,
-                                                  otherwise=UNMATCHED)
-        request = contract.normalised_request_expression(
-            sender=self._sender, default_subject=self._default_subject,
-            configuration_set=self._configuration_set_name,
-        )
+        route = contract.route(contract_rules, sms_may_carry_email=self._sms_fallback)
         validate = sfn.Choice.jsonata(
             self, "ValidateRequest",
-            comment="The contract's rules, in order; the first one broken is the rejection.",
-            # The top-level Assign applies whichever rule matches, the default included.
-            assign={
-                "request": "{% " + request + " %}",
-                "receivedAt": "{% $states.context.State.EnteredTime %}",
-                "rejection": "{% " + rejection + " %}",
-            },
+            # The top-level Assign applies whichever rule matches.
+            assign={"request": contract.request_expression(
+                contract_rules, sender=self._sender, default_subject=self._default_subject,
+                configuration_set=self._configuration_set_name, sms_may_carry_email=self._sms_fallback,
+                plain_recipients=self._store_plain_recipients,
+            )},
         )
-        reject = self._reject()
-        validate.when(sfn.Condition.jsonata("{% " + broken + " %}"), reject)
-        validate.when(sfn.Condition.jsonata('{% $states.input.channel = "sms" %}'), self._sms_path())
-        validate.when(sfn.Condition.jsonata('{% $states.input.channel = "email" %}'), self._email_path())
-        validate.when(sfn.Condition.jsonata('{% $states.input.channel = "both" %}'), self._both_path())
-        # Unreachable while the rules cover the contract; a safety net, not a path.
-        validate.otherwise(reject)
+        # Each rule's comment names it (in the console and in the README's diagram).
+        validate.when(sfn.Condition.jsonata(route.reject), self._reject(), comment="no channel can be carried")
+        validate.when(sfn.Condition.jsonata(route.email_only), self._email_path(), comment="email only")
+        validate.when(sfn.Condition.jsonata(route.sms_only), self._sms_path(), comment="sms only")
+        validate.otherwise(self._both_path())
         return validate
 
-    def _claim(self, state_id: str) -> tasks.DynamoPutItem:
+    def _claim(self, state_id: str) -> sfn.CustomState:
         """Creates the request's record before anything is sent: the conditional write is the
         idempotency guard, so a second request with the same notificationId sends nothing."""
-        state = self.delivery_log.create_record(
-            self, state_id,
-            item={
-                "notificationId": "{% $request.notificationId %}",
-                "status": "PROCESSING",
-                "channel": "{% $request.channel %}",
-                "executionArn": "{% $states.context.Execution.Id %}",
-                "receivedAt": "{% $receivedAt %}",
-            },
-            timeout=self._task_timeout,
-        )
+        state = self.delivery_log.create_record(self, state_id, item="{% $request.record %}",
+                                                timeout=self._task_timeout)
         state.add_catch(self._duplicate, errors=[CONDITIONAL_CHECK_FAILED])
-        state.add_catch(self._log_unavailable, assign={"logFailure": "{% $states.errorOutput %}"})
+        state.add_catch(self._log_unavailable)
         return state
 
     @property
@@ -273,7 +256,7 @@ class NotificationWorkflow(Construct):
         if existing is not None:
             return existing  # type: ignore[return-value]
         state = self.delivery_log.count_duplicate(self, "RecordDuplicate", timeout=self._task_timeout)
-        state.add_catch(self._log_unavailable, assign={"logFailure": "{% $states.errorOutput %}"})
+        state.add_catch(self._log_unavailable)
         return state
 
     def _sms_path(self) -> sfn.IChainable:
@@ -285,7 +268,8 @@ class NotificationWorkflow(Construct):
             send_email = self._send_email("SendFallbackEmail")
             send_email.add_catch(self._record_failed, assign={"email": FAILED})
             send_email.next(self._record_sent)
-            can_fall_back.when(sfn.Condition.jsonata("{% $exists($request.email) %}"), send_email,
+            can_fall_back.when(sfn.Condition.jsonata('{% $request.channel = "sms" and $exists($request.sendEmail) %}'),
+                               send_email,
                                assign={"fallback": "email"})
             can_fall_back.otherwise(self._record_failed)
             send.add_catch(can_fall_back, assign=failed)
@@ -329,81 +313,62 @@ class NotificationWorkflow(Construct):
         """Records the outcome from ``$sms``/``$email``: SENT, PARTIAL, or (``failed``) FAILED.
         ``RecordOutcome`` writes only when a channel delivered: its condition fails when none did,
         and that is caught into ``RecordFailed``, which records FAILED and ends in DeliveryFailed."""
-        recipient = {
-            "sms": "$request.phoneNumber",
-            "email": "$string($request.email.to)",
-        }
-        if not self._store_plain_recipients:
-            recipient = {c: f'$hash({given}, "SHA-256")' for c, given in recipient.items()}
         sent_ids = "" if failed else (
-            f'"{SMS_MESSAGE_ID_ATTRIBUTE}": "sms" in $sent ? {{"S": $sms.messageId}}, '
-            f'"{EMAIL_MESSAGE_ID_ATTRIBUTE}": "email" in $sent ? {{"S": $email.messageId}}, '
+            f'"{SMS_MESSAGE_ID_ATTRIBUTE}": "sms" in $sent ? $sms.messageId, '
+            f'"{EMAIL_MESSAGE_ID_ATTRIBUTE}": "email" in $sent ? $email.messageId, '
         )
         status = '"FAILED"' if failed else (
-            '($exists($fallback) ? ("email" in $sent ? "SENT" : "FAILED") '
-            ': ($count($sent) = $count($channels) ? "SENT" : ($count($sent) > 0 ? "PARTIAL" : "FAILED")))'
+            '$exists($fallback) ? ("email" in $sent ? "SENT" : "FAILED") '
+            ': ($count($sent) = $count($channels) ? "SENT" : ($count($sent) > 0 ? "PARTIAL" : "FAILED"))'
         )
-        result = ('{"M": {"status": {"S": $r.status}, "messageId": {"S": $r.messageId}, '
-                  '"error": {"S": $r.error}, "cause": {"S": $r.cause}}}')
         # A delivery writes over the claim; when none delivered the condition fails on purpose.
-        condition = ('"attribute_exists(#notificationId)"' if failed else '$status = "FAILED" '
-                     '? "attribute_not_exists(#notificationId)" : "attribute_exists(#notificationId)"')
+        condition = ('"attribute_exists(notificationId)"' if failed else '$status = "FAILED" '
+                     '? "attribute_not_exists(notificationId)" : "attribute_exists(notificationId)"')
         arguments = "{% " + contract.compact(
             "("
             '$channels := ($request.channel = "both" or $exists($fallback)) ? ["sms", "email"] : [$request.channel]; '
-            '$results := $merge([{}, $exists($sms) ? {"sms": $sms}, $exists($email) ? {"email": $email}]); '
+            "$results := $merge([{}, $request.rejected, $exists($sms) ? {\"sms\": $sms}, "
+            '$exists($email) ? {"email": $email}]); '
             + ("" if failed else '$sent := $filter($channels, function($c){$lookup($results, $c).status = "SENT"}); ')
             + f"$status := {status}; "
+            "$ours := function($v, $c){$c in $channels}; "
+            # Typed for DynamoDB: strings, and maps of them.
+            '$typed := function($x){$type($x) = "object" '
+            '? {"M": $merge([{}, $each($x, function($v, $k){{$k: $typed($v)}})])} : {"S": $x}}; '
             "$set := {"
-            '"status": {"S": $status}, "completedAt": {"S": $states.context.State.EnteredTime}, '
-            '"metadata": {"S": $string($request.metadata)}, '
-            '"recipients": {"M": $merge([{}, $map($channels, function($c){{$c: {"S": $c = "sms" ? '
-            + recipient["sms"] + " : " + recipient["email"] + "}}})])}, "
-            '"results": {"M": $merge([{}, $map($filter($channels, function($c){$exists($lookup($results, $c))}), '
-            'function($c){{$c: ($r := $lookup($results, $c); '
-            + result + ")}})])}, "
+            '"status": $status, "completedAt": $states.context.State.EnteredTime, "metadata": $request.metadata, '
+            '"recipients": $merge([{}, $sift($request.recipients, $ours)]), '
+            '"results": $merge([{}, $sift($results, $ours)]), '
             + sent_ids
-            + ('"message": {"S": $request.message}, ' if self._store_message else "")
-            + '"fallback": $exists($fallback) ? {"S": $fallback}}; '
+            + ('"message": $request.message, ' if self._store_message else "")
+            + '"fallback": $fallback}; '
             "{"
             f'"TableName": "{self.table.table_name}", '
             '"Key": {"notificationId": {"S": $request.notificationId}}, '
-            '"UpdateExpression": "SET " & $join($map($keys($set), function($k){"#" & $k & " = :" & $k}), ", "), '
+            '"UpdateExpression": "SET " & $join($each($set, function($v, $k){"#" & $k & "=:" & $k}), ","), '
             f'"ConditionExpression": {condition}, '
-            '"ExpressionAttributeNames": $merge([{"#notificationId": "notificationId"}, '
-            '$map($keys($set), function($k){{"#" & $k: $k}})]), '
-            '"ExpressionAttributeValues": $merge($map($keys($set), function($k){{":" & $k: $lookup($set, $k)}}))'
+            '"ExpressionAttributeNames": $merge($each($set, function($v, $k){{"#" & $k: $k}})), '
+            '"ExpressionAttributeValues": $merge($each($set, function($v, $k){{":" & $k: $typed($v)}}))'
             "})"
         ) + " %}"
         state = self.delivery_log.update_record(self, state_id, arguments=arguments, timeout=self._task_timeout)
         if not failed:
             state.add_catch(self._record_failed, errors=[CONDITIONAL_CHECK_FAILED])
-        state.add_catch(self._log_unavailable, assign={"logFailure": "{% $states.errorOutput %}"})
+        state.add_catch(self._log_unavailable)
         return state
 
     def _reject(self) -> sfn.IChainable:
         """Records REJECTED with the reason, then fails with the rejection's named error. The key is
         the request's notificationId when it is valid, else the execution name."""
-        rejected = sfn.Fail.jsonata(self, "Rejected", error="{% $rejection.error %}", cause="{% $rejection.reason %}")
-        state = self.delivery_log.create_record(
-            self, "RecordRejection",
-            item={
-                "notificationId": "{% $request.notificationId %}",
-                "status": "REJECTED",
-                "error": "{% $rejection.error %}",
-                "reason": "{% $rejection.reason %}",
-                "executionArn": "{% $states.context.Execution.Id %}",
-                "receivedAt": "{% $receivedAt %}",
-                "completedAt": "{% $receivedAt %}",
-            },
-            timeout=self._task_timeout,
-        )
-        state.add_catch(rejected, errors=[CONDITIONAL_CHECK_FAILED], assign={"rejection": {
-            "error": "RejectedNotificationIdTaken",
-            "reason": "The request broke the contract and its notificationId belongs to another request, "
-                      "whose record is left as it was.",
-        }})
-        state.add_catch(self._log_unavailable, assign={"logFailure": "{% $states.errorOutput %}"})
+        rejected = sfn.Fail.jsonata(self, "Rejected", error="{% $request.rejection.error %}",
+                                    cause="{% $request.rejection.reason %}")
+        state = self.delivery_log.create_record(self, "RecordRejection", item="{% $request.record %}",
+                                                timeout=self._task_timeout)
+        taken = {"error": "RejectedNotificationIdTaken",
+                 "reason": "The notificationId belongs to another request, whose record is left as it was."}
+        state.add_catch(rejected, errors=[CONDITIONAL_CHECK_FAILED], assign={
+            "request": "{% $merge([$request, {\"rejection\": " + json.dumps(taken) + "}]) %}"})
+        state.add_catch(self._log_unavailable)
         return state.next(rejected)
 
     # ---- IAM --------------------------------------------------------------------------------
@@ -451,8 +416,10 @@ class NotificationWorkflow(Construct):
         ))
 
     def _grant_delivery_log_key(self) -> None:
-        """CDK's DynamoDB task grants add the table actions only: the table's key is granted here,
-        for use through DynamoDB alone."""
+        """The record states are hand-written (whole-item expressions), so their table grant is
+        too; the table's key is granted for use through DynamoDB alone."""
+        self.state_machine.add_to_role_policy(iam.PolicyStatement(
+            actions=["dynamodb:PutItem", "dynamodb:UpdateItem"], resources=[self.table.table_arn]))
         key = self.table.encryption_key
         if key is None:
             return

@@ -65,6 +65,8 @@ PATH_TARGETS: dict[str, int | None] = {
 }
 # States in the definition, those inside Parallel branches included.
 DEFINITION_STATES_TARGET = 20
+# "20 KB" read strictly: 20,000 bytes (also under 20 KiB), the definition as deployed (tokens resolved).
+DEFINITION_BYTES_TARGET = 20_000
 
 # Each child builds and synthesizes in a fresh interpreter and prints its phase times as JSON.
 # BENCH_KIND picks the app, the bare app, or the workflow construct alone in one stack (the floor:
@@ -165,6 +167,12 @@ def definition_figure(template: Mapping[str, Any]) -> Figure:
     count = len(list(all_states(machines[0]))) if len(machines) == 1 else None
     return Figure("states in the definition", "n/a" if count is None else str(count),
                   f"<= {DEFINITION_STATES_TARGET}", verdict(count, DEFINITION_STATES_TARGET))
+
+
+def definition_size_figure(size: int | None) -> Figure:
+    """The deployed definition's size in bytes against its target."""
+    return Figure("definition size as deployed (bytes)", "n/a" if size is None else f"{size:,}",
+                  f"<= {DEFINITION_BYTES_TARGET:,}", verdict(size, DEFINITION_BYTES_TARGET))
 
 
 def ratio(numerator: float | None, denominator: float | None) -> float | None:
@@ -350,14 +358,16 @@ def synthesize_in_process(outdir: Path) -> dict[str, Any]:
     return template
 
 
-def run_paths(outdir: Path) -> list[PathRun]:
+def run_paths(outdir: Path) -> tuple[list[PathRun], int]:
     """Deploy the synthesized assembly (assets included) into an in-process local AWS and run one
-    execution per path."""
+    execution per path; also the deployed definition's size in bytes."""
     from local_aws import LocalAws
 
     runs: list[PathRun] = []
     with LocalAws.in_process() as aws:
         stack = aws.deploy_assembly(outdir, STACK_NAME)
+        deployed = aws.client("stepfunctions").describe_state_machine(stateMachineArn=stack.state_machine_arn)
+        definition_bytes = len(deployed["definition"].encode())
         aws.verify_email_identities(ses_identities(environment_settings(cdk_json_context())))
         for path, name, request in path_requests():
             result = aws.start_and_wait(stack.state_machine_arn, request, name=name, timeout_s=120)
@@ -370,7 +380,7 @@ def run_paths(outdir: Path) -> list[PathRun]:
                 lambda_events=sum(1 for e in result.events if str(e["type"]).startswith("Lambda")),
                 record_status=record.get("status") if record else None,
             ))
-    return runs
+    return runs, definition_bytes
 
 
 @dataclass(frozen=True)
@@ -465,12 +475,13 @@ def _fmt(value: float | None, unit: str = "", digits: int = 2) -> str:
 
 
 def build_figures(runs: Sequence[PathRun], template: Mapping[str, Any], synth: SynthTimes,
-                  suite: SuiteRun) -> list[Figure]:
+                  suite: SuiteRun, definition_bytes: int | None = None) -> list[Figure]:
     figures = []
     by_path = {run.path: run for run in runs}
     for path, target in PATH_TARGETS.items():
         figures.append(graded_path_figure(path, by_path.get(path), target, PATH_EXPECTATIONS[path]))
     figures.append(definition_figure(template))
+    figures.append(definition_size_figure(definition_bytes))
     lambda_events = sum(run.lambda_events for run in runs)
     figures.append(Figure(f"Lambda history events ({len(runs)} executions)", str(lambda_events), "0",
                           verdict(lambda_events, 0)))
@@ -647,7 +658,7 @@ def measure(rounds: int) -> Results:
     print("[1/4] states per path: synthesize in process, deploy to the in-process local AWS, run 5 executions")
     with quiet_moto(), tempfile.TemporaryDirectory() as outdir:
         template = synthesize_in_process(Path(outdir))
-        runs = run_paths(Path(outdir))
+        runs, definition_bytes = run_paths(Path(outdir))
     for run in runs:
         print(f"  {run.path:<9} {len(run.states)} states  {run.status} {run.error or ''}".rstrip()
               + f", record {run.record_status or '(none)'}")
@@ -669,7 +680,7 @@ def measure(rounds: int) -> Results:
     print(f"  {_fmt(suite.wall, ' s')}: {suite_note}")
     notes.append(f"Behaviour suite: {suite_note}.")
     notes.append(f"At the end: {load_line()}; figures from a busy machine vary, the ratios less so.")
-    return Results(build_figures(runs, template, synth, suite), runs, synth, profile, notes)
+    return Results(build_figures(runs, template, synth, suite, definition_bytes), runs, synth, profile, notes)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

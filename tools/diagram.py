@@ -164,8 +164,8 @@ def conjuncts(rule: dict[str, Any]) -> list[dict[str, Any]]:
 
 def render_condition(rule: dict[str, Any]) -> str:
     """A compact text form: ``channel == 'sms'``, ``¬(a ∨ b)``, ``x present ∧ y is string``."""
-    if "Condition" in rule:  # JSONata
-        return _jsonata_condition(str(rule["Condition"]))
+    if "Condition" in rule:  # JSONata: the rule's comment names it when it has one
+        return str(rule.get("Comment") or _jsonata_condition(str(rule["Condition"])))
     if "And" in rule:
         return " ∧ ".join(_operand(c) for c in conjuncts(rule))
     if "Or" in rule:

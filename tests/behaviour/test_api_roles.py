@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import boto3
+import jsonschema
 import pytest
 from botocore.exceptions import ClientError
 
@@ -87,6 +88,26 @@ def test_post_starts_the_workflow_as_the_start_role(deployment: Deployment, temp
     assert deployment.aws.access is not None and deployment.aws.access.denials == []
     record = _wait_for_record(deployment, nid, status="SENT")
     assert record["channel"] == "sms"
+
+
+@pytest.mark.parametrize("body", [
+    {"delivery_mode": "text", "message_content": "hi", "user_phone": "+15555550100"},
+    {"channel": "both", "message": "hi", "phoneNumber": "not a number", "email": {"to": "a@example.org"}},
+], ids=["older dialect", "both with one channel valid"])
+def test_post_accepts_what_one_channel_can_carry(deployment: Deployment, template: dict[str, Any],
+                                                 body: dict[str, Any]) -> None:
+    [model] = [r["Properties"]["Schema"] for r in template["Resources"].values()
+               if r["Type"] == "AWS::ApiGateway::Model"]
+    jsonschema.Draft4Validator(model).validate(body)  # API Gateway's validator lets it through
+    role, request_template = _integration(deployment, template, "StartExecution")
+    nid = new_id("api")
+    request = render(request_template, json.dumps({**body, "notificationId": nid})).json()
+
+    with _acting_as(deployment, "stepfunctions", role, "API POST /notifications") as sfn:
+        sfn.start_execution(**request)
+
+    record = _wait_for_record(deployment, nid, status="PARTIAL" if "channel" in body else "SENT")
+    assert record["dialect"] == ("canonical" if "channel" in body else "legacy")
 
 
 def test_get_reads_the_record_as_the_read_role(deployment: Deployment, template: dict[str, Any]) -> None:

@@ -57,6 +57,13 @@ def test_the_definition_is_graded_on_its_states_branches_included() -> None:
     assert bench.definition_figure({"Resources": {}}).result == "n/a"
 
 
+def test_the_deployed_definition_size_is_graded_at_20000_bytes() -> None:
+    assert bench.definition_size_figure(20_000) == bench.Figure(
+        "definition size as deployed (bytes)", "20,000", "<= 20,000", "PASS")
+    assert bench.definition_size_figure(20_001).result == "MISS"
+    assert bench.definition_size_figure(None).result == "n/a"
+
+
 def test_a_path_with_few_states_but_the_wrong_execution_status_fails() -> None:
     """Three states are within every target: the old grading said PASS for a crashed path."""
     crashed = _run(status="FAILED", error="States.Runtime", record_status=None, states=SMS_STATES[:3])
@@ -201,7 +208,7 @@ def test_failing_picks_fail_miss_and_not_measured() -> None:
 
 
 def _results(runs: list[bench.PathRun], suite: bench.SuiteRun, synth: bench.SynthTimes) -> bench.Results:
-    return bench.Results(bench.build_figures(runs, _template(18), synth, suite), runs, synth, None, [])
+    return bench.Results(bench.build_figures(runs, _template(18), synth, suite, 19_000), runs, synth, None, [])
 
 
 def _good_runs() -> list[bench.PathRun]:

@@ -597,7 +597,7 @@ BAD_REQUESTS = {
     "phone number without +": {**_example("sms"), "phoneNumber": "15555550100"},
     "phone number too short": {**_example("sms"), "phoneNumber": "+12345"},
     "email without email": {"channel": "email", "message": "m"},
-    "both without phoneNumber": {k: v for k, v in _example("both").items() if k != "phoneNumber"},
+    "both with neither channel valid": {"channel": "both", "message": "m", "phoneNumber": "5", "email": {"to": []}},
     "email.to missing": {"channel": "email", "message": "m", "email": {"subject": "s"}},
     "email.to empty list": {"channel": "email", "message": "m", "email": {"to": []}},
     "email.to a number": {"channel": "email", "message": "m", "email": {"to": 7}},
@@ -606,8 +606,30 @@ BAD_REQUESTS = {
     "notificationId too long": {**_example("sms"), "notificationId": "x" * 81},
     "notificationId empty": {**_example("sms"), "notificationId": ""},
     "not an object": ["channel", "sms"],
-    "older dialect": {"delivery_mode": "text", "message_content": "m", "user_phone": "+15555550100"},
+    "older dialect without a phone": {"delivery_mode": "text", "message_content": "m"},
+    "older dialect, unknown mode": {"delivery_mode": "pager", "message_content": "m", "user_phone": "+15555550100"},
+    "older dialect without a message": {"delivery_mode": "text", "user_phone": "+15555550100"},
+    # canonical fields win: a canonical sms channel needs the canonical phone number
+    "canonical channel with only the older phone": {"channel": "sms", "message": "m", "user_phone": "+15555550100"},
 }
+
+# Requests the workflow can carry on at least one requested channel.
+GOOD_REQUESTS = {
+    "both with an invalid phone number": {**_example("both"), "phoneNumber": "15555550100"},
+    "both without phoneNumber": {k: v for k, v in _example("both").items() if k != "phoneNumber"},
+    "both with an empty email.to": {**_example("both"), "email": {"to": []}},
+    "older dialect, text": {"delivery_mode": "text", "message_content": "m", "user_phone": "+15555550100"},
+    "older dialect, mail": {"delivery_mode": "mail", "message_content": "m", "user_email": "a@example.org"},
+    "older dialect, dual with a phone only": {"delivery_mode": "dual", "message_content": "m",
+                                               "user_phone": "+15555550100"},
+    "older fields under a canonical channel": {"channel": "sms", "message_content": "m",
+                                               "phoneNumber": "+15555550100"},
+}
+
+
+@pytest.mark.parametrize("body", list(GOOD_REQUESTS.values()), ids=list(GOOD_REQUESTS))
+def test_the_model_passes_what_one_channel_can_carry(schema: dict[str, Any], body: Any) -> None:
+    jsonschema.Draft4Validator(schema).validate(body)
 
 
 @pytest.mark.parametrize("body", list(BAD_REQUESTS.values()), ids=list(BAD_REQUESTS))

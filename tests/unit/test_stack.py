@@ -67,8 +67,8 @@ def test_the_only_wildcard_statements_hold_the_acknowledged_actions(template: di
 def test_dynamodb_access_is_put_and_update_item_on_the_delivery_log_only(template: dict[str, Any]) -> None:
     dynamo = [s for s in _statements(template) if any(a.startswith("dynamodb:") for a in _actions(s))]
     assert sorted(a for s in dynamo for a in _actions(s)) == ["dynamodb:PutItem", "dynamodb:UpdateItem"]
-    table = {"Ref": next(iter(resources_of_type(template, "AWS::DynamoDB::Table")))}
-    assert all(table in s["Resource"]["Fn::Join"][1] for s in dynamo)
+    table = next(iter(resources_of_type(template, "AWS::DynamoDB::Table")))
+    assert all(s["Resource"] == {"Fn::GetAtt": [table, "Arn"]} for s in dynamo)
 
 
 def test_state_machine_logs_everything_but_execution_data_and_traces(assertions: Template) -> None:

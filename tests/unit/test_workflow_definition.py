@@ -25,8 +25,7 @@ MAX_STATES = 20
 SMS = {"notificationId": "n-1", "channel": "sms", "message": "hi", "phoneNumber": "+15555550100"}
 EMAIL = {"notificationId": "n-2", "channel": "email", "message": "hi", "email": {"to": "to@example.org"}}
 BOTH = {**SMS, **EMAIL, "notificationId": "n-3", "channel": "both"}
-LOG_FAILURE = {"ErrorEquals": ["States.ALL"], "Assign": {"logFailure": "{% $states.errorOutput %}"},
-               "Next": "DeliveryLogUnavailable"}
+LOG_FAILURE = {"ErrorEquals": ["States.ALL"], "Next": "DeliveryLogUnavailable"}
 
 
 def run(expression: Any, input: Any = None, result: Any = None, **variables: Any) -> Any:
@@ -82,18 +81,44 @@ def test_definition_stays_within_its_state_budget(asl: dict[str, Any], states: d
     assert {"SendSmsOfBoth", "SmsNotSent", "SendEmailOfBoth", "EmailNotSent"} <= set(states)
 
 
-def test_the_first_rule_is_the_contract_and_leads_to_the_rejection(validate: dict[str, Any]) -> None:
+def _route(validate: dict[str, Any], body: Any) -> str:
+    """The state the Choice goes to for ``body``, its conditions evaluated in order."""
+    for choice in validate["Choices"]:
+        if run(choice["Condition"], body) is True:
+            return str(choice["Next"])
+    return str(validate["Default"])
+
+
+def test_the_choice_rejects_then_routes_by_what_can_be_carried(validate: dict[str, Any]) -> None:
     [dev] = settings_from_context(cdk_json_context()["notify-cdk"], "dev")
     senders = [dev.sender, *[s for s in dev.allowed_senders if s != dev.sender]]
-    rules = contract.rules(senders, ["${EmailConfigurationSet}"])
-    first = validate["Choices"][0]
-    assert first["Next"] == "RecordRejection"
-    assert first["Condition"] == "{% " + contract.broken_expression(rules) + " %}"
-    assert validate["Default"] == "RecordRejection"
-    assert set(validate["Assign"]) == {"request", "receivedAt", "rejection"}  # top level: whichever rule matches
-    assert validate["Assign"]["receivedAt"] == "{% $states.context.State.EnteredTime %}"
-    assert validate["Assign"]["rejection"] == "{% " + contract.rejection_expression(
-        rules, otherwise={"error": "ValidationError", "reason": "request does not match the contract"}) + " %}"
+    route = contract.route(contract.rules(senders, ["${EmailConfigurationSet}"]))
+    assert [(c["Condition"], c["Next"]) for c in validate["Choices"]] == [
+        (route.reject, "RecordRejection"), (route.email_only, "ClaimEmail"), (route.sms_only, "ClaimSms")]
+    assert validate["Default"] == "ClaimBoth"
+    assert set(validate["Assign"]) == {"request"}  # top level: whichever rule matches
+
+
+@pytest.mark.parametrize(("body", "state"), [
+    (SMS, "ClaimSms"), (EMAIL, "ClaimEmail"), (BOTH, "ClaimBoth"),
+    ({**BOTH, "phoneNumber": "555"}, "ClaimEmail"), ({**BOTH, "email": {"to": []}}, "ClaimSms"),
+    ({**BOTH, "email": {"to": "a@example.org", "cc": "not a list"}}, "ClaimSms"),
+    ({**BOTH, "phoneNumber": "555", "email": {}}, "RecordRejection"),
+    ({"delivery_mode": "text", "message_content": "m", "user_phone": "+15555550100"}, "ClaimSms"),
+    ({"delivery_mode": "mail", "message_content": "m", "user_email": "a@example.org"}, "ClaimEmail"),
+    ({"delivery_mode": "dual", "message_content": "m", "user_phone": "+15555550100",
+      "user_email": "a@example.org"}, "ClaimBoth"),
+    ({"channel": "sms", "delivery_mode": "mail", "message": "m", "phoneNumber": "+15555550100"}, "ClaimSms"),
+    (["not", "an", "object"], "RecordRejection"), ("text", "RecordRejection"),
+    # a final newline passes an anchored regex in Python but not in JavaScript: refused in both
+    ({**SMS, "phoneNumber": "+15555550100\n"}, "RecordRejection"),
+    ({**SMS, "notificationId": "n-1\n"}, "RecordRejection"),
+    ({**SMS, "phoneNumber": "+1555555010012345"}, "RecordRejection"),
+    ({**SMS, "phoneNumber": "+123456"}, "RecordRejection"),
+    ({**SMS, "phoneNumber": "+1234567"}, "ClaimSms"), ({**SMS, "notificationId": "x" * 81}, "RecordRejection"),
+])
+def test_each_request_goes_where_it_can_be_carried(validate: dict[str, Any], body: Any, state: str) -> None:
+    assert _route(validate, body) == state
 
 
 @pytest.mark.parametrize(("body", "error", "reason"), [
@@ -104,65 +129,77 @@ def test_the_first_rule_is_the_contract_and_leads_to_the_rejection(validate: dic
     ({**EMAIL, "notificationId": "bad id"}, "ValidationError", "notificationId must be"),
     # the first rule broken decides: message comes before channel
     ({**SMS, "message": 1, "channel": "fax"}, "ValidationError", "message must be a non-empty string"),
+    ({"delivery_mode": "pager", "message_content": "m"}, "UnsupportedChannel", "channel must be one of"),
 ])
 def test_a_broken_rule_is_caught_and_named(validate: dict[str, Any], body: dict[str, Any], error: str,
                                           reason: str) -> None:
-    assert run(validate["Choices"][0]["Condition"], body) is True
-    rejection = run(validate["Assign"]["rejection"], body)
+    assert _route(validate, body) == "RecordRejection"
+    rejection = request_of(validate, body)["rejection"]
     assert rejection["error"] == error and reason in rejection["reason"]
 
 
 @pytest.mark.parametrize("body", [SMS, EMAIL, BOTH, {**BOTH, "email": {"to": ["a@example.org"], "cc": [],
                                                                         "from": "alerts@example.com"}}])
 def test_a_valid_request_breaks_no_rule(validate: dict[str, Any], body: dict[str, Any]) -> None:
-    assert run(validate["Choices"][0]["Condition"], body) is False
+    request = request_of(validate, body)
+    assert "rejection" not in request and request["rejected"] == {}
+    assert request["record"]["status"] == {"S": "PROCESSING"}
+
+
+def test_a_both_keeps_the_reason_of_the_channel_it_cannot_carry(validate: dict[str, Any]) -> None:
+    request = request_of(validate, {**BOTH, "phoneNumber": "555"})
+    assert "rejection" not in request
+    assert request["rejected"] == {"sms": {"status": "REJECTED", "messageId": "", "error": "ValidationError",
+                                           "cause": "phoneNumber must be in E.164 form: + then 7 to 15 digits"}}
+    assert set(request["recipients"]) == {"email"}
 
 
 def test_the_request_is_normalised_and_keyed(validate: dict[str, Any]) -> None:
     email = request_of(validate, {**EMAIL, "email": {"to": "to@example.org", "replyTo": "r@example.org"}})
     assert email["notificationId"] == "n-2"
-    assert email["email"] == {"from": "notifications@example.com", "to": ["to@example.org"], "cc": [], "bcc": [],
-                              "replyTo": ["r@example.org"], "subject": "Notification",
-                              "configurationSet": "${EmailConfigurationSet}"}
+    assert email["sendEmail"]["Destination"] == {"ToAddresses": ["to@example.org"]}
+    assert email["sendEmail"]["ReplyToAddresses"] == ["r@example.org"]
     assert request_of(validate, {**SMS, "notificationId": "bad id"})["notificationId"] == "exec-name"
     assert request_of(validate, {k: v for k, v in SMS.items() if k != "notificationId"})["notificationId"] == \
         "exec-name"
+    old = request_of(validate, {"delivery_mode": "mail", "message_content": "m", "user_email": "a@example.org"})
+    assert (old["channel"], old["message"], old["record"]["dialect"]) == ("email", "m", {"S": "legacy"})
+    assert old["sendEmail"]["Destination"]["ToAddresses"] == ["a@example.org"]
+    assert request_of(validate, SMS)["record"]["dialect"] == {"S": "canonical"}
 
 
-def test_rejections_are_recorded_then_fail_with_the_rules_error(states: dict[str, Any]) -> None:
+def test_rejections_are_recorded_then_fail_with_the_rules_error(states: dict[str, Any],
+                                                                validate: dict[str, Any]) -> None:
     record = states["RecordRejection"]
     assert record["Resource"].endswith(":states:::dynamodb:putItem")
-    item = record["Arguments"]["Item"]
-    assert item["notificationId"] == {"S": "{% $request.notificationId %}"}
-    assert item["status"] == {"S": "REJECTED"}
-    assert item["error"] == {"S": "{% $rejection.error %}"}
-    assert item["reason"] == {"S": "{% $rejection.reason %}"}
+    assert record["Arguments"]["Item"] == "{% $request.record %}"
     assert record["Arguments"]["ConditionExpression"] == "attribute_not_exists(#id)"
+    item = request_of(validate, {**SMS, "message": ""})["record"]
+    assert item["notificationId"] == {"S": "n-1"}
+    assert item["status"] == {"S": "REJECTED"} and item["error"] == {"S": "ValidationError"}
+    assert item["reason"] == {"S": "message must be a non-empty string"}
     taken, other = record["Catch"]
     assert taken["ErrorEquals"] == [CONDITIONAL_CHECK_FAILED] and taken["Next"] == "Rejected"
-    assert taken["Assign"]["rejection"]["error"] == "RejectedNotificationIdTaken"
+    assert run(taken["Assign"]["request"], request={"rejection": {}})["rejection"]["error"] == \
+        "RejectedNotificationIdTaken"
     assert other == LOG_FAILURE
     assert record["Next"] == "Rejected"
-    assert states["Rejected"] == {"Type": "Fail", "Error": "{% $rejection.error %}", "Cause": "{% $rejection.reason %}"}
-
-
-def test_routes_every_channel_to_its_claim(validate: dict[str, Any]) -> None:
-    routes = [(c["Condition"], c["Next"]) for c in validate["Choices"][1:]]
-    assert routes == [(f'{{% $states.input.channel = "{channel}" %}}', claim) for channel, claim in
-                      [("sms", "ClaimSms"), ("email", "ClaimEmail"), ("both", "ClaimBoth")]]
+    assert states["Rejected"] == {"Type": "Fail", "Error": "{% $request.rejection.error %}",
+                                  "Cause": "{% $request.rejection.reason %}"}
 
 
 @pytest.mark.parametrize(("claim", "nxt"), [("ClaimSms", "SendSms"), ("ClaimEmail", "SendEmail"),
                                             ("ClaimBoth", "SendBoth")])
-def test_each_send_is_guarded_by_a_conditional_claim(states: dict[str, Any], claim: str, nxt: str) -> None:
+def test_each_send_is_guarded_by_a_conditional_claim(states: dict[str, Any], validate: dict[str, Any], claim: str,
+                                                     nxt: str) -> None:
     state = states[claim]
     assert state["Resource"].endswith(":states:::dynamodb:putItem")
     assert state["Arguments"]["ConditionExpression"] == "attribute_not_exists(#id)"
     assert state["Arguments"]["ExpressionAttributeNames"] == {"#id": "notificationId"}
-    item = state["Arguments"]["Item"]
-    assert item["notificationId"] == {"S": "{% $request.notificationId %}"}
-    assert item["status"] == {"S": "PROCESSING"}
-    assert item["executionArn"] == {"S": "{% $states.context.Execution.Id %}"}
+    assert state["Arguments"]["Item"] == "{% $request.record %}"
+    item = request_of(validate, SMS)["record"]
+    assert item["notificationId"] == {"S": "n-1"} and item["status"] == {"S": "PROCESSING"}
+    assert item["executionArn"]["S"].endswith(":exec-name")
     duplicate, other = state["Catch"]
     assert duplicate == {"ErrorEquals": [CONDITIONAL_CHECK_FAILED], "Next": "RecordDuplicate"}
     assert other == LOG_FAILURE
@@ -173,8 +210,7 @@ def test_a_duplicate_is_counted_on_the_original_record_and_ends(states: dict[str
     duplicate = states["RecordDuplicate"]
     assert duplicate["Resource"].endswith(":states:::dynamodb:updateItem")
     assert duplicate["Arguments"]["Key"] == {"notificationId": {"S": "{% $request.notificationId %}"}}
-    assert "ADD #count :one" in duplicate["Arguments"]["UpdateExpression"]
-    assert duplicate["Arguments"]["ExpressionAttributeNames"]["#count"] == "duplicateCount"
+    assert "ADD duplicateCount :one" in duplicate["Arguments"]["UpdateExpression"]
     assert "ConditionExpression" not in duplicate["Arguments"]
     assert duplicate.get("End") is True
     assert duplicate["Catch"] == [LOG_FAILURE]
@@ -219,8 +255,8 @@ def test_email_uses_ses_v2_with_the_list_fields_and_the_configuration_set(states
     assert send["TimeoutSeconds"] == 30
     plain = _send_email_request(states, validate, {"to": "to@example.org", "replyTo": "r@example.org"})
     assert plain["FromEmailAddress"] == "notifications@example.com"
-    # SES v2 takes lists: a single address is wrapped, absent lists are empty
-    assert plain["Destination"] == {"ToAddresses": ["to@example.org"], "CcAddresses": [], "BccAddresses": []}
+    # SES v2 takes lists: a single address is wrapped, absent lists are left out
+    assert plain["Destination"] == {"ToAddresses": ["to@example.org"]}
     assert plain["ReplyToAddresses"] == ["r@example.org"]
     assert plain["Content"] == {"Simple": {"Subject": {"Data": "Notification"}, "Body": {"Text": {"Data": "hi"}}}}
     # the stack's configuration set by default (delivery feedback), a request may pick an allowed one
@@ -289,13 +325,13 @@ def test_outcomes_update_the_claimed_record_in_one_expression(states: dict[str, 
     assert sent["TableName"] == "${WorkflowDeliveryLogTable}"
     assert sent["Key"] == {"notificationId": {"S": "n-1"}}
     assert sent["UpdateExpression"].startswith("SET ")
-    assert sent["ConditionExpression"] == "attribute_exists(#notificationId)"
+    assert sent["ConditionExpression"] == "attribute_exists(notificationId)"
     values = sent["ExpressionAttributeValues"]
     assert values[":status"] == {"S": "SENT"}
     assert values[":results"]["M"]["sms"]["M"]["messageId"] == {"S": "sms-1"}
     assert values[":smsMessageId"] == {"S": "sms-1"}  # found by delivery-status feedback
     assert values[":recipients"]["M"]["sms"]["S"] != SMS["phoneNumber"]  # hashed by default
-    assert set(sent["ExpressionAttributeNames"]) == {"#notificationId", *(k.replace(":", "#") for k in values)}
+    assert set(sent["ExpressionAttributeNames"]) == {k.replace(":", "#") for k in values}
 
     partial = _outcome(states, "RecordOutcome", validate, BOTH, sms=SENT_SMS, email=NOT_SENT)
     values = partial["ExpressionAttributeValues"]
@@ -309,9 +345,9 @@ def test_outcomes_update_the_claimed_record_in_one_expression(states: dict[str, 
 
     # No channel delivered: the write is refused on purpose, and caught into RecordFailed.
     none = _outcome(states, "RecordOutcome", validate, BOTH, sms=NOT_SENT, email=NOT_SENT)
-    assert none["ConditionExpression"] == "attribute_not_exists(#notificationId)"
+    assert none["ConditionExpression"] == "attribute_not_exists(notificationId)"
     failed = _outcome(states, "RecordFailed", validate, EMAIL, email=NOT_SENT)
-    assert failed["ConditionExpression"] == "attribute_exists(#notificationId)"
+    assert failed["ConditionExpression"] == "attribute_exists(notificationId)"
     assert failed["ExpressionAttributeValues"][":status"] == {"S": "FAILED"}
     assert failed["ExpressionAttributeValues"][":results"]["M"]["email"]["M"]["cause"] == {"S": "C"}
     assert ":emailMessageId" not in failed["ExpressionAttributeValues"]

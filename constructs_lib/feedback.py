@@ -6,8 +6,8 @@ topic (KMS-encrypted, TLS only) -> SQS queue -> Lambda. The queue sits between S
 function because the function's concurrency is deliberately small: SQS absorbs bursts (a bounce
 storm), lets the function report per-record failures (``batchItemFailures``) so one record is
 retried without its batch, and keeps what cannot be processed in a dead-letter queue in its
-original form. SNS invoking Lambda directly would retry a throttled invocation only as a whole
-and cannot retry a single record later.
+original form (an alarm fires while anything is there). SNS invoking Lambda directly would retry
+a throttled invocation only as a whole and cannot retry a single record later.
 
 SMS: SNS writes SMS delivery-status logs to ``sns/<region>/<account>/DirectPublishToPhoneNumber``
 (and ``.../Failure``) once the account's SMS attributes point at :attr:`sms_delivery_status_role`.
@@ -133,9 +133,13 @@ class DeliveryFeedback(Construct):
     :param configuration_set_name: an existing SES configuration set to add the event
         destination to (the workflow must send with it). Default: a new configuration set,
         exposed as :attr:`configuration_set_name`.
-    :param reserved_concurrency: reserved concurrency of the function, also the SQS event
-        source's maximum concurrency (so SQS does not hand batches to a throttled function).
-        From 2 (the event source's minimum) to 1000. Default: 2.
+    :param reserved_concurrency: reserved concurrency of the function, shared by the SQS event
+        source and the SMS log subscriptions. From 3 to 1000. Default: 5.
+    :param max_queue_concurrency: the SQS event source's maximum concurrency. It must stay below
+        ``reserved_concurrency``: at or above it, queue batches take every slot, so the SMS log
+        invocations are throttled and throttled batches count receives towards the dead-letter
+        queue. From 2 (the event source's minimum) to ``reserved_concurrency - 1``.
+        Default: half of ``reserved_concurrency``, at least 2.
     :param log_retention: retention of the function's log group and of the SMS delivery-status
         log groups this construct creates. Default: one month.
     :param create_sms_log_groups: create the two SMS delivery-status log groups (their names are
@@ -149,7 +153,8 @@ class DeliveryFeedback(Construct):
         the NIST 800-53 and HIPAA packs report it (see :attr:`unacknowledged_findings`).
 
     Attributes: :attr:`function`, :attr:`log_group`, :attr:`event_topic`, :attr:`topic_key`,
-    :attr:`event_queue`, :attr:`dead_letter_queue`, :attr:`configuration_set`,
+    :attr:`event_queue`, :attr:`dead_letter_queue`, :attr:`dead_letter_alarm` (no action of its
+    own: add one, e.g. ``NotificationMonitoring.alarm_topic``), :attr:`configuration_set`,
     :attr:`configuration_set_name`, :attr:`sms_delivery_status_role`, :attr:`sms_log_groups`,
     :attr:`unacknowledged_findings` (cdk-nag findings left to the stack: none when an
     ``encryption_key`` is given).
@@ -162,13 +167,17 @@ class DeliveryFeedback(Construct):
         *,
         table: dynamodb.ITable,
         configuration_set_name: str | None = None,
-        reserved_concurrency: int = 2,
+        reserved_concurrency: int = 5,
+        max_queue_concurrency: int | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         create_sms_log_groups: bool = True,
         encryption_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self._check_props(configuration_set_name=configuration_set_name, reserved_concurrency=reserved_concurrency)
+        if max_queue_concurrency is None:
+            max_queue_concurrency = max(2, reserved_concurrency // 2)
+        self._check_props(configuration_set_name=configuration_set_name, reserved_concurrency=reserved_concurrency,
+                          max_queue_concurrency=max_queue_concurrency)
         stack = cdk.Stack.of(self)
 
         # ---- queues: events wait here; what cannot be processed ends in the dead-letter queue
@@ -180,6 +189,19 @@ class DeliveryFeedback(Construct):
             enforce_ssl=True,
             retention_period=cdk.Duration.days(14),
             removal_policy=cdk.RemovalPolicy.DESTROY,  # holds copies of provider events only
+        )
+        #: In alarm while any event waits in the dead-letter queue: each is a delivery status
+        #: the delivery log is missing until someone redrives it.
+        self.dead_letter_alarm = cloudwatch.Alarm(
+            self,
+            "DeadLetterAlarm",
+            metric=self.metric_dead_letters(period=cdk.Duration.minutes(1)),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description="Delivery-status feedback: events wait in the dead-letter queue; "
+                              "inspect them, fix the cause, then redrive.",
         )
         #: SES events from the topic, consumed by the function in batches.
         self.event_queue = sqs.Queue(
@@ -276,7 +298,7 @@ class DeliveryFeedback(Construct):
             self.event_queue,
             batch_size=10,
             report_batch_item_failures=True,
-            max_concurrency=reserved_concurrency,
+            max_concurrency=max_queue_concurrency,
         ))
         self._grant_table(table, role)
 
@@ -360,6 +382,11 @@ class DeliveryFeedback(Construct):
                     reason="The role's statements are attached as a policy of that one role; a managed "
                            "policy would only make them shareable.",
                 ))
+            cdk.Validations.of(self.dead_letter_alarm).acknowledge(cdk.Acknowledgment(
+                id=f"{pack}-CloudWatchAlarmAction",
+                reason="The construct owns no alarm topic; it exposes dead_letter_alarm for the stack to add "
+                       "its alarm topic as the action.",
+            ))
             cdk.Validations.of(self.function).acknowledge(cdk.Acknowledgment(
                 id=f"{pack}-LambdaInsideVPC",
                 reason="The function reaches only AWS APIs (DynamoDB, X-Ray) over TLS with IAM, like the "
@@ -402,7 +429,8 @@ class DeliveryFeedback(Construct):
         )
 
     def metric_malformed_events(self, *, period: cdk.Duration = _DEFAULT_PERIOD) -> cloudwatch.Metric:
-        """Events the function could not parse (logged, never retried, never applied)."""
+        """Events the function dropped as unusable: unparseable, or refused by DynamoDB as invalid
+        (logged, never retried, never applied)."""
         return self.metric("MalformedEvents", period=period)
 
     def metric_dead_letters(self, *, period: cdk.Duration = _DEFAULT_PERIOD) -> cloudwatch.Metric:
@@ -414,8 +442,16 @@ class DeliveryFeedback(Construct):
     # ---- prop checks ----------------------------------------------------------------------------
 
     @staticmethod
-    def _check_props(*, configuration_set_name: str | None, reserved_concurrency: int) -> None:
-        require_int_between(_NAME, "reserved_concurrency", reserved_concurrency, 2, 1000)
+    def _check_props(*, configuration_set_name: str | None, reserved_concurrency: int,
+                     max_queue_concurrency: int) -> None:
+        # 3: the event source's minimum of 2, plus one slot the queue cannot take.
+        require_int_between(_NAME, "reserved_concurrency", reserved_concurrency, 3, 1000)
+        if isinstance(max_queue_concurrency, bool) or not isinstance(max_queue_concurrency, int) \
+                or not 2 <= max_queue_concurrency < reserved_concurrency:
+            raise PropError(_NAME, "max_queue_concurrency", max_queue_concurrency,
+                            f"Use a whole number from 2 to {reserved_concurrency - 1}: below "
+                            f"reserved_concurrency={reserved_concurrency}, so queue batches never take "
+                            "the slots the SMS log invocations need.")
         if configuration_set_name is None or is_token(configuration_set_name):
             return
         if not isinstance(configuration_set_name, str) or not _CONFIGURATION_SET_NAME.match(configuration_set_name):

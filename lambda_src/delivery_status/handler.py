@@ -16,6 +16,20 @@ The record is found by the provider's message id through the table's GSIs (``sms
 only touches a record whose ``results.<channel>.messageId`` is the event's id, and never replaces
 a status with one of lower rank (``STATUS_RANK``), so out-of-order and repeated events are safe.
 
+An event that is not applied is either dropped or kept, decided the same way for both sources:
+
+* Dropped (logged as ``malformed delivery event`` with the reason, counted in ``MalformedEvents``):
+  input that would fail the same way on every retry. Not JSON, JSON nested too deeply to parse,
+  a CloudWatch Logs payload that inflates past ``MAX_AWSLOGS_BYTES``, missing fields, a message
+  id no DynamoDB key can hold, or an update DynamoDB refuses as invalid (``ValidationException``).
+* Kept (counted in ``RetriedEvents``): DynamoDB throttling, 5xx and every other DynamoDB error,
+  a recent unmatched email event, and any exception this handler does not expect (logged with
+  its type and place, counted in ``ProcessingErrors``): one bad record never fails the others.
+  An SQS record is named in ``batchItemFailures``; SQS offers it again and, after the queue's
+  receive limit, moves it to the dead-letter queue. A CloudWatch Logs payload is applied entry by
+  entry and then raised (``RetryLater``) for Lambda's asynchronous retries, after which it goes to
+  the same queue. What the handler does not understand waits there, unchanged, for a redrive.
+
 Every invocation prints one CloudWatch Embedded Metric Format line counting each outcome
 (``METRICS``) and one structured JSON line per event that was not applied. Log lines carry
 provider message ids, never addresses, phone numbers or message text.
@@ -25,12 +39,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gzip
 import json
 import os
 import time
+import traceback
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -73,6 +87,13 @@ METRICS = (
 )
 _DETAIL_LIMIT = 256
 _QUOTE_LIMIT = 40
+# DynamoDB refuses a partition key over 2048 bytes, so a longer message id matches no GSI entry
+# and its query would only fail with a ValidationException.
+_KEY_BYTES_LIMIT = 2048
+# Lambda receives at most one PutLogEvents batch (1 MiB of log messages) per subscription payload;
+# the JSON envelope and escaping keep a real payload well below 4 MiB. Anything larger is a gzip
+# bomb, refused before it fills the function's 256 MB.
+MAX_AWSLOGS_BYTES = 4 * 1024 * 1024
 
 UPDATED, STALE, UNMATCHED, ERROR = "updated", "stale", "unmatched", "error"
 
@@ -166,9 +187,9 @@ def parse_ses_event(message: Any) -> DeliveryEvent | None:
             return None
         raise Malformed(f"unknown SES eventType {_quote(event_type)}")
     mail = message.get("mail")
-    if not isinstance(mail, dict) or not isinstance(mail.get("messageId"), str) or not mail["messageId"]:
-        raise Malformed("the SES event has no mail.messageId")
-    return DeliveryEvent("email", mail["messageId"], status, _ses_detail(event_type, message),
+    mail = mail if isinstance(mail, dict) else {}
+    message_id = _message_id(mail.get("messageId"), "mail.messageId")
+    return DeliveryEvent("email", message_id, status, _ses_detail(event_type, message),
                          _parse_time(mail.get("timestamp")))
 
 
@@ -193,14 +214,24 @@ def decode_awslogs(event: Mapping[str, Any]) -> dict[str, Any]:
         compressed = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         raise Malformed("awslogs.data is not base64") from None
-    try:
-        text = gzip.decompress(compressed)
-    except (OSError, EOFError, zlib.error):
-        raise Malformed("awslogs.data is not gzip") from None
-    payload = _json(text, "awslogs.data is not JSON")
+    payload = _json(_gunzip(compressed, MAX_AWSLOGS_BYTES), "awslogs.data is not JSON")
     if not isinstance(payload, dict):
         raise Malformed("awslogs.data is not a JSON object")
     return payload
+
+
+def _gunzip(compressed: bytes, limit: int) -> bytes:
+    """One gzip stream, inflated no further than ``limit`` bytes (so a bomb never is)."""
+    inflater = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)  # | 16: gzip header and trailer
+    try:
+        text = inflater.decompress(compressed, limit + 1)
+    except zlib.error:
+        raise Malformed("awslogs.data is not gzip") from None
+    if len(text) > limit:
+        raise Malformed(f"awslogs.data inflates to more than {limit} bytes")
+    if not inflater.eof or inflater.unused_data:
+        raise Malformed("awslogs.data is not one complete gzip stream")
+    return text
 
 
 def parse_sms_log_event(entry: Any) -> DeliveryEvent:
@@ -211,17 +242,28 @@ def parse_sms_log_event(entry: Any) -> DeliveryEvent:
     if not isinstance(record, dict):
         raise Malformed("the log message is not a JSON object")
     notification = record.get("notification")
-    if (not isinstance(notification, dict) or not isinstance(notification.get("messageId"), str)
-            or not notification["messageId"]):
-        raise Malformed("the log message has no notification.messageId")
+    notification = notification if isinstance(notification, dict) else {}
+    message_id = _message_id(notification.get("messageId"), "notification.messageId")
     raw_status = record.get("status")
     status = SMS_STATUS.get(raw_status) if isinstance(raw_status, str) else None
     if status is None:
         raise Malformed(f"unknown SMS status {_quote(raw_status)}")
     delivery = record.get("delivery")
     detail = delivery.get("providerResponse") if isinstance(delivery, dict) else None
-    return DeliveryEvent("sms", notification["messageId"], status, str(detail or ""),
+    return DeliveryEvent("sms", message_id, status, str(detail or ""),
                          _parse_time(notification.get("timestamp"), SMS_TIMESTAMP_FORMAT))
+
+
+def _message_id(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise Malformed(f"the event has no {where}")
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate, from a \ud800 escape
+        raise Malformed(f"{where} is not valid Unicode") from None
+    if size > _KEY_BYTES_LIMIT:
+        raise Malformed(f"{where} is longer than a DynamoDB key ({size} bytes)")
+    return value
 
 
 def _json(value: Any, reason: str) -> Any:
@@ -231,6 +273,8 @@ def _json(value: Any, reason: str) -> Any:
         return json.loads(value)
     except (ValueError, UnicodeDecodeError):
         raise Malformed(reason) from None
+    except RecursionError:  # the parser recurses once per nesting level
+        raise Malformed(f"{reason}: nested too deeply") from None
 
 
 def _parse_time(value: Any, fmt: str | None = None) -> datetime | None:
@@ -282,22 +326,22 @@ class _Run:
             if not isinstance(item_id, str) or not item_id:
                 self.malformed("the SQS record has no messageId", source="ses")
                 continue
-            try:
-                event = parse_ses_record(record)
-            except Malformed as exc:
-                self.malformed(str(exc), source="ses", sqsMessageId=item_id)
-                continue
-            if event is None:
-                self.counts["IgnoredEvents"] += 1
-                continue
-            outcome = self.apply(event)
-            # An unmatched recent event may have overtaken the workflow's outcome write (or the
-            # GSI's replication): SQS offers it again after the visibility timeout. An old one
-            # belongs to mail this workflow did not send, and is dropped.
-            if outcome == ERROR or (outcome == UNMATCHED and self._recent(event)):
+            if self._isolated(self._sqs_record, record, source="ses", sqsMessageId=item_id):
                 failures.append({"itemIdentifier": item_id})
                 self.counts["RetriedEvents"] += 1
         return failures
+
+    def _sqs_record(self, record: Mapping[str, Any]) -> bool:
+        """Applies one SQS record; True when SQS should offer it again."""
+        event = parse_ses_record(record)
+        if event is None:
+            self.counts["IgnoredEvents"] += 1
+            return False
+        outcome = self.apply(event)
+        # An unmatched recent event may have overtaken the workflow's outcome write (or the
+        # GSI's replication): SQS offers it again after the visibility timeout. An old one
+        # belongs to mail this workflow did not send, and is dropped.
+        return outcome == ERROR or (outcome == UNMATCHED and self._recent(event))
 
     def cloudwatch_logs(self, event: Mapping[str, Any]) -> None:
         try:
@@ -314,19 +358,34 @@ class _Run:
             return
         errors = 0
         for entry in log_events:
-            try:
-                delivery = parse_sms_log_event(entry)
-            except Malformed as exc:
-                log_event_id = entry.get("id") if isinstance(entry, dict) else None
-                self.malformed(str(exc), source="sms", logEventId=log_event_id)
-                continue
-            # Unmatched SMS events are not retried: the log groups are account-wide, so SMS sent
-            # by other applications in the account are expected here.
-            if self.apply(delivery) == ERROR:
+            log_event_id = entry.get("id") if isinstance(entry, dict) else None
+            if self._isolated(self._log_entry, entry, source="sms", logEventId=log_event_id):
                 errors += 1
         if errors:
             self.counts["RetriedEvents"] += errors
             raise RetryLater(f"{errors} delivery-status update(s) failed; the batch is retried")
+
+    def _log_entry(self, entry: Any) -> bool:
+        """Applies one SMS delivery-status log entry; True when the payload must be retried.
+        Unmatched SMS events are not retried: the log groups are account-wide, so SMS sent by
+        other applications in the account are expected here."""
+        return self.apply(parse_sms_log_event(entry)) == ERROR
+
+    def _isolated(self, apply_one: Callable[[Any], bool], item: Any, *, source: str, **ids: Any) -> bool:
+        """``apply_one(item)`` for one SQS record or log entry, so that nothing it raises reaches
+        the others: malformed input is dropped, anything unexpected is kept. True: retry it."""
+        try:
+            return apply_one(item)
+        except Malformed as exc:
+            self.malformed(str(exc), source=source, **ids)
+            return False
+        except Exception as exc:
+            self.counts["ProcessingErrors"] += 1
+            # The type and the place only: an unexpected exception's message may quote the event.
+            frame = traceback.extract_tb(exc.__traceback__)[-1]
+            self.log("ERROR", "unexpected failure; the event is kept for a retry", source=source,
+                     error=type(exc).__name__, at=f"{os.path.basename(frame.filename)}:{frame.lineno}", **ids)
+            return True
 
     # -- the record
 
@@ -398,8 +457,11 @@ class _Run:
                 ExpressionAttributeValues=values,
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            code = exc.response.get("Error", {}).get("Code")
+            if code == "ConditionalCheckFailedException":
                 return STALE
+            if code == "ValidationException":  # this event's values: the same on every retry
+                raise Malformed(f"DynamoDB refused the update as invalid: {str(exc)[:_DETAIL_LIMIT]}") from None
             raise
         return UPDATED
 

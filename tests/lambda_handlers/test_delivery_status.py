@@ -11,16 +11,20 @@ import base64
 import gzip
 import hashlib
 import json
+import tracemalloc
 import uuid
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from moto.dynamodb.exceptions import DynamodbException, MockValidationException
+from moto.dynamodb.models import DynamoDBBackend
 
 from lambda_src.delivery_status import handler as feedback
-from local_aws import LocalAws
+from local_aws import LocalAws, inject_fault
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 TABLE = "DeliveryLogTable"
@@ -404,6 +408,10 @@ MALFORMED: dict[str, Any] = {
     "SES event that is a list": sqs_batch(json.dumps([ses_event("ses_delivery")])),
     "SQS record without messageId": {"Records": [{"body": sample_body("ses_delivery")}]},
     "unknown event shape": {"source": "aws.events", "detail": {}},
+    "SES message id longer than a DynamoDB key": sqs_batch(sns_notification(
+        {**ses_event("ses_delivery"), "mail": {**ses_event("ses_delivery")["mail"], "messageId": "0" * 2049}})),
+    "SMS message id that is a lone surrogate": awslogs_event(awslogs_payload(json.dumps(
+        {**sample("sms_success"), "notification": {**sample("sms_success")["notification"], "messageId": "\ud800"}}))),
 }
 
 
@@ -421,6 +429,60 @@ def test_malformed_input_is_logged_counted_and_touches_nothing(
     assert line["level"] == "WARN" and line["message"] == "malformed delivery event"
     assert line["reason"] and line["source"] in {"ses", "sms", "unknown"}
     assert "+14255550100" not in json.dumps(line) and "recipient@example.org" not in json.dumps(line)
+
+
+# Deeper than Python's recursion limit: json.loads raises RecursionError on it.
+DEEPLY_NESTED = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param(DEEPLY_NESTED, id="SQS body"),
+    pytest.param(json.dumps({**sample("ses_delivery"), "Message": DEEPLY_NESTED}), id="SNS Message"),
+])
+def test_deeply_nested_json_is_dropped_as_malformed_and_the_batch_goes_on(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], body: str
+) -> None:
+    seed(aws, "order-12a", email=EMAIL_MESSAGE_ID)
+    response, counts, lines = invoke(sqs_batch(body, sample_body("ses_delivery")), capsys)
+    assert response == {"batchItemFailures": []}  # never succeeds: not retried
+    only(counts, MalformedEvents=1, DeliveryUpdates=1)
+    assert lines[0]["reason"].endswith("nested too deeply")
+    assert record(aws, "order-12a")["results"]["email"]["deliveryStatus"] == "DELIVERED"
+
+
+def test_an_unexpected_exception_keeps_only_its_own_record_for_a_retry(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing in the handler raises anything but Malformed today; the catch-all is for what no
+    one foresaw, so the fault is injected: the first DynamoDB query fails outside botocore."""
+    seed(aws, "order-12b", email=EMAIL_MESSAGE_ID)
+    batch = sqs_batch(sample_body("ses_delivery"), sample_body("ses_bounce"))
+    with inject_fault(DynamoDBBackend, "query", lambda: RuntimeError("no one saw this coming")):
+        response, counts, lines = invoke(batch, capsys)
+    assert response == {"batchItemFailures": [{"itemIdentifier": batch["Records"][0]["messageId"]}]}
+    only(counts, ProcessingErrors=1, RetriedEvents=1, DeliveryUpdates=1)
+    assert record(aws, "order-12b")["results"]["email"]["deliveryStatus"] == "BOUNCED"
+    [line] = [line for line in lines if line["level"] == "ERROR"]
+    assert line["error"] == "RuntimeError" and line["sqsMessageId"] == batch["Records"][0]["messageId"]
+    assert "no one saw this coming" not in json.dumps(line)  # the message might quote the event
+
+
+def test_an_unexpected_exception_in_a_log_entry_retries_the_payload_after_the_others(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(aws, "order-12c", sms=SMS_MESSAGE_ID)
+    other = sample("sms_failure")
+    other["notification"]["messageId"] = "7b2c3d4e-5f60-5a6b-8c7d-9e0f1a2b3c4d"
+    seed(aws, "order-12d", sms="7b2c3d4e-5f60-5a6b-8c7d-9e0f1a2b3c4d")
+    payload = awslogs_payload(json.dumps(other), json.dumps(sample("sms_success")))
+    capsys.readouterr()
+    with inject_fault(DynamoDBBackend, "query", lambda: RuntimeError("unforeseen")), \
+            pytest.raises(feedback.RetryLater):
+        feedback.handler(awslogs_event(payload), None)
+    [emf] = [line for line in Output(capsys).lines() if "_aws" in line]
+    assert emf["ProcessingErrors"] == 1 and emf["RetriedEvents"] == 1 and emf["DeliveryUpdates"] == 1
+    assert record(aws, "order-12c")["results"]["sms"]["deliveryStatus"] == "DELIVERED"
+    assert "deliveryStatus" not in record(aws, "order-12d")["results"]["sms"]
 
 
 def test_a_malformed_record_does_not_stop_the_rest_of_the_batch(
@@ -495,6 +557,60 @@ def test_no_item_is_ever_created(aws: LocalAws, capsys: pytest.CaptureFixture[st
     assert aws.table_items(TABLE) == []
 
 
+# ---- the size of a CloudWatch Logs payload ------------------------------------------------------
+
+
+def gzip_bomb(inflated_size: int, payload: dict[str, Any]) -> dict[str, Any]:
+    """A real subscription payload padded with whitespace (still valid JSON) to ``inflated_size``
+    bytes, compressed chunk by chunk so the test never holds the inflated text either."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    text = json.dumps(payload).encode()
+    padding = b" " * (1024 * 1024)
+    parts = [compressor.compress(text[:-1])]
+    for _ in range((inflated_size - len(text)) // len(padding)):
+        parts.append(compressor.compress(padding))
+    parts += [compressor.compress(text[-1:]), compressor.flush()]
+    return {"awslogs": {"data": base64.b64encode(b"".join(parts)).decode()}}
+
+
+def test_a_gzip_bomb_is_refused_without_being_inflated(aws: LocalAws, capsys: pytest.CaptureFixture[str]) -> None:
+    seed(aws, "order-12e", sms=SMS_MESSAGE_ID)
+    before = all_items(aws)
+    bomb = gzip_bomb(64 * 1024 * 1024, awslogs_payload(json.dumps(sample("sms_success"))))
+    assert len(bomb["awslogs"]["data"]) < 256 * 1024  # what CloudWatch Logs could hand the function
+    tracemalloc.start()
+    try:
+        response, counts, lines = invoke(bomb, capsys)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * feedback.MAX_AWSLOGS_BYTES  # the capped output and a copy of it, not 64 MiB
+    assert response == {}
+    only(counts, MalformedEvents=1)
+    assert lines[0]["reason"] == f"awslogs.data inflates to more than {feedback.MAX_AWSLOGS_BYTES} bytes"
+    assert all_items(aws) == before
+
+
+@pytest.mark.parametrize(("size", "accepted"), [
+    (feedback.MAX_AWSLOGS_BYTES, True),
+    (feedback.MAX_AWSLOGS_BYTES + 1, False),
+])
+def test_the_inflated_size_cap_is_exact(size: int, accepted: bool) -> None:
+    text = b"{" + b" " * (size - 2) + b"}"
+    event = {"awslogs": {"data": base64.b64encode(gzip.compress(text)).decode()}}
+    if accepted:
+        assert feedback.decode_awslogs(event) == {}
+    else:
+        with pytest.raises(feedback.Malformed, match="inflates to more than"):
+            feedback.decode_awslogs(event)
+
+
+def test_a_truncated_gzip_stream_is_malformed() -> None:
+    data = gzip.compress(json.dumps(awslogs_payload(json.dumps(sample("sms_success")))).encode())
+    with pytest.raises(feedback.Malformed, match="not one complete gzip stream"):
+        feedback.decode_awslogs({"awslogs": {"data": base64.b64encode(data[:-10]).decode()}})
+
+
 # ---- failures of the delivery log -----------------------------------------------------------
 
 
@@ -518,6 +634,53 @@ def test_a_dynamodb_failure_fails_the_log_batch_for_an_async_retry(
         feedback.handler(sms_log_event("sms_success"), None)
     [emf] = [line for line in Output(capsys).lines() if "_aws" in line]
     assert emf["ProcessingErrors"] == 1 and emf["RetriedEvents"] == 1
+
+
+def _dynamodb_error(code: str, status: int) -> DynamodbException:
+    error = DynamodbException(f"com.amazonaws.dynamodb.v20120810#{code}", f"{code} (injected)")
+    error.code = status
+    return error
+
+
+@pytest.fixture
+def one_attempt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore retries throttling and 5xx itself; one attempt lets the handler see the error."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    feedback._dynamodb.cache_clear()
+
+
+@pytest.mark.parametrize("error", [
+    pytest.param(lambda: _dynamodb_error("ProvisionedThroughputExceededException", 400), id="throughput"),
+    pytest.param(lambda: _dynamodb_error("ThrottlingException", 400), id="throttling"),
+    pytest.param(lambda: _dynamodb_error("InternalServerError", 500), id="5xx"),
+])
+def test_throttling_and_server_errors_on_the_update_are_retried(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], one_attempt: None, error: Any
+) -> None:
+    seed(aws, "order-18", email=EMAIL_MESSAGE_ID)
+    batch = sqs_batch(sample_body("ses_delivery"))
+    with inject_fault(DynamoDBBackend, "update_item", error):
+        response, counts, _ = invoke(batch, capsys)
+    assert response == {"batchItemFailures": [{"itemIdentifier": batch["Records"][0]["messageId"]}]}
+    only(counts, ProcessingErrors=1, RetriedEvents=1)
+
+
+@pytest.mark.parametrize("event", [
+    pytest.param(lambda: sqs_batch(sample_body("ses_delivery")), id="email"),
+    pytest.param(lambda: sms_log_event("sms_success"), id="sms"),
+])
+def test_an_update_dynamodb_refuses_as_invalid_is_dropped_not_retried(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], one_attempt: None, event: Any
+) -> None:
+    seed(aws, "order-19", sms=SMS_MESSAGE_ID, email=EMAIL_MESSAGE_ID)
+    before = all_items(aws)
+    refused = lambda: MockValidationException("One or more parameter values were invalid")  # noqa: E731
+    with inject_fault(DynamoDBBackend, "update_item", refused):
+        response, counts, lines = invoke(event(), capsys)  # an SMS payload raises RetryLater if retried
+    assert response.get("batchItemFailures", []) == []
+    only(counts, MalformedEvents=1)
+    assert lines[0]["reason"].startswith("DynamoDB refused the update as invalid")
+    assert all_items(aws) == before
 
 
 def test_a_missing_table_setting_is_a_deployment_fault(monkeypatch: pytest.MonkeyPatch) -> None:

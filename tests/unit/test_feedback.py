@@ -11,6 +11,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import assertions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -169,7 +170,7 @@ def test_the_function_runs_the_newest_python_traced_and_bounded(template: dict[s
     assert props["Runtime"] == newest_python()
     assert props["Handler"] == "handler.handler"
     assert props["TracingConfig"] == {"Mode": "Active"}
-    assert props["ReservedConcurrentExecutions"] == 2
+    assert props["ReservedConcurrentExecutions"] == 5
     assert props["Timeout"] == 30
     dlq, _ = by_prefix(template, "AWS::SQS::Queue", "FeedbackDeadLetterQueue")
     assert props["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": [dlq, "Arn"]}}
@@ -207,7 +208,21 @@ def test_sqs_feeds_the_function_with_partial_batch_responses(template: dict[str,
     assert props["EventSourceArn"] == {"Fn::GetAtt": [queue, "Arn"]}
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert props["BatchSize"] == 10
-    assert props["ScalingConfig"] == {"MaximumConcurrency": 2}  # = reserved concurrency: no throttled batches
+    # Below the reserved concurrency: queue batches leave slots for the SMS log invocations.
+    _, function = one(template, "AWS::Lambda::Function")
+    assert props["ScalingConfig"] == {"MaximumConcurrency": 2}
+    assert props["ScalingConfig"]["MaximumConcurrency"] < function["Properties"]["ReservedConcurrentExecutions"]
+
+
+def test_an_alarm_watches_the_dead_letter_queue(template: dict[str, Any]) -> None:
+    dlq, _ = by_prefix(template, "AWS::SQS::Queue", "FeedbackDeadLetterQueue")
+    _, alarm = one(template, "AWS::CloudWatch::Alarm")
+    props = alarm["Properties"]
+    assert props["Namespace"] == "AWS/SQS" and props["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert props["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}]
+    assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0)
+    assert (props["Statistic"], props["Period"], props["EvaluationPeriods"]) == ("Maximum", 60, 1)
+    assert props["TreatMissingData"] == "notBreaching"
 
 
 def test_queues_are_encrypted_tls_only_and_drain_into_the_dead_letter_queue(template: dict[str, Any]) -> None:
@@ -346,7 +361,15 @@ def test_an_existing_configuration_set_and_log_groups_are_used_not_created(synth
     _, function = one(template, "AWS::Lambda::Function")
     assert function["Properties"]["ReservedConcurrentExecutions"] == 5
     _, mapping = one(template, "AWS::Lambda::EventSourceMapping")
-    assert mapping["Properties"]["ScalingConfig"] == {"MaximumConcurrency": 5}
+    assert mapping["Properties"]["ScalingConfig"] == {"MaximumConcurrency": 2}  # half of 5
+
+
+def test_the_queue_concurrency_can_be_set_below_the_reserved_concurrency() -> None:
+    stack = cdk.Stack(cdk.App(), "Concurrency")
+    DeliveryFeedback(stack, "Feedback", table=delivery_log(stack), reserved_concurrency=10, max_queue_concurrency=9)
+    [mapping] = resources_of_type(assertions.Template.from_stack(stack).to_json(),
+                                  "AWS::Lambda::EventSourceMapping").values()
+    assert mapping["Properties"]["ScalingConfig"] == {"MaximumConcurrency": 9}
 
 
 def test_a_given_key_encrypts_the_topic_and_the_log_groups(synthesized: dict[str, Any]) -> None:
@@ -427,6 +450,10 @@ def test_the_malformed_events_metric_matches_what_the_handler_emits(synthesized:
 
 @pytest.mark.parametrize(("props", "prop"), [
     ({"reserved_concurrency": 1}, "reserved_concurrency"),
+    ({"reserved_concurrency": 2}, "reserved_concurrency"),  # no room below it for the queue's minimum of 2
+    ({"reserved_concurrency": 5, "max_queue_concurrency": 5}, "max_queue_concurrency"),
+    ({"reserved_concurrency": 5, "max_queue_concurrency": 1}, "max_queue_concurrency"),
+    ({"max_queue_concurrency": True}, "max_queue_concurrency"),
     ({"reserved_concurrency": 1001}, "reserved_concurrency"),
     ({"reserved_concurrency": True}, "reserved_concurrency"),
     ({"configuration_set_name": "has spaces"}, "configuration_set_name"),

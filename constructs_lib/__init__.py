@@ -1,20 +1,30 @@
 """notify-cdk constructs: a Step Functions notification workflow and its monitoring."""
 
+from ._props import PropError
 from .contract import UNSUPPORTED_CHANNEL, VALIDATION_ERROR
 from .delivery_log import REQUIRED_INDEXES, DeliveryLog
 from .feedback import DeliveryFeedback
 from .ingress import NotificationApi
 from .monitoring import NotificationMonitoring
 from .retry import RetryPolicy, default_email_retry, default_sms_retry
-from .workflow import NotificationWorkflow
+from .workflow import (
+    DELIVERY_FAILED,
+    DELIVERY_LOG_UNAVAILABLE,
+    REJECTED_NOTIFICATION_ID_TAKEN,
+    NotificationWorkflow,
+)
 
 __all__ = [
+    "DELIVERY_FAILED",
+    "DELIVERY_LOG_UNAVAILABLE",
     "DeliveryFeedback",
     "DeliveryLog",
     "NotificationApi",
+    "REJECTED_NOTIFICATION_ID_TAKEN",
     "REQUIRED_INDEXES",
     "NotificationMonitoring",
     "NotificationWorkflow",
+    "PropError",
     "RetryPolicy",
     "UNSUPPORTED_CHANNEL",
     "VALIDATION_ERROR",

@@ -74,7 +74,7 @@ class DeliveryLog(Construct):
         #: The delivery-log table (the new one, with the message-id indexes).
         self.table = created
 
-    def create_record(self, scope: Construct, state_id: str, *, item: str, timeout: cdk.Duration) -> sfn.CustomState:
+    def _create_record(self, scope: Construct, state_id: str, *, item: str, timeout: cdk.Duration) -> sfn.CustomState:
         """Writes a new record whose whole typed item is the JSONata expression ``item``; fails with
         ``DynamoDB.ConditionalCheckFailedException`` when one with the same notificationId exists,
         so no request overwrites another's record. The caller grants ``dynamodb:PutItem``."""
@@ -92,7 +92,7 @@ class DeliveryLog(Construct):
         DELIVERY_LOG_RETRY.apply(state, transient_errors=DELIVERY_LOG_TRANSIENT_ERRORS)
         return state
 
-    def count_duplicate(self, scope: Construct, state_id: str, *, timeout: cdk.Duration) -> sfn.CustomState:
+    def _count_duplicate(self, scope: Construct, state_id: str, *, timeout: cdk.Duration) -> sfn.CustomState:
         """Counts a duplicate request on the original record (an update: concurrent duplicates and
         delivery-status feedback are never overwritten). The caller grants ``dynamodb:UpdateItem``."""
         state = sfn.CustomState(scope, state_id, state_json={
@@ -114,7 +114,7 @@ class DeliveryLog(Construct):
         DELIVERY_LOG_RETRY.apply(state, transient_errors=DELIVERY_LOG_TRANSIENT_ERRORS)
         return state
 
-    def update_record(
+    def _update_record(
         self, scope: Construct, state_id: str, *, arguments: str, timeout: cdk.Duration
     ) -> sfn.CustomState:
         """An ``UpdateItem`` whose whole request is the JSONata expression ``arguments`` (the

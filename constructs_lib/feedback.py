@@ -29,6 +29,7 @@ from __future__ import annotations
 import importlib.util
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -47,7 +48,7 @@ from constructs import Construct
 
 from ._log_encryption import allow_logs_to_use_key, retained_log_group
 from ._nag import nag_resource
-from ._props import PropError, is_token, require_int_between
+from ._props import PropError, is_token, require_int_between, require_workflow_or
 from .delivery_log import (
     EMAIL_MESSAGE_ID_ATTRIBUTE,
     EMAIL_MESSAGE_ID_INDEX,
@@ -55,6 +56,9 @@ from .delivery_log import (
     SMS_MESSAGE_ID_ATTRIBUTE,
     SMS_MESSAGE_ID_INDEX,
 )
+
+if TYPE_CHECKING:
+    from .workflow import NotificationWorkflow
 
 __all__ = [
     "ASSET_EXCLUDE",
@@ -127,9 +131,12 @@ class DeliveryFeedback(Construct):
 
     Every prop is keyword-only.
 
-    :param table: the delivery-log table (partition key ``notificationId``). It must have the
-        GSIs in :data:`REQUIRED_INDEXES` (``BySmsMessageId`` on ``smsMessageId`` and
-        ``ByEmailMessageId`` on ``emailMessageId``, strings), which the workflow fills.
+    :param workflow: the notification workflow whose delivery log (``table``) gets the statuses.
+        Default: none (then give ``table``).
+    :param table: the delivery-log table (partition key ``notificationId``), when no ``workflow``
+        is given. It must have the GSIs in :data:`REQUIRED_INDEXES` (``BySmsMessageId`` on
+        ``smsMessageId`` and ``ByEmailMessageId`` on ``emailMessageId``, strings), which the
+        workflow fills. Default: the workflow's.
     :param configuration_set_name: an existing SES configuration set to add the event
         destination to (the workflow must send with it). Default: a new configuration set,
         exposed as :attr:`configuration_set_name`.
@@ -165,7 +172,8 @@ class DeliveryFeedback(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        table: dynamodb.ITable,
+        workflow: NotificationWorkflow | None = None,
+        table: dynamodb.ITable | None = None,
         configuration_set_name: str | None = None,
         reserved_concurrency: int = 5,
         max_queue_concurrency: int | None = None,
@@ -174,6 +182,9 @@ class DeliveryFeedback(Construct):
         encryption_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        require_workflow_or(_NAME, workflow, {"table": table}, required=("table",))
+        table = workflow.table if workflow is not None else table
+        assert table is not None  # require_workflow_or checked it
         if max_queue_concurrency is None:
             max_queue_concurrency = max(2, reserved_concurrency // 2)
         self._check_props(configuration_set_name=configuration_set_name, reserved_concurrency=reserved_concurrency,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import TYPE_CHECKING
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
@@ -29,8 +30,11 @@ from constructs import Construct, IConstruct
 
 from ._log_encryption import retained_log_group
 from ._nag import nag_resource
-from ._props import PropError, is_token, require_int_between, require_number_between
+from ._props import PropError, is_token, require_int_between, require_number_between, require_workflow_or
 from .feedback import LOG_ENCRYPTION_FINDINGS
+
+if TYPE_CHECKING:
+    from .workflow import NotificationWorkflow
 
 __all__ = [
     "ID_PATTERN",
@@ -218,9 +222,13 @@ class NotificationApi(Construct):
 
     Every prop is keyword-only.
 
-    :param state_machine: the notification workflow. ``POST /notifications`` starts it.
-    :param table: the delivery log (partition key ``notificationId``). ``GET
-        /notifications/{id}`` reads it.
+    :param workflow: the notification workflow: ``POST /notifications`` starts its state machine
+        (granted its ``encryption_key``) and ``GET /notifications/{id}`` reads its delivery log.
+        Default: none (then give ``state_machine`` and ``table``).
+    :param state_machine: the state machine to start, when no ``workflow`` is given.
+        Default: the workflow's.
+    :param table: the delivery log (partition key ``notificationId``) to read, when no
+        ``workflow`` is given. Default: the workflow's.
     :param authorization: ``IAM`` (SigV4-signed requests; grant callers with
         :meth:`grant_invoke`) or ``NONE`` (then the stack must acknowledge the cdk-nag findings in
         :attr:`unacknowledged_findings`). Default: ``IAM``.
@@ -235,9 +243,9 @@ class NotificationApi(Construct):
         in one stack only, and ``False`` where the account already has the role). Default: ``True``.
     :param web_acl_arn: a regional AWS WAF web ACL to associate with the stage. Default: none
         (IAM authorization already refuses unsigned requests before any integration runs).
-    :param state_machine_key: the customer-managed key the state machine is encrypted with
-        (``NotificationWorkflow.encryption_key``): starting an execution then needs
-        ``kms:GenerateDataKey`` on it. Default: none (the state machine uses an AWS-owned key).
+    :param state_machine_key: the customer-managed key the state machine is encrypted with, when
+        no ``workflow`` is given: starting an execution then needs ``kms:GenerateDataKey`` on it.
+        Default: the workflow's ``encryption_key``, else none (an AWS-owned key).
     :param encryption_key: customer-managed key for the access log group (a ``kms.Key`` gets a
         key-policy statement letting CloudWatch Logs use it for that group; an imported key must
         allow it already). Default: none (CloudWatch Logs' own encryption; the NIST 800-53 and
@@ -254,8 +262,9 @@ class NotificationApi(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        state_machine: sfn.IStateMachine,
-        table: dynamodb.ITable,
+        workflow: NotificationWorkflow | None = None,
+        state_machine: sfn.IStateMachine | None = None,
+        table: dynamodb.ITable | None = None,
         authorization: apigw.AuthorizationType = apigw.AuthorizationType.IAM,
         throttling_rate_limit: float = 50,
         throttling_burst_limit: int = 100,
@@ -267,6 +276,13 @@ class NotificationApi(Construct):
         encryption_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        require_workflow_or(_NAME, workflow, {
+            "state_machine": state_machine, "table": table, "state_machine_key": state_machine_key,
+        }, required=("state_machine", "table"))
+        if workflow is not None:
+            state_machine, table = workflow.state_machine, workflow.table
+            state_machine_key = workflow.encryption_key
+        assert state_machine is not None and table is not None  # require_workflow_or checked them
         self._check_props(
             authorization=authorization,
             throttling_rate_limit=throttling_rate_limit,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -15,13 +16,17 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from ._props import PropError, is_token, require_email, require_workflow_or
+
+if TYPE_CHECKING:
+    from .workflow import NotificationWorkflow
+
 __all__ = ["NotificationMonitoring"]
 
+_NAME = "NotificationMonitoring"
 _STATES_NAMESPACE = "AWS/States"
 _INTEGRATION_DIMENSION = "ServiceIntegrationResourceArn"
 
-# Deliberately loose: catches typos such as a missing "@" or domain, nothing more.
-_EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CHANNEL_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 _INTEGRATION_ARN_PATTERN = re.compile(r"^arn:[a-z-]+:states:[^:]*:[^:]*:\S+$")
 _AWS_MANAGED_SNS_KEY_ALIAS = "alias/aws/sns"
@@ -53,15 +58,19 @@ class NotificationMonitoring(Construct):
 
     :param scope: parent construct.
     :param construct_id: id of this construct.
-    :param state_machine: the state machine to monitor.
+    :param workflow: the notification workflow to monitor: its state machine, its
+        ``channel_integrations`` and its ``failed_executions`` queue. Default: none (then give
+        ``state_machine``).
+    :param state_machine: the state machine to monitor, when no ``workflow`` is given.
+        Default: the workflow's.
     :param alarm_topic: topic that receives alarm notifications. Its topic policy (and key
         policy, when encrypted) must let ``cloudwatch.amazonaws.com`` publish; this construct
         does not change a topic it did not create. Default: a new topic with ``enforce_ssl``,
         a policy that lets CloudWatch alarms of this account and Region publish, and
-        ``master_key`` encryption when given.
+        ``encryption_key`` encryption when given.
     :param alarm_email: address subscribed to the alarm topic by e-mail (the recipient must
         confirm the subscription). Default: no subscription.
-    :param master_key: customer managed KMS key for the topic this construct creates. Must not
+    :param encryption_key: customer managed KMS key for the topic this construct creates. Must not
         be the AWS managed ``alias/aws/sns`` key, which CloudWatch cannot use. When it is a
         ``kms.Key`` defined in this app, its key policy is extended to let
         ``cloudwatch.amazonaws.com`` call ``kms:Decrypt`` and ``kms:GenerateDataKey*``; for an
@@ -74,7 +83,7 @@ class NotificationMonitoring(Construct):
     :param period: period over which metrics are summed; a whole number of minutes between
         1 minute and 1 day. Default: 5 minutes.
     :param failed_executions_queue: a queue of failed executions to alarm on when it is not
-        empty. Default: none.
+        empty (not with ``workflow``). Default: the workflow's ``failed_executions``, else none.
     :param channel_integrations: channel name to Step Functions integration resource ARN, for
         example ``{"sms": "arn:aws:states:::sns:publish", "email":
         "arn:aws:states:::aws-sdk:sesv2:sendEmail"}``. The ARN is used verbatim as the
@@ -83,8 +92,9 @@ class NotificationMonitoring(Construct):
         (``arn:aws:states:<region>:<account>:sns:publish``); after the first run, compare
         with the dimension values CloudWatch lists and pass that form if it differs, or the
         alarm never sees data. Channel names start with a letter and contain letters,
-        digits, ``-`` or ``_``. Default: no per-channel alarms or graphs.
-    :raises ValueError: when a prop is out of range or malformed.
+        digits, ``-`` or ``_``. Not with ``workflow``. Default: the workflow's
+        ``channel_integrations``, else no per-channel alarms or graphs.
+    :raises PropError: when a prop is out of range or malformed.
     """
 
     def __init__(
@@ -92,10 +102,11 @@ class NotificationMonitoring(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        state_machine: sfn.IStateMachine,
+        workflow: NotificationWorkflow | None = None,
+        state_machine: sfn.IStateMachine | None = None,
         alarm_topic: sns.ITopic | None = None,
         alarm_email: str | None = None,
-        master_key: kms.IKey | None = None,
+        encryption_key: kms.IKey | None = None,
         dashboard_name: str | None = None,
         evaluation_periods: int = 1,
         period: cdk.Duration = _DEFAULT_PERIOD,
@@ -105,25 +116,34 @@ class NotificationMonitoring(Construct):
         super().__init__(scope, construct_id)
 
         # Validate every prop before the first child resource is created.
+        require_workflow_or(_NAME, workflow, {
+            "state_machine": state_machine, "channel_integrations": channel_integrations,
+            "failed_executions_queue": failed_executions_queue}, required=("state_machine",))
+        if workflow is not None:
+            state_machine = workflow.state_machine
+            channel_integrations = workflow.channel_integrations
+            failed_executions_queue = workflow.failed_executions
+        assert state_machine is not None  # require_workflow_or checked it
         _validate_evaluation_periods(evaluation_periods)
         _validate_period(period)
         if alarm_email is not None:
-            _validate_email(alarm_email)
-        if alarm_topic is not None and master_key is not None:
-            raise ValueError(
-                "master_key encrypts only the alarm topic this construct creates, but "
-                "alarm_topic was also given. Remove master_key and encrypt your own topic, or "
-                "remove alarm_topic to let the construct create an encrypted one."
+            require_email(_NAME, "alarm_email", alarm_email)
+        if alarm_topic is not None and encryption_key is not None:
+            raise PropError(
+                _NAME, "encryption_key", encryption_key,
+                "It encrypts only the alarm topic this construct creates, but alarm_topic was also given. "
+                "Remove encryption_key and encrypt your own topic, or remove alarm_topic to let the "
+                "construct create an encrypted one."
             )
-        if master_key is not None:
-            _validate_master_key(master_key)
+        if encryption_key is not None:
+            _validate_encryption_key(encryption_key)
         channels = _channel_ids(channel_integrations or {})
 
         self._state_machine = state_machine
         self._period = period
 
         #: Topic that every alarm notifies.
-        self.alarm_topic: sns.ITopic = alarm_topic or self._create_alarm_topic(master_key)
+        self.alarm_topic: sns.ITopic = alarm_topic or self._create_alarm_topic(encryption_key)
         if alarm_email is not None:
             # A fixed id (not the address, as Topic.add_subscription would use) keeps the
             # construct path stable when the address changes.
@@ -193,8 +213,8 @@ class NotificationMonitoring(Construct):
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=dashboard_name)
         self._add_widgets(channel_failures, channel_successes)
 
-    def _create_alarm_topic(self, master_key: kms.IKey | None) -> sns.Topic:
-        topic = sns.Topic(self, "AlarmTopic", enforce_ssl=True, master_key=master_key)
+    def _create_alarm_topic(self, encryption_key: kms.IKey | None) -> sns.Topic:
+        topic = sns.Topic(self, "AlarmTopic", enforce_ssl=True, master_key=encryption_key)
         # enforce_ssl writes a topic policy, which replaces the default one that let this
         # account's services publish; CloudWatch alarms need their own allow statement.
         topic.add_to_resource_policy(
@@ -215,9 +235,9 @@ class NotificationMonitoring(Construct):
                 },
             )
         )
-        if isinstance(master_key, kms.Key):
+        if isinstance(encryption_key, kms.Key):
             # CloudWatch encrypts the message with the topic key when it publishes.
-            master_key.add_to_resource_policy(
+            encryption_key.add_to_resource_policy(
                 iam.PolicyStatement(
                     sid="AllowCloudWatchAlarmsToUseTheKey",
                     principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
@@ -311,16 +331,9 @@ class NotificationMonitoring(Construct):
 
 
 def _validate_evaluation_periods(evaluation_periods: int) -> None:
-    if isinstance(evaluation_periods, bool) or not isinstance(evaluation_periods, int):
-        raise ValueError(
-            f"evaluation_periods must be an int, got {evaluation_periods!r}. "
-            "Pass a whole number such as 1."
-        )
-    if evaluation_periods < 1:
-        raise ValueError(
-            f"evaluation_periods must be at least 1, got {evaluation_periods}. "
-            "Pass 1 to alarm on the first breaching period."
-        )
+    if isinstance(evaluation_periods, bool) or not isinstance(evaluation_periods, int) or evaluation_periods < 1:
+        raise PropError(_NAME, "evaluation_periods", evaluation_periods,
+                        "Use a whole number of at least 1; 1 alarms on the first breaching period.")
 
 
 def _validate_period(period: cdk.Duration) -> None:
@@ -328,41 +341,21 @@ def _validate_period(period: cdk.Duration) -> None:
         return
     seconds = period.to_seconds()
     if not _MIN_PERIOD_SECONDS <= seconds <= _MAX_PERIOD_SECONDS:
-        raise ValueError(
-            f"period must be between 1 minute and 1 day, got {period.to_human_string()}. "
-            "Pass e.g. Duration.minutes(5)."
-        )
+        raise PropError(_NAME, "period", period.to_human_string(),
+                        "Use a duration between 1 minute and 1 day, e.g. Duration.minutes(5).")
     if seconds % 60:
         # CloudWatch accepts only multiples of 60 s for periods of a minute or more.
-        raise ValueError(
-            f"period must be a whole number of minutes, got {period.to_human_string()}. "
-            "Pass e.g. Duration.minutes(5)."
-        )
+        raise PropError(_NAME, "period", period.to_human_string(),
+                        "Use a whole number of minutes, e.g. Duration.minutes(5).")
 
 
-def _validate_email(alarm_email: str) -> None:
-    if cdk.Token.is_unresolved(alarm_email):
-        return
-    if not _EMAIL_PATTERN.match(alarm_email):
-        raise ValueError(
-            f"alarm_email must be an e-mail address, got {alarm_email!r}. "
-            "Pass an address such as 'ops@example.com', or omit alarm_email."
-        )
-
-
-def _validate_master_key(master_key: kms.IKey) -> None:
+def _validate_encryption_key(encryption_key: kms.IKey) -> None:
     # An imported alias exposes alias_name; a token cannot be checked at synth time.
-    alias_name = getattr(master_key, "alias_name", None)
-    if (
-        isinstance(alias_name, str)
-        and not cdk.Token.is_unresolved(alias_name)
-        and alias_name == _AWS_MANAGED_SNS_KEY_ALIAS
-    ):
-        raise ValueError(
-            f"master_key must be a customer managed key, got {alias_name!r}: CloudWatch alarms "
-            "cannot publish to a topic encrypted with the AWS managed SNS key. Pass a kms.Key, "
-            "or omit master_key."
-        )
+    alias_name = getattr(encryption_key, "alias_name", None)
+    if isinstance(alias_name, str) and not is_token(alias_name) and alias_name == _AWS_MANAGED_SNS_KEY_ALIAS:
+        raise PropError(_NAME, "encryption_key", alias_name,
+                        "Use a customer managed key (a kms.Key), or omit encryption_key: CloudWatch alarms "
+                        "cannot publish to a topic encrypted with the AWS managed SNS key.")
 
 
 def _channel_ids(channel_integrations: Mapping[str, str]) -> dict[str, tuple[str, str]]:
@@ -370,23 +363,18 @@ def _channel_ids(channel_integrations: Mapping[str, str]) -> dict[str, tuple[str
     result: dict[str, tuple[str, str]] = {}
     seen_ids: dict[str, str] = {}
     for channel, arn in channel_integrations.items():
-        if not _CHANNEL_PATTERN.match(channel):
-            raise ValueError(
-                f"channel_integrations keys must start with a letter and contain only letters, "
-                f"digits, '-' or '_', got {channel!r}. Rename the channel, e.g. 'sms'."
-            )
-        if not cdk.Token.is_unresolved(arn) and not _INTEGRATION_ARN_PATTERN.match(arn):
-            raise ValueError(
-                f"channel_integrations[{channel!r}] must be a Step Functions integration "
-                f"resource ARN, got {arn!r}. Pass the task's Resource, e.g. "
-                "'arn:aws:states:::sns:publish'."
-            )
+        if not isinstance(channel, str) or not _CHANNEL_PATTERN.match(channel):
+            raise PropError(_NAME, "channel_integrations", channel,
+                            "Rename the channel: a key starts with a letter and contains only letters, "
+                            "digits, '-' or '_', e.g. 'sms'.")
+        if not is_token(arn) and (not isinstance(arn, str) or not _INTEGRATION_ARN_PATTERN.match(arn)):
+            raise PropError(_NAME, f"channel_integrations[{channel!r}]", arn,
+                            "Give a Step Functions integration resource ARN, the task's Resource, e.g. "
+                            "'arn:aws:states:::sns:publish' (NotificationWorkflow.channel_integrations has them).")
         id_prefix = "".join(part[:1].upper() + part[1:] for part in re.split(r"[-_]", channel))
         if id_prefix in seen_ids:
-            raise ValueError(
-                f"channel_integrations keys {seen_ids[id_prefix]!r} and {channel!r} both map "
-                f"to construct id prefix {id_prefix!r}. Rename one of them."
-            )
+            raise PropError(_NAME, "channel_integrations", channel,
+                            f"Rename it or {seen_ids[id_prefix]!r}: both map to construct id prefix {id_prefix!r}.")
         seen_ids[id_prefix] = channel
         result[channel] = (id_prefix, arn)
     return result

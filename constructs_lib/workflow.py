@@ -36,6 +36,12 @@ _NAME = "NotificationWorkflow"
 DEFAULT_TIMEOUT = cdk.Duration.minutes(5)
 DEFAULT_TASK_TIMEOUT = cdk.Duration.seconds(30)
 KMS_DATA_KEY_REUSE = cdk.Duration.minutes(5)
+#: Error of a failed execution where no channel delivered.
+DELIVERY_FAILED = "DeliveryFailed"
+#: Error of a failed execution whose delivery-log record could not be written.
+DELIVERY_LOG_UNAVAILABLE = "DeliveryLogUnavailable"
+#: Error of a rejected request whose notificationId already belongs to another request's record.
+REJECTED_NOTIFICATION_ID_TAKEN = "RejectedNotificationIdTaken"
 
 class NotificationWorkflow(Construct):
     """A Step Functions state machine that delivers one notification by SMS, email or both.
@@ -213,12 +219,12 @@ class NotificationWorkflow(Construct):
     def _definition(self) -> sfn.IChainable:
         """One Choice validates and routes; each channel is claim, send, record (see the README)."""
         self._log_unavailable = sfn.Fail.jsonata(
-            self, "DeliveryLogUnavailable", error="DeliveryLogUnavailable",
+            self, "DeliveryLogUnavailable", error=DELIVERY_LOG_UNAVAILABLE,
             # A catcher's output, and so this state's input, is the error it caught.
             cause="{% $states.input.Cause %}",
         )
         self._delivery_failed = sfn.Fail.jsonata(
-            self, "DeliveryFailed", error="DeliveryFailed",
+            self, "DeliveryFailed", error=DELIVERY_FAILED,
             cause="No channel delivered; see the record.",
         )
         self._record_failed = self._record_outcome("RecordFailed", failed=True).next(self._delivery_failed)
@@ -243,7 +249,7 @@ class NotificationWorkflow(Construct):
     def _claim(self, state_id: str) -> sfn.CustomState:
         """Creates the request's record before anything is sent: the conditional write is the
         idempotency guard, so a second request with the same notificationId sends nothing."""
-        state = self.delivery_log.create_record(self, state_id, item="{% $request.record %}",
+        state = self.delivery_log._create_record(self, state_id, item="{% $request.record %}",
                                                 timeout=self._task_timeout)
         state.add_catch(self._duplicate, errors=[CONDITIONAL_CHECK_FAILED])
         state.add_catch(self._log_unavailable)
@@ -255,7 +261,7 @@ class NotificationWorkflow(Construct):
         existing = self.node.try_find_child("RecordDuplicate")
         if existing is not None:
             return existing  # type: ignore[return-value]
-        state = self.delivery_log.count_duplicate(self, "RecordDuplicate", timeout=self._task_timeout)
+        state = self.delivery_log._count_duplicate(self, "RecordDuplicate", timeout=self._task_timeout)
         state.add_catch(self._log_unavailable)
         return state
 
@@ -351,7 +357,7 @@ class NotificationWorkflow(Construct):
             '"ExpressionAttributeValues": $merge($each($set, function($v, $k){{":" & $k: $typed($v)}}))'
             "})"
         ) + " %}"
-        state = self.delivery_log.update_record(self, state_id, arguments=arguments, timeout=self._task_timeout)
+        state = self.delivery_log._update_record(self, state_id, arguments=arguments, timeout=self._task_timeout)
         if not failed:
             state.add_catch(self._record_failed, errors=[CONDITIONAL_CHECK_FAILED])
         state.add_catch(self._log_unavailable)
@@ -362,9 +368,9 @@ class NotificationWorkflow(Construct):
         the request's notificationId when it is valid, else the execution name."""
         rejected = sfn.Fail.jsonata(self, "Rejected", error="{% $request.rejection.error %}",
                                     cause="{% $request.rejection.reason %}")
-        state = self.delivery_log.create_record(self, "RecordRejection", item="{% $request.record %}",
+        state = self.delivery_log._create_record(self, "RecordRejection", item="{% $request.record %}",
                                                 timeout=self._task_timeout)
-        taken = {"error": "RejectedNotificationIdTaken",
+        taken = {"error": REJECTED_NOTIFICATION_ID_TAKEN,
                  "reason": "The notificationId belongs to another request, whose record is left as it was."}
         state.add_catch(rejected, errors=[CONDITIONAL_CHECK_FAILED], assign={
             "request": "{% $merge([$request, {\"rejection\": " + json.dumps(taken) + "}]) %}"})
@@ -494,24 +500,45 @@ class NotificationWorkflow(Construct):
         """Lets ``grantee`` read delivery-log records."""
         return self.table.grant_read_data(grantee)
 
-    def metric_failed(self, **props: object) -> cloudwatch.Metric:
-        """Executions that failed (rejections and undelivered notifications included)."""
-        return self.state_machine.metric_failed(**props)  # type: ignore[arg-type]
+    def metric_failed(
+        self, *, period: cdk.Duration | None = None, statistic: str | None = None, label: str | None = None,
+        unit: cloudwatch.Unit | None = None, color: str | None = None,
+        dimensions_map: Mapping[str, str] | None = None, account: str | None = None, region: str | None = None,
+    ) -> cloudwatch.Metric:
+        """Executions that failed (rejections and undelivered notifications included). The
+        options are those of ``cloudwatch.MetricOptions``; default statistic: Sum, period: 5 minutes."""
+        return self.state_machine.metric_failed(
+            period=period, statistic=statistic, label=label, unit=unit, color=color,
+            dimensions_map=dimensions_map, account=account, region=region)
 
-    def metric_succeeded(self, **props: object) -> cloudwatch.Metric:
-        """Executions that succeeded (sent, partial, or duplicates ignored)."""
-        return self.state_machine.metric_succeeded(**props)  # type: ignore[arg-type]
+    def metric_succeeded(
+        self, *, period: cdk.Duration | None = None, statistic: str | None = None, label: str | None = None,
+        unit: cloudwatch.Unit | None = None, color: str | None = None,
+        dimensions_map: Mapping[str, str] | None = None, account: str | None = None, region: str | None = None,
+    ) -> cloudwatch.Metric:
+        """Executions that succeeded (sent, partial, or duplicates ignored); options as for
+        :meth:`metric_failed`."""
+        return self.state_machine.metric_succeeded(
+            period=period, statistic=statistic, label=label, unit=unit, color=color,
+            dimensions_map=dimensions_map, account=account, region=region)
 
-    def metric_timed_out(self, **props: object) -> cloudwatch.Metric:
-        """Executions that ran past the workflow timeout."""
-        return self.state_machine.metric_timed_out(**props)  # type: ignore[arg-type]
+    def metric_timed_out(
+        self, *, period: cdk.Duration | None = None, statistic: str | None = None, label: str | None = None,
+        unit: cloudwatch.Unit | None = None, color: str | None = None,
+        dimensions_map: Mapping[str, str] | None = None, account: str | None = None, region: str | None = None,
+    ) -> cloudwatch.Metric:
+        """Executions that ran past the workflow timeout; options as for :meth:`metric_failed`."""
+        return self.state_machine.metric_timed_out(
+            period=period, statistic=statistic, label=label, unit=unit, color=color,
+            dimensions_map=dimensions_map, account=account, region=region)
 
     @property
     def channel_integrations(self) -> Mapping[str, str]:
         """Integration resource ARNs per channel, for per-channel metrics."""
+        partition = cdk.Stack.of(self).partition
         return {
-            "sms": "arn:aws:states:::sns:publish",
-            "email": "arn:aws:states:::aws-sdk:sesv2:sendEmail",
+            "sms": f"arn:{partition}:states:::sns:publish",
+            "email": f"arn:{partition}:states:::aws-sdk:sesv2:sendEmail",
         }
 
     # ---- prop checks --------------------------------------------------------------------------

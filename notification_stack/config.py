@@ -14,7 +14,8 @@ from typing import Any
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+from constructs_lib._props import is_email
+
 _ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,30}$")
 _R = logs.RetentionDays
 _RETENTION: dict[int, logs.RetentionDays] = {
@@ -50,7 +51,7 @@ def _fail(where: str, value: Any, fix: str) -> ConfigError:
 
 
 def _email(where: str, value: Any) -> str:
-    if not isinstance(value, str) or not _EMAIL.match(value):
+    if not is_email(value):
         raise _fail(where, value, "Give an e-mail address such as 'notifications@example.com'.")
     return value
 

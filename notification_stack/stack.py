@@ -37,22 +37,19 @@ class NotificationStack(cdk.Stack):
             ),
         )
         self.api = NotificationApi(
-            self, "Api", state_machine=self.workflow.state_machine, table=self.workflow.table,
-            state_machine_key=self.workflow.encryption_key, encryption_key=self.workflow.encryption_key,
+            self, "Api", workflow=self.workflow, encryption_key=self.workflow.encryption_key,
         ) if settings.api else None
         self.feedback = DeliveryFeedback(
-            self, "DeliveryFeedback", table=self.workflow.table,
+            self, "DeliveryFeedback", workflow=self.workflow,
             configuration_set_name=self.configuration_set.configuration_set_name,
             encryption_key=self.workflow.encryption_key,
         ) if self.configuration_set else None
         self.monitoring = NotificationMonitoring(
             self,
             "Monitoring",
-            state_machine=self.workflow.state_machine,
+            workflow=self.workflow,
             alarm_email=settings.alarm_email,
-            master_key=self.workflow.encryption_key,
-            channel_integrations=self.workflow.channel_integrations,
-            failed_executions_queue=self.workflow.failed_executions,
+            encryption_key=self.workflow.encryption_key,
         )
         cdk.CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
         cdk.CfnOutput(self, "DeliveryLogTableName", value=self.workflow.table.table_name)

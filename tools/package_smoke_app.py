@@ -42,18 +42,15 @@ class SmokeStack(cdk.Stack):
             configuration_set_name=configuration_set.configuration_set_name,
         )
         NotificationApi(
-            self, "Api", state_machine=workflow.state_machine, table=workflow.table,
-            state_machine_key=workflow.encryption_key, encryption_key=workflow.encryption_key,
+            self, "Api", workflow=workflow, encryption_key=workflow.encryption_key,
         )
         DeliveryFeedback(
-            self, "DeliveryFeedback", table=workflow.table,
+            self, "DeliveryFeedback", workflow=workflow,
             configuration_set_name=configuration_set.configuration_set_name,
             encryption_key=workflow.encryption_key,
         )
         NotificationMonitoring(
-            self, "Monitoring", state_machine=workflow.state_machine, master_key=workflow.encryption_key,
-            channel_integrations=workflow.channel_integrations,
-            failed_executions_queue=workflow.failed_executions,
+            self, "Monitoring", workflow=workflow, encryption_key=workflow.encryption_key,
         )
 
 

@@ -63,9 +63,8 @@ class ConsumerStack(cdk.Stack):
         self.monitoring = NotificationMonitoring(
             self,
             "OrderMessagesMonitoring",
-            state_machine=self.workflow.state_machine,
+            workflow=self.workflow,
             alarm_topic=self.alarm_topic,
-            channel_integrations=self.workflow.channel_integrations,
         )
         cdk.CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
         cdk.CfnOutput(self, "TableName", value=self.table.table_name)

@@ -13,7 +13,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Match, Template
 
-from constructs_lib.monitoring import NotificationMonitoring
+from constructs_lib import NotificationMonitoring, NotificationWorkflow, PropError
 
 SMS_ARN = "arn:aws:states:::sns:publish"
 EMAIL_ARN = "arn:aws:states:::aws-sdk:sesv2:sendEmail"
@@ -72,7 +72,7 @@ def variants() -> dict[str, Built]:
         "Monitoring",
         state_machine=_state_machine(full_stack),
         alarm_email=ALARM_EMAIL,
-        master_key=key,
+        encryption_key=key,
         evaluation_periods=2,
         period=cdk.Duration.minutes(10),
         channel_integrations={"sms": SMS_ARN, "email": EMAIL_ARN},
@@ -189,7 +189,7 @@ def test_email_subscription_on_alarm_topic(full: Built) -> None:
     )
 
 
-def test_created_topic_is_encrypted_with_master_key(full: Built) -> None:
+def test_created_topic_is_encrypted_with_encryption_key(full: Built) -> None:
     key_id = _only_logical_id(full.template, "AWS::KMS::Key")
     full.template.has_resource_properties(
         "AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}}
@@ -290,13 +290,23 @@ def new_stack() -> Callable[[], tuple[cdk.Stack, sfn.StateMachine]]:
     return make
 
 
+def _raises_prop_error(make: Callable[[], object], prop: str, value: object, fix: str) -> None:
+    """The one error type of the constructs: it names the construct, the prop, the value and the fix."""
+    with pytest.raises(PropError) as raised:
+        make()
+    error = raised.value
+    assert (error.construct, error.prop, error.value) == ("NotificationMonitoring", prop, value)
+    assert fix in error.fix
+    assert str(error).startswith(f"NotificationMonitoring: invalid {prop}={value!r}. ")
+
+
 @pytest.mark.parametrize("email", ["ops.example.com", "ops@", "ops @example.com", ""])
 def test_fails_when_alarm_email_is_not_an_address(
     new_stack: Callable[[], tuple[cdk.Stack, sfn.StateMachine]], email: str
 ) -> None:
     stack, sm = new_stack()
-    with pytest.raises(ValueError, match=r"alarm_email.*" + repr(email).replace(".", r"\.")):
-        NotificationMonitoring(stack, "Monitoring", state_machine=sm, alarm_email=email)
+    _raises_prop_error(lambda: NotificationMonitoring(stack, "Monitoring", state_machine=sm, alarm_email=email),
+                       "alarm_email", email, "e-mail address")
 
 
 def test_alarm_email_token_is_not_validated(
@@ -308,40 +318,32 @@ def test_alarm_email_token_is_not_validated(
     assert monitoring.node.try_find_child("AlarmEmailSubscription") is not None
 
 
-@pytest.mark.parametrize("evaluation_periods", [0, -1])
+@pytest.mark.parametrize("evaluation_periods", [0, -1, 1.5, True])
 def test_fails_when_evaluation_periods_below_one(
     new_stack: Callable[[], tuple[cdk.Stack, sfn.StateMachine]], evaluation_periods: int
 ) -> None:
     stack, sm = new_stack()
-    with pytest.raises(ValueError, match=rf"evaluation_periods.*{evaluation_periods}"):
-        NotificationMonitoring(
-            stack, "Monitoring", state_machine=sm, evaluation_periods=evaluation_periods
-        )
+    _raises_prop_error(
+        lambda: NotificationMonitoring(stack, "Monitoring", state_machine=sm, evaluation_periods=evaluation_periods),
+        "evaluation_periods", evaluation_periods, "at least 1")
 
 
 @pytest.mark.parametrize(
-    "period",
-    [cdk.Duration.seconds(30), cdk.Duration.seconds(59), cdk.Duration.hours(25)],
-    ids=["30s", "59s", "25h"],
+    ("period", "shown", "fix"),
+    [
+        (cdk.Duration.seconds(30), "30 seconds", "between 1 minute and 1 day"),
+        (cdk.Duration.seconds(59), "59 seconds", "between 1 minute and 1 day"),
+        (cdk.Duration.hours(25), "1 day 1 hour", "between 1 minute and 1 day"),
+        (cdk.Duration.seconds(90), "1 minute 30 seconds", "whole number of minutes"),
+    ],
+    ids=["30s", "59s", "25h", "90s"],
 )
-def test_fails_when_period_out_of_range(
-    new_stack: Callable[[], tuple[cdk.Stack, sfn.StateMachine]], period: cdk.Duration
+def test_fails_when_period_out_of_range_or_not_whole_minutes(
+    new_stack: Callable[[], tuple[cdk.Stack, sfn.StateMachine]], period: cdk.Duration, shown: str, fix: str
 ) -> None:
     stack, sm = new_stack()
-    with pytest.raises(ValueError, match=r"period must be between 1 minute and 1 day"):
-        NotificationMonitoring(stack, "Monitoring", state_machine=sm, period=period)
-
-
-def test_fails_when_period_is_not_whole_minutes(
-    new_stack: Callable[[], tuple[cdk.Stack, sfn.StateMachine]],
-) -> None:
-    stack, sm = new_stack()
-    with pytest.raises(
-        ValueError, match=r"period must be a whole number of minutes, got 1 minute 30 seconds\."
-    ):
-        NotificationMonitoring(
-            stack, "Monitoring", state_machine=sm, period=cdk.Duration.seconds(90)
-        )
+    _raises_prop_error(lambda: NotificationMonitoring(stack, "Monitoring", state_machine=sm, period=period),
+                       "period", shown, fix)
 
 
 @pytest.mark.parametrize(
@@ -355,48 +357,86 @@ def test_period_bounds_are_inclusive(
     assert len(monitoring.alarms) == 4
 
 
-def test_fails_when_master_key_given_with_alarm_topic(
+def test_fails_when_encryption_key_given_with_alarm_topic(
     new_stack: Callable[[], tuple[cdk.Stack, sfn.StateMachine]],
 ) -> None:
     stack, sm = new_stack()
-    with pytest.raises(ValueError, match=r"master_key.*alarm_topic"):
-        NotificationMonitoring(
-            stack,
-            "Monitoring",
-            state_machine=sm,
-            alarm_topic=sns.Topic.from_topic_arn(stack, "Ops", EXISTING_TOPIC_ARN),
-            master_key=kms.Key(stack, "Key"),
-        )
+    key = kms.Key(stack, "Key")
+    _raises_prop_error(lambda: NotificationMonitoring(
+        stack, "Monitoring", state_machine=sm,
+        alarm_topic=sns.Topic.from_topic_arn(stack, "Ops", EXISTING_TOPIC_ARN), encryption_key=key,
+    ), "encryption_key", key, "remove alarm_topic")
 
 
-def test_fails_when_master_key_is_aws_managed_sns_key(
+def test_fails_when_encryption_key_is_aws_managed_sns_key(
     new_stack: Callable[[], tuple[cdk.Stack, sfn.StateMachine]],
 ) -> None:
     stack, sm = new_stack()
-    with pytest.raises(ValueError, match=r"master_key.*'alias/aws/sns'"):
-        NotificationMonitoring(
-            stack,
-            "Monitoring",
-            state_machine=sm,
-            master_key=kms.Alias.from_alias_name(stack, "AwsSns", "alias/aws/sns"),
-        )
+    _raises_prop_error(lambda: NotificationMonitoring(
+        stack, "Monitoring", state_machine=sm,
+        encryption_key=kms.Alias.from_alias_name(stack, "AwsSns", "alias/aws/sns"),
+    ), "encryption_key", "alias/aws/sns", "customer managed key")
+
+
+def test_the_old_master_key_name_is_gone(new_stack: Callable[[], tuple[cdk.Stack, sfn.StateMachine]]) -> None:
+    """One name for the key prop across the constructs: encryption_key."""
+    stack, sm = new_stack()
+    with pytest.raises(TypeError, match="master_key"):
+        NotificationMonitoring(stack, "Monitoring", state_machine=sm, master_key=kms.Key(stack, "Key"))  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize(
-    ("channels", "message"),
+    ("channels", "prop", "value", "fix"),
     [
-        ({"sms": "sns:publish"}, r"channel_integrations\['sms'\].*'sns:publish'"),
-        ({"1sms": SMS_ARN}, r"channel_integrations keys.*'1sms'"),
-        ({"sms/eu": SMS_ARN}, r"channel_integrations keys.*'sms/eu'"),
-        ({"push-eu": SMS_ARN, "push_eu": SMS_ARN}, r"'push-eu' and 'push_eu'.*'PushEu'"),
+        ({"sms": "sns:publish"}, "channel_integrations['sms']", "sns:publish", "integration resource ARN"),
+        ({"1sms": SMS_ARN}, "channel_integrations", "1sms", "starts with a letter"),
+        ({"sms/eu": SMS_ARN}, "channel_integrations", "sms/eu", "starts with a letter"),
+        ({"push-eu": SMS_ARN, "push_eu": SMS_ARN}, "channel_integrations", "push_eu", "'PushEu'"),
     ],
     ids=["not-an-arn", "leading-digit", "slash", "id-collision"],
 )
 def test_fails_when_channel_integrations_malformed(
     new_stack: Callable[[], tuple[cdk.Stack, sfn.StateMachine]],
     channels: dict[str, str],
-    message: str,
+    prop: str,
+    value: str,
+    fix: str,
 ) -> None:
     stack, sm = new_stack()
-    with pytest.raises(ValueError, match=message):
-        NotificationMonitoring(stack, "Monitoring", state_machine=sm, channel_integrations=channels)
+    _raises_prop_error(
+        lambda: NotificationMonitoring(stack, "Monitoring", state_machine=sm, channel_integrations=channels),
+        prop, value, fix)
+
+
+# --- workflow= ------------------------------------------------------------------------------
+
+
+def _workflow(stack: cdk.Stack) -> NotificationWorkflow:
+    return NotificationWorkflow(stack, "Workflow", sender="n@example.com", email_identities=["example.com"])
+
+
+def test_workflow_gives_the_state_machine_channels_and_failed_executions_queue() -> None:
+    stack = cdk.Stack(cdk.App(analytics_reporting=False), "FromWorkflow")
+    workflow = _workflow(stack)
+    monitoring = NotificationMonitoring(stack, "Monitoring", workflow=workflow)
+    assert sorted(monitoring.alarms) == sorted([
+        *EXECUTION_ALARMS, "sms.IntegrationFailures", "email.IntegrationFailures", "FailedExecutionsQueued"])
+    machine_id = stack.get_logical_id(cast(cdk.CfnElement, workflow.state_machine.node.default_child))
+    failed = Template.from_stack(stack).to_json()["Resources"][
+        stack.get_logical_id(cast(cdk.CfnElement, monitoring.alarms["ExecutionsFailed"].node.default_child))]
+    assert failed["Properties"]["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": machine_id}}]
+
+
+@pytest.mark.parametrize("prop", ["state_machine", "channel_integrations", "failed_executions_queue"])
+def test_workflow_and_a_prop_derived_from_it_are_refused_together(prop: str) -> None:
+    stack = cdk.Stack(cdk.App(analytics_reporting=False), "Both")
+    workflow = _workflow(stack)
+    value = {"state_machine": workflow.state_machine, "channel_integrations": workflow.channel_integrations,
+             "failed_executions_queue": workflow.failed_executions}[prop]
+    _raises_prop_error(lambda: NotificationMonitoring(stack, "Monitoring", workflow=workflow, **{prop: value}),
+                       prop, value, "Give workflow= or")
+
+
+def test_without_workflow_a_state_machine_is_required() -> None:
+    stack = cdk.Stack(cdk.App(analytics_reporting=False), "Neither")
+    _raises_prop_error(lambda: NotificationMonitoring(stack, "Monitoring"), "workflow", None, "state_machine=")

@@ -115,14 +115,24 @@ def test_execution_alarms_notify_the_alarm_topic(template: dict[str, Any], metri
     assert alarms[0]["Threshold"] == 1
 
 
+def _partition_arn(rest: str) -> dict[str, Any]:
+    return {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, rest]]}
+
+
 def test_per_channel_alarms_watch_each_integration(template: dict[str, Any]) -> None:
+    """Partition-aware: the integration ARNs hold the stack's partition (aws-cn, aws-us-gov too)."""
     dims = sorted(
-        d["Value"]
-        for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
-        if a["Properties"].get("MetricName") == "ServiceIntegrationsFailed"
-        for d in a["Properties"]["Dimensions"]
+        (d["Value"]
+         for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+         if a["Properties"].get("MetricName") == "ServiceIntegrationsFailed"
+         for d in a["Properties"]["Dimensions"]),
+        key=json.dumps,
     )
-    assert dims == ["arn:aws:states:::aws-sdk:sesv2:sendEmail", "arn:aws:states:::sns:publish"]
+    assert dims == [_partition_arn(":states:::aws-sdk:sesv2:sendEmail"), _partition_arn(":states:::sns:publish")]
+
+
+def test_no_arn_is_written_for_the_aws_partition_alone(template: dict[str, Any]) -> None:
+    assert "arn:aws:" not in json.dumps(template)
 
 
 def test_outputs_name_what_a_caller_needs(template: dict[str, Any]) -> None:

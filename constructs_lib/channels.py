@@ -1,7 +1,7 @@
 """The send states (JSONata): SMS through SNS, email through SES v2, as native integrations.
 
 Each leaves its channel's outcome in a workflow variable (``$sms``, ``$email``) of one shape,
-``{status, messageId, error, cause}``, so the record states read every path the same way.
+``{status, messageId, error}``, so the record states read every path the same way.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from constructs import Construct
 
 from .retry import EMAIL_PERMANENT_ERRORS, SMS_PERMANENT_ERRORS, RetryPolicy
 
-SENT = '{% {"status":"SENT","messageId":$states.result.MessageId,"error":"","cause":""} %}'
-FAILED = '{% {"status":"FAILED","messageId":"","error":$states.errorOutput.Error,"cause":$states.errorOutput.Cause} %}'
+# Errors are kept as codes only: SES and SNS causes can quote the recipient.
+SENT = '{% {"status":"SENT","messageId":$states.result.MessageId,"error":""} %}'
+FAILED = '{% {"status":"FAILED","messageId":"","error":$states.errorOutput.Error} %}'
 
 
 def sms_send_state(
@@ -78,5 +79,5 @@ def channel_not_sent(scope: Construct, state_id: str) -> sfn.Pass:
     """Ends a ``both`` branch whose send failed: its input is the caught error, its output the
     channel's FAILED outcome."""
     return sfn.Pass.jsonata(scope, state_id, outputs=(
-        '{% {"status":"FAILED","messageId":"","error":$states.input.Error,"cause":$states.input.Cause} %}'
+        '{% {"status":"FAILED","messageId":"","error":$states.input.Error} %}'
     ))

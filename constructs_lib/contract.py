@@ -206,19 +206,20 @@ def route(contract: Sequence[Rule], *, sms_may_carry_email: bool = False) -> Rou
 
 def request_expression(contract: Sequence[Rule], *, sender: str, default_subject: str,
                        configuration_set: str | None, sms_may_carry_email: bool,
-                       plain_recipients: bool) -> str:
+                       plain_recipients: bool, retention_seconds: int) -> str:
     """JSONata: the request as every later state reads it (``$request``). Safe on any input.
 
     * ``notificationId``: the request's when it is valid, else the execution name;
     * ``channel``, ``message``, ``phoneNumber``, ``metadata`` (JSON text);
     * ``sendEmail``: the SES v2 SendEmail request with the defaults applied (``to`` and ``replyTo``
       as lists), built once for every email state;
-    * ``recipients``: each valid recipient as the delivery log keeps it (hashed unless
-      ``plain_recipients``);
+    * ``recipients`` (only with ``plain_recipients``): each valid recipient as given (a hash of a
+      phone number is no protection: the numbers are few enough to try them all);
     * ``rejection``: ``{"error", "reason"}`` of the first rule broken when no requested channel can
       be attempted, else absent; ``rejected``: the result of each requested channel whose data
       breaks a rule (``REJECTED`` with its reason);
-    * ``record``: the delivery-log item written first (``PROCESSING``, or ``REJECTED``).
+    * ``record``: the delivery-log item written first (``PROCESSING``, or ``REJECTED``), with
+      ``expiresAt`` (epoch seconds, the table's TTL) ``retention_seconds`` after it was received.
     """
     # Absent optional fields stay absent (JSONata drops undefined values).
     send_email = (
@@ -232,9 +233,6 @@ def request_expression(contract: Sequence[Rule], *, sender: str, default_subject
            + _literal(configuration_set) if configuration_set else "")
         + "}"
     )
-    phone, address = "$ph", "$string($to)"
-    if not plain_recipients:
-        phone, address = f'$hash({phone}, "SHA-256")', f'$hash({address}, "SHA-256")'
     legacy = " or ".join(f"$exists($r.{field})" for field in LEGACY_FIELDS)
     body = (
         f"$reject := {_as_rejection(contract)}; "
@@ -251,12 +249,14 @@ def request_expression(contract: Sequence[Rule], *, sender: str, default_subject
         '{"notificationId": $id, "channel": $c, "message": $msg, "phoneNumber": $ph, '
         f'"sendEmail": $exists($e) ? {send_email}, '
         '"metadata": $string($type($r.metadata) = "object" ? $r.metadata : {}), '
-        '"recipients": $merge([{}, $sm and $not($exists($ps)) ? {"sms": ' + phone + "}, "
-        '$em and $not($exists($es)) ? {"email": ' + address + "}]), "
-        '"rejection": $exists($no) ? $reject($no), '
+        + ('"recipients": $merge([{}, $sm and $not($exists($ps)) ? {"sms": $ph}, '
+           '$em and $not($exists($es)) ? {"email": $string($to)}]), ' if plain_recipients else "")
+        + '"rejection": $exists($no) ? $reject($no), '
         '"rejected": $merge([{}, $exists($ps) ? {"sms": $rejected($ps)}, $exists($es) ? {"email": $rejected($es)}]), '
         '"record": $merge([{"notificationId": {"S": $id}, "executionArn": {"S": $states.context.Execution.Id}, '
-        f'"receivedAt": {{"S": $t}}, "dialect": {{"S": {legacy} ? "{LEGACY}" : "{CANONICAL}"}}}}, '
+        '"receivedAt": {"S": $t}, '
+        f'"expiresAt": {{"N": $string($floor($toMillis($t) / 1000) + {retention_seconds})}}, '
+        f'"dialect": {{"S": {legacy} ? "{LEGACY}" : "{CANONICAL}"}}}}, '
         '$exists($no) ? {"status": {"S": "REJECTED"}, "error": {"S": $reject($no).error}, "reason": {"S": $no}, '
         '"completedAt": {"S": $t}} : {"status": {"S": "PROCESSING"}, "channel": {"S": $c}}])}'
     )

@@ -35,6 +35,7 @@ from .retry import RetryPolicy, default_email_retry, default_sms_retry
 _NAME = "NotificationWorkflow"
 DEFAULT_TIMEOUT = cdk.Duration.minutes(5)
 DEFAULT_TASK_TIMEOUT = cdk.Duration.seconds(30)
+DEFAULT_RECORD_RETENTION = cdk.Duration.days(90)
 KMS_DATA_KEY_REUSE = cdk.Duration.minutes(5)
 #: Error of a failed execution where no channel delivered.
 DELIVERY_FAILED = "DeliveryFailed"
@@ -82,7 +83,10 @@ class NotificationWorkflow(Construct):
     :param capture_failed_executions: send FAILED, TIMED_OUT and ABORTED executions to an encrypted
         SQS queue through an EventBridge rule, so none is lost. Default: ``True``.
     :param store_plain_recipients: keep phone numbers and addresses in the delivery log as given.
-        Default: ``False`` (stored as SHA-256 hashes).
+        Default: ``False`` (none is kept: a hash of a phone number is no protection, since every
+        number can be tried in seconds).
+    :param record_retention: how long a delivery-log record is kept: every record's ``expiresAt``
+        (the table's TTL attribute) is this long after the request was received. Default: 90 days.
     :param store_message: keep the message text in the delivery log. Default: ``False``.
     :param sms_fallback_to_email: when an SMS request carries an ``email`` and the SMS cannot be
         delivered (a permanent error, or transient ones past the retries), send the message by email
@@ -116,6 +120,7 @@ class NotificationWorkflow(Construct):
         store_plain_recipients: bool = False,
         store_message: bool = False,
         sms_fallback_to_email: bool = False,
+        record_retention: cdk.Duration = DEFAULT_RECORD_RETENTION,
     ) -> None:
         super().__init__(scope, construct_id)
         self._sms_retry = sms_retry or default_sms_retry()
@@ -133,6 +138,9 @@ class NotificationWorkflow(Construct):
             timeout=timeout,
             task_timeout=task_timeout,
         )
+        require_duration_between(_NAME, "record_retention", record_retention, cdk.Duration.days(1),
+                                 cdk.Duration.days(3650))
+        self._record_retention = record_retention
         self._sender = sender
         self._default_subject = default_subject
         self._configuration_set_name = configuration_set_name
@@ -237,6 +245,7 @@ class NotificationWorkflow(Construct):
                 contract_rules, sender=self._sender, default_subject=self._default_subject,
                 configuration_set=self._configuration_set_name, sms_may_carry_email=self._sms_fallback,
                 plain_recipients=self._store_plain_recipients,
+                retention_seconds=int(self._record_retention.to_seconds()),
             )},
         )
         # Each rule's comment names it (in the console and in the README's diagram).
@@ -343,8 +352,9 @@ class NotificationWorkflow(Construct):
             '? {"M": $merge([{}, $each($x, function($v, $k){{$k: $typed($v)}})])} : {"S": $x}}; '
             "$set := {"
             '"status": $status, "completedAt": $states.context.State.EnteredTime, "metadata": $request.metadata, '
-            '"recipients": $merge([{}, $sift($request.recipients, $ours)]), '
-            '"results": $merge([{}, $sift($results, $ours)]), '
+            + ('"recipients": $merge([{}, $sift($request.recipients, $ours)]), '
+               if self._store_plain_recipients else "")
+            + '"results": $merge([{}, $sift($results, $ours)]), '
             + sent_ids
             + ('"message": $request.message, ' if self._store_message else "")
             + '"fallback": $fallback}; '
@@ -439,8 +449,12 @@ class NotificationWorkflow(Construct):
         if self._sms_topic is not None:
             self._sms_topic.grant_publish(self.state_machine)
             return
-        # SMS straight to a phone number has no resource ARN to scope to.
+        # SMS straight to a phone number has no resource ARN to scope to; the deny keeps that grant
+        # from reaching any topic (a phone publish is authorized on "*", never on a topic ARN).
         self.state_machine.add_to_role_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=["*"]))
+        self.state_machine.add_to_role_policy(iam.PolicyStatement(
+            effect=iam.Effect.DENY, actions=["sns:Publish"],
+            resources=[cdk.Stack.of(self).format_arn(service="sns", region="*", account="*", resource="*")]))
 
     def _capture_failed_executions(self) -> sqs.Queue:
         """Failed, timed-out and aborted executions land in an encrypted queue (14 days), where

@@ -29,7 +29,7 @@ def test_sms_goes_to_the_phone_number_and_is_recorded_sent(deployment: Deploymen
     assert record["receivedAt"] <= record["completedAt"]
     sms = deployment.sms(record["results"]["sms"]["messageId"])
     assert (sms.phone_number, sms.message) == ("+15555550100", "Code 482913")
-    assert record["results"]["sms"] == {"status": "SENT", "messageId": sms.message_id, "error": "", "cause": ""}
+    assert record["results"]["sms"] == {"status": "SENT", "messageId": sms.message_id, "error": ""}
     assert record["smsMessageId"] == sms.message_id and "emailMessageId" not in record
 
 

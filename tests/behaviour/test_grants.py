@@ -235,6 +235,28 @@ def test_regression_logs_delivery_condition_expands_its_wildcard(deployment: Dep
         assert aws.access.evaluate(delivery) is not None
 
 
+def test_the_phone_publish_grant_reaches_no_topic(deployment: Deployment) -> None:
+    """``sns:Publish`` on ``*`` is what texting a phone number needs; the deny keeps it off every
+    topic in the account, and removing the deny gives the topics back (so the deny is what counts)."""
+    aws = deployment.aws
+    assert aws.access is not None
+    role = _logical(deployment, "WorkflowStateMachineRole", "AWS::IAM::Role")
+    role_arn = aws.client("iam").get_role(RoleName=role)["Role"]["Arn"]
+    topic = aws.client("sns").create_topic(Name=f"other-{new_id('topic')}")["TopicArn"]
+    to_topic = AccessRequest(role_arn, "sns:Publish", topic)
+
+    assert aws.access.evaluate(AccessRequest(role_arn, "sns:Publish", "*")) is None
+    assert aws.access.evaluate(to_topic) is not None
+    result = deployment.run({**SMS, "notificationId": new_id("grant")})
+    assert result.status == "SUCCEEDED", result.cause
+
+    def without_deny(statements: list[Statement]) -> list[Statement]:
+        return [s for s in statements if s.get("Effect") != "Deny"]
+
+    with _role_policy_changed(deployment, without_deny):
+        assert aws.access.evaluate(to_topic) is None
+
+
 # ---- service principals --------------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from datetime import datetime
 
 from local_aws import (
     record_retry_sleeps,
@@ -41,18 +42,41 @@ def test_sms_retry_waits_are_jittered_not_a_fixed_schedule(deployment: Deploymen
     assert_full_jitter(sleeps.intervals, backoffs, runs)
 
 
-def test_recipients_are_hashed_and_the_message_is_not_kept_by_default(deployment: Deployment) -> None:
+def test_no_recipient_and_no_message_are_kept_by_default(deployment: Deployment) -> None:
+    """A hash of a phone number is no protection (every number can be tried), so none is kept."""
     sms_id, email_id = new_id("pii"), new_id("pii")
     deployment.run({**SMS, "notificationId": sms_id})
     deployment.run({"notificationId": email_id, "channel": "email", "message": "secret",
                     "email": {"to": ["a@example.org", "b@example.org"]}})
 
     sms_record, email_record = deployment.record(sms_id), deployment.record(email_id)
-    assert sms_record["recipients"] == {"sms": _sha256("+15555550100")}
-    assert email_record["recipients"] == {"email": _sha256('["a@example.org","b@example.org"]')}
     for record in (sms_record, email_record):
-        assert "message" not in record
+        assert "recipients" not in record and "message" not in record
         assert "+15555550100" not in json.dumps(record) and "a@example.org" not in json.dumps(record)
+        assert _sha256("+15555550100") not in json.dumps(record)
+
+
+def test_every_record_expires_after_the_retention(deployment: Deployment) -> None:
+    """The table's TTL attribute is written on every record: sent, rejected and duplicate alike."""
+    sent, rejected = new_id("ttl"), new_id("ttl")
+    deployment.run({**SMS, "notificationId": sent})
+    deployment.run({**SMS, "notificationId": sent})  # a duplicate keeps the first record's expiry
+    deployment.run({**SMS, "notificationId": rejected, "phoneNumber": "nope"})
+
+    for nid in (sent, rejected):
+        record = deployment.record(nid)
+        received = datetime.fromisoformat(record["receivedAt"].replace("Z", "+00:00"))
+        assert int(record["expiresAt"]) == int(received.timestamp()) + 90 * 24 * 3600, record
+
+
+def test_errors_are_kept_as_codes_without_the_provider_text(deployment: Deployment) -> None:
+    """SES and SNS error messages can quote the recipient: the record keeps the error code only."""
+    nid = new_id("codes")
+    with sns_publish_fault(sns_invalid_parameter, times=1):
+        deployment.run({**SMS, "notificationId": nid})
+
+    result = deployment.record(nid)["results"]["sms"]
+    assert result == {"status": "FAILED", "messageId": "", "error": "SNS.InvalidParameterException"}
 
 
 def test_plain_recipients_and_the_message_are_kept_when_asked(variant: Deployment) -> None:

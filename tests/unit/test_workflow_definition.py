@@ -151,7 +151,8 @@ def test_a_both_keeps_the_reason_of_the_channel_it_cannot_carry(validate: dict[s
     assert "rejection" not in request
     assert request["rejected"] == {"sms": {"status": "REJECTED", "messageId": "", "error": "ValidationError",
                                            "cause": "phoneNumber must be in E.164 form: + then 7 to 15 digits"}}
-    assert set(request["recipients"]) == {"email"}
+    assert "recipients" not in request  # none kept by default
+    assert request["record"]["expiresAt"] == {"N": str(1767225600 + 90 * 24 * 3600)}  # 2026-01-01 + 90 days
 
 
 def test_the_request_is_normalised_and_keyed(validate: dict[str, Any]) -> None:
@@ -238,7 +239,7 @@ def test_sms_publishes_to_the_phone_number_with_backoff_and_jitter(states: dict[
     assert send["Catch"] == [{"ErrorEquals": ["States.ALL"], "Assign": {"sms": FAILED}, "Next": "RecordFailed"}]
     assert send["Next"] == "RecordOutcome"
     assert run(SENT, result={"MessageId": "m-1"}) == {
-        "status": "SENT", "messageId": "m-1", "error": "", "cause": ""}
+        "status": "SENT", "messageId": "m-1", "error": ""}
 
 
 def _send_email_request(states: dict[str, Any], validate: dict[str, Any], email: dict[str, Any],
@@ -296,7 +297,7 @@ def test_both_runs_a_parallel_whose_branches_catch_their_own_failures(states: di
         assert states[send]["Catch"] == [{"ErrorEquals": ["States.ALL"], "Next": not_sent}]
         assert states[not_sent]["Type"] == "Pass" and states[not_sent].get("End") is True
         assert run(states[not_sent]["Output"], {"Error": "E", "Cause": "C"}) == {
-            "status": "FAILED", "messageId": "", "error": "E", "cause": "C"}
+            "status": "FAILED", "messageId": "", "error": "E"}  # the provider's text is not kept
 
 
 def _outcome(states: dict[str, Any], name: str, validate: dict[str, Any], body: dict[str, Any],
@@ -304,9 +305,9 @@ def _outcome(states: dict[str, Any], name: str, validate: dict[str, Any], body: 
     return run(states[name]["Arguments"], request=request_of(validate, body), **channels)
 
 
-SENT_SMS = {"status": "SENT", "messageId": "sms-1", "error": "", "cause": ""}
-SENT_EMAIL = {"status": "SENT", "messageId": "email-1", "error": "", "cause": ""}
-NOT_SENT = {"status": "FAILED", "messageId": "", "error": "E", "cause": "C"}
+SENT_SMS = {"status": "SENT", "messageId": "sms-1", "error": ""}
+SENT_EMAIL = {"status": "SENT", "messageId": "email-1", "error": ""}
+NOT_SENT = {"status": "FAILED", "messageId": "", "error": "E"}
 
 
 def test_outcomes_update_the_claimed_record_in_one_expression(states: dict[str, Any],
@@ -330,7 +331,7 @@ def test_outcomes_update_the_claimed_record_in_one_expression(states: dict[str, 
     assert values[":status"] == {"S": "SENT"}
     assert values[":results"]["M"]["sms"]["M"]["messageId"] == {"S": "sms-1"}
     assert values[":smsMessageId"] == {"S": "sms-1"}  # found by delivery-status feedback
-    assert values[":recipients"]["M"]["sms"]["S"] != SMS["phoneNumber"]  # hashed by default
+    assert ":recipients" not in values  # none kept by default
     assert set(sent["ExpressionAttributeNames"]) == {k.replace(":", "#") for k in values}
 
     partial = _outcome(states, "RecordOutcome", validate, BOTH, sms=SENT_SMS, email=NOT_SENT)
@@ -349,7 +350,7 @@ def test_outcomes_update_the_claimed_record_in_one_expression(states: dict[str, 
     failed = _outcome(states, "RecordFailed", validate, EMAIL, email=NOT_SENT)
     assert failed["ConditionExpression"] == "attribute_exists(notificationId)"
     assert failed["ExpressionAttributeValues"][":status"] == {"S": "FAILED"}
-    assert failed["ExpressionAttributeValues"][":results"]["M"]["email"]["M"]["cause"] == {"S": "C"}
+    assert failed["ExpressionAttributeValues"][":results"]["M"]["email"]["M"]["error"] == {"S": "E"}
     assert ":emailMessageId" not in failed["ExpressionAttributeValues"]
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
@@ -28,7 +28,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct, IConstruct
 
-from ._log_encryption import retained_log_group
+from ._log_encryption import allow_logs_to_use_key, retained_log_group
 from ._nag import nag_resource
 from ._props import PropError, is_token, require_int_between, require_number_between, require_workflow_or
 from .feedback import LOG_ENCRYPTION_FINDINGS
@@ -52,6 +52,14 @@ _STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"
 #: E.164 phone number.
 PHONE_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+# SES: at most 50 recipients per message (To, Cc and Bcc), so none of them may hold more.
+_MAX_RECIPIENTS = 50
+# Message text and HTML body: far above any real notification (an SMS is cut into 160-character
+# parts; email text of this size is already a document), so larger text is an abuse or a mistake.
+# Step Functions still refuses an input over 256 KB.
+_MAX_TEXT = 100_000
+# RFC 5322: a header line is at most 998 characters.
+_MAX_SUBJECT = 998
 
 JSON = "application/json"
 _PACKS = ("NIST.800.53.R5", "HIPAA.Security")
@@ -231,11 +239,13 @@ class NotificationApi(Construct):
         ``workflow`` is given. Default: the workflow's.
     :param authorization: ``IAM`` (SigV4-signed requests; grant callers with
         :meth:`grant_invoke`) or ``NONE`` (then the stack must acknowledge the cdk-nag findings in
-        :attr:`unacknowledged_findings`). Default: ``IAM``.
+        :attr:`unacknowledged_findings`, the WAF ones too unless ``web_acl_arn`` is given).
+        Default: ``IAM``.
     :param throttling_rate_limit: steady-state requests per second for every method of the stage.
         Default: 50.
     :param throttling_burst_limit: burst for every method of the stage. Default: 100.
-    :param access_log_retention: retention of the access log group. Default: one month.
+    :param access_log_retention: retention of the access and execution log groups. Default: one
+        month.
     :param stage_name: the deployment stage, the first path segment of :attr:`url`.
         Default: ``"v1"``.
     :param cloud_watch_role: create the role API Gateway uses to write execution logs, and set it
@@ -246,13 +256,23 @@ class NotificationApi(Construct):
     :param state_machine_key: the customer-managed key the state machine is encrypted with, when
         no ``workflow`` is given: starting an execution then needs ``kms:GenerateDataKey`` on it.
         Default: the workflow's ``encryption_key``, else none (an AWS-owned key).
-    :param encryption_key: customer-managed key for the access log group (a ``kms.Key`` gets a
-        key-policy statement letting CloudWatch Logs use it for that group; an imported key must
-        allow it already). Default: none (CloudWatch Logs' own encryption; the NIST 800-53 and
-        HIPAA packs then report it, see :attr:`unacknowledged_findings`).
+    :param encryption_key: customer-managed key for the access and execution log groups (a
+        ``kms.Key`` gets a key-policy statement letting CloudWatch Logs use it for those groups; an
+        imported key must allow it already). Default: none (CloudWatch Logs' own encryption; the
+        NIST 800-53 and HIPAA packs then report it, see :attr:`unacknowledged_findings`).
+    :param api_key_required: every method also requires an API key (``x-api-key`` header), and a
+        usage plan on the stage throttles each key on its own with ``per_key_throttling``: the
+        per-caller limit (stage throttling is shared by all callers). API Gateway throttles per
+        key, not per IAM principal, so with IAM authorization give each caller its own key
+        (:meth:`add_caller_key`) as well as :meth:`grant_invoke`; the key only identifies the
+        caller for throttling, SigV4 still authenticates. Default: ``False``.
+    :param per_key_throttling: requests per second (``rate_limit``) and burst (``burst_limit``)
+        for each API key, both required and at most the stage's limits; only with
+        ``api_key_required``. Default: none.
 
-    Attributes: :attr:`api`, :attr:`url`, :attr:`access_log_group`, :attr:`start_method`,
-    :attr:`read_method`, :attr:`request_model`, :attr:`request_validator`,
+    Attributes: :attr:`api`, :attr:`url`, :attr:`access_log_group`, :attr:`execution_log_group`,
+    :attr:`start_method`, :attr:`read_method`, :attr:`request_model`, :attr:`request_validator`,
+    :attr:`usage_plan`,
     :attr:`unacknowledged_findings` (cdk-nag findings left to the stack: none with the defaults
     and an ``encryption_key``) and :attr:`invoke_grant_finding`.
     """
@@ -274,6 +294,8 @@ class NotificationApi(Construct):
         web_acl_arn: str | None = None,
         state_machine_key: kms.IKey | None = None,
         encryption_key: kms.IKey | None = None,
+        api_key_required: bool = False,
+        per_key_throttling: apigw.ThrottleSettings | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         require_workflow_or(_NAME, workflow, {
@@ -289,6 +311,8 @@ class NotificationApi(Construct):
             throttling_burst_limit=throttling_burst_limit,
             stage_name=stage_name,
         )
+        self._check_per_key_throttling(api_key_required, per_key_throttling, throttling_rate_limit,
+                                       throttling_burst_limit)
         self._authorization = authorization
 
         #: JSON access logs of the API stage.
@@ -317,6 +341,9 @@ class NotificationApi(Construct):
                 throttling_burst_limit=throttling_burst_limit,
             ),
         )
+        #: Execution logs of the stage, created here so they expire and are encrypted like the access
+        #: logs (API Gateway would otherwise create this group itself, unencrypted and kept forever).
+        self.execution_log_group = self._execution_log_group(stage_name, access_log_retention, encryption_key)
         #: Validates request bodies against ``request_model``.
         self.request_validator = self.api.add_request_validator(
             "RequestValidator", validate_request_body=True, validate_request_parameters=True
@@ -335,6 +362,7 @@ class NotificationApi(Construct):
             "POST",
             self._start_integration(state_machine, state_machine_key),
             authorization_type=authorization,
+            api_key_required=api_key_required,
             request_validator=self.request_validator,
             request_models={JSON: self.request_model},
             method_responses=[apigw.MethodResponse(status_code=code) for code in ("202", "400", "409", "429", "502")],
@@ -344,6 +372,7 @@ class NotificationApi(Construct):
             "GET",
             self._read_integration(table),
             authorization_type=authorization,
+            api_key_required=api_key_required,
             request_validator=self.request_validator,
             request_parameters={"method.request.path.id": True},
             method_responses=[apigw.MethodResponse(status_code=code) for code in ("200", "400", "404", "429", "502")],
@@ -353,17 +382,42 @@ class NotificationApi(Construct):
                 self, "WebAcl", resource_arn=self.api.deployment_stage.stage_arn, web_acl_arn=web_acl_arn
             )
 
+        #: Throttles each API key on its own (``api_key_required``), else ``None``.
+        self.usage_plan = self.api.add_usage_plan(
+            "PerCallerUsagePlan",
+            description="Per-caller throttling: each API key gets these limits of its own",
+            throttle=per_key_throttling,
+            api_stages=[apigw.UsagePlanPerApiStage(api=self.api, stage=self.api.deployment_stage)],
+        ) if api_key_required else None
+
         #: cdk-nag findings a stack must acknowledge itself (choices this construct cannot own).
         self.unacknowledged_findings: list[str] = [] if encryption_key else list(LOG_ENCRYPTION_FINDINGS)
         self._acknowledge_findings(cloud_watch_role=cloud_watch_role, web_acl=web_acl_arn is not None)
 
+    def _execution_log_group(self, stage_name: str, retention: logs.RetentionDays,
+                             encryption_key: kms.IKey | None) -> logs.LogGroup:
+        # The name API Gateway writes execution logs to; it cannot be changed.
+        name = f"API-Gateway-Execution-Logs_{self.api.rest_api_id}/{stage_name}"
+        if encryption_key is not None:
+            allow_logs_to_use_key(self, encryption_key, [name])
+        group = logs.LogGroup(self, "ExecutionLogs", log_group_name=name, retention=retention,
+                              encryption_key=encryption_key, removal_policy=cdk.RemovalPolicy.RETAIN)
+        # The group exists before the stage can log to it.
+        self.api.deployment_stage.node.add_dependency(group)
+        return group
+
     # ---- integrations ---------------------------------------------------------------------------
 
     def _integration_role(self, construct_id: str, description: str) -> iam.Role:
-        """A role API Gateway assumes for one integration; each gets only its own grant."""
-        role = iam.Role(
-            self, construct_id, assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"), description=description
-        )
+        """A role API Gateway assumes for one integration; each gets only its own grant. Only this
+        API may assume it: API Gateway acting for another API (or account) is a confused deputy."""
+        stack = cdk.Stack.of(self)
+        this_api = stack.format_arn(service="execute-api", resource=self.api.rest_api_id, resource_name="*")
+        api_gateway = iam.ServicePrincipal("apigateway.amazonaws.com", conditions={
+            "ArnLike": {"aws:SourceArn": this_api},
+            "StringEquals": {"aws:SourceAccount": stack.account},
+        })
+        role = iam.Role(self, construct_id, assumed_by=api_gateway, description=description)
         self._integration_roles.append(role)
         return role
 
@@ -433,11 +487,16 @@ class NotificationApi(Construct):
                          "API Gateway execution logging needs an account-level role; the AWS-managed policy is "
                          "the one API Gateway documents for it and grants logs actions only.")
         stage = self.api.deployment_stage
-        if not web_acl:
-            for rule in ("AwsSolutions-APIG3", "NIST.800.53.R5-APIGWAssociatedWithWAF"):
+        waf_rules = ("AwsSolutions-APIG3", "NIST.800.53.R5-APIGWAssociatedWithWAF")
+        if not web_acl and self._authorization == apigw.AuthorizationType.IAM:
+            for rule in waf_rules:
                 _acknowledge(stage, rule,
-                             "Every method requires SigV4 (IAM) or is opened deliberately by the stack; stage "
-                             "throttling bounds callers. Pass web_acl_arn to associate a WAF web ACL.")
+                             "Every method requires SigV4 (IAM), so unsigned requests are refused before any "
+                             "integration runs; stage throttling bounds callers. Pass web_acl_arn to associate "
+                             "a WAF web ACL.")
+        elif not web_acl:
+            # An open API without a web ACL is the stack's risk to accept, not this construct's.
+            self.unacknowledged_findings += waf_rules
         for pack in _PACKS:
             _acknowledge(stage, f"{pack}-APIGWSSLEnabled",
                          "Client certificates let a back end authenticate API Gateway; both integrations are "
@@ -475,12 +534,44 @@ class NotificationApi(Construct):
             resource_arns=[self.start_method.method_arn, self.read_method.method_arn],
         )
 
+    def add_caller_key(self, construct_id: str, *, description: str | None = None) -> apigw.IApiKey:
+        """A new API key for one caller, throttled on its own by the usage plan (needs
+        ``api_key_required``). Hand the caller its value (``x-api-key`` header) out of band."""
+        if self.usage_plan is None:
+            raise PropError(_NAME, "api_key_required", False,
+                            "Set api_key_required=True (with per_key_throttling) to give callers keys.")
+        key = apigw.ApiKey(self, construct_id, description=description)
+        self.usage_plan.add_api_key(key)
+        return key
+
     @property
     def invoke_grant_finding(self) -> str:
         """The cdk-nag finding id :meth:`grant_invoke` raises on a grantee's policy."""
         return f"AwsSolutions-IAM5[Resource::{nag_resource(self, self.read_method.method_arn)}]"
 
     # ---- prop checks ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_per_key_throttling(api_key_required: bool, throttling: apigw.ThrottleSettings | None,
+                                  stage_rate_limit: float, stage_burst_limit: int) -> None:
+        if throttling is None:
+            if api_key_required:
+                raise PropError(_NAME, "per_key_throttling", None,
+                                "With api_key_required, give per_key_throttling=apigw.ThrottleSettings("
+                                "rate_limit=..., burst_limit=...): the limits each caller gets.")
+            return
+        if not api_key_required:
+            raise PropError(_NAME, "per_key_throttling", throttling,
+                            "Per-key limits need API keys: set api_key_required=True, or drop per_key_throttling.")
+        rate_limit, burst_limit = throttling.rate_limit, throttling.burst_limit
+        if rate_limit is None or burst_limit is None:
+            # A missing limit is no limit at all for the key.
+            raise PropError(_NAME, "per_key_throttling", throttling,
+                            "Give both rate_limit and burst_limit.")
+        # A key's limits above the stage's would never apply: the stage throttles first.
+        require_number_between(_NAME, "per_key_throttling.rate_limit", rate_limit, 1, stage_rate_limit)
+        # A float is refused by the check itself; the cast only tells mypy.
+        require_int_between(_NAME, "per_key_throttling.burst_limit", cast(int, burst_limit), 1, stage_burst_limit)
 
     @staticmethod
     def _check_props(
@@ -508,9 +599,13 @@ def _request_schema() -> apigw.JsonSchema:
     js, t = apigw.JsonSchema, apigw.JsonSchemaType
     address = js(type=t.STRING, min_length=3)
     addresses = js(type=t.ARRAY, items=address)
-    one_or_more = js(one_of=[address, js(type=t.ARRAY, items=address, min_items=1)])
+    # SES takes at most 50 recipients per message. The counts are the email channel's contact data:
+    # too many make that channel unusable, so a ``both`` can still go out by SMS.
+    within_ses_limit = js(type=t.ARRAY, max_items=_MAX_RECIPIENTS)
+    one_or_more = js(one_of=[address, js(type=t.ARRAY, items=address, min_items=1, max_items=_MAX_RECIPIENTS)])
     phone = js(properties={"phoneNumber": js(pattern=PHONE_PATTERN)}, required=["phoneNumber"])
-    email_to = js(properties={"email": js(required=["to"], properties={"to": one_or_more})}, required=["email"])
+    email_to = js(properties={"email": js(required=["to"], properties={
+        "to": one_or_more, "cc": within_ses_limit, "bcc": within_ses_limit})}, required=["email"])
     # The older dialect's fields count only where the canonical field is absent (canonical wins).
     old_phone = js(any_of=[phone, js(properties={"user_phone": js(pattern=PHONE_PATTERN)}, required=["user_phone"],
                                      not_=js(required=["phoneNumber"]))])
@@ -527,25 +622,29 @@ def _request_schema() -> apigw.JsonSchema:
         js(all_of=[carried("delivery_mode", ["text", "dual"], old_phone), only_old]),
         js(all_of=[carried("delivery_mode", ["mail", "dual"], old_email_to), only_old]),
     ]
+    message_text = js(type=t.STRING, min_length=1, max_length=_MAX_TEXT)
     return js(
         schema=apigw.JsonSchemaVersion.DRAFT4,
         title="NotificationRequest",
         type=t.OBJECT,
+        # Every field the workflow reads, and no others: a misspelt field is refused, not ignored.
+        additional_properties=False,
         properties={
             "notificationId": js(type=t.STRING, pattern=ID_PATTERN),
             "channel": js(type=t.STRING, enum=["sms", "email", "both"]),
-            "message": js(type=t.STRING, min_length=1),
+            "message": message_text,
             "phoneNumber": js(type=t.STRING),
             "email": js(
                 type=t.OBJECT,
+                additional_properties=False,
                 properties={
                     "to": js(one_of=[js(type=t.STRING), js(type=t.ARRAY)]),
-                    "subject": js(type=t.STRING),
+                    "subject": js(type=t.STRING, max_length=_MAX_SUBJECT),
                     "from": address,
                     "cc": addresses,
                     "bcc": addresses,
                     "replyTo": js(one_of=[address, addresses]),
-                    "htmlBody": js(type=t.STRING),
+                    "htmlBody": js(type=t.STRING, max_length=_MAX_TEXT),
                     "configurationSet": js(type=t.STRING),
                     "messageType": js(type=t.STRING),
                 },
@@ -553,7 +652,7 @@ def _request_schema() -> apigw.JsonSchema:
             "metadata": js(type=t.OBJECT),
             # The older dialect (see the README).
             "delivery_mode": js(type=t.STRING, enum=["text", "mail", "dual"]),
-            "message_content": js(type=t.STRING, min_length=1),
+            "message_content": message_text,
             "user_phone": js(type=t.STRING),
             "user_email": address,
         },

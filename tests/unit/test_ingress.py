@@ -21,6 +21,7 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks
@@ -267,19 +268,29 @@ def _checked(app: cdk.App, stack: cdk.Stack) -> None:
         AwsSolutionsChecks(stack), NIST80053R5Checks(stack), HIPAASecurityChecks(stack))
 
 
+def _reporting_app(outdir: Path) -> cdk.App:
+    """An app whose cdk-nag findings go to the validation report instead of failing the synth."""
+    return cdk.App(context={**cdk_json_context(), **REPORT_WITHOUT_FAILING}, outdir=str(outdir),
+                   analytics_reporting=False)
+
+
+def _api_with_key(app: cdk.App, name: str, **props: Any) -> tuple[cdk.Stack, NotificationApi]:
+    """An API in a stack of its own whose state machine, delivery log and log groups share one key."""
+    stack, machine, table = _stack(app, name, encrypted=True)
+    key = stack.node.find_child("Key")
+    assert isinstance(key, kms.Key)
+    return stack, NotificationApi(stack, "Api", state_machine=machine, table=table, state_machine_key=key,
+                                  encryption_key=key, **props)
+
+
 @pytest.fixture(scope="module")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One app under all three cdk-nag packs the stack runs: the API as the stack will use it (IAM,
     the workflow's key for the state machine and the access logs), and one with every opt-out;
     plus the nag canary (see test_nag_gate.py), so the report shows that every pack ran."""
     outdir = tmp_path_factory.mktemp("ingress")
-    app = cdk.App(context={**cdk_json_context(), **REPORT_WITHOUT_FAILING}, outdir=str(outdir),
-                  analytics_reporting=False)
-    stack, machine, table = _stack(app, "Ingress", encrypted=True)
-    key = stack.node.find_child("Key")
-    assert isinstance(key, kms.Key)
-    api = NotificationApi(stack, "Api", state_machine=machine, table=table, state_machine_key=key,
-                          encryption_key=key)
+    app = _reporting_app(outdir)
+    stack, api = _api_with_key(app, "Ingress")
     caller = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())
     api.grant_invoke(caller)
     cdk.Validations.of(caller).acknowledge(cdk.Acknowledgment(
@@ -294,6 +305,12 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     )
     for finding in open_api.unacknowledged_findings:
         cdk.Validations.of(open_stack).acknowledge(cdk.Acknowledgment(id=finding, reason="test: a public API"))
+
+    _, keyed_api = _api_with_key(
+        app, "KeyedIngress", access_log_retention=logs.RetentionDays.ONE_WEEK, api_key_required=True,
+        per_key_throttling=apigw.ThrottleSettings(rate_limit=5, burst_limit=10),
+    )
+    keyed_api.add_caller_key("CallerKey", description="test: one caller")
     add_nag_canary(app)
     _checked(app, stack)
 
@@ -302,6 +319,8 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "template": assembly.get_stack_by_name("Ingress").template,
         "open": assembly.get_stack_by_name("OpenIngress").template,
         "open_findings": open_api.unacknowledged_findings,
+        "keyed": assembly.get_stack_by_name("KeyedIngress").template,
+        "keyed_findings": keyed_api.unacknowledged_findings,
         "api_findings": api.unacknowledged_findings,
         "findings": findings(outdir),
         "url": stack.resolve(api.url),
@@ -589,6 +608,10 @@ def test_the_example_requests_pass_the_model(schema: dict[str, Any], name: str) 
     jsonschema.Draft4Validator(schema).validate(_example(name))
 
 
+def _addresses(count: int) -> list[str]:
+    return [f"r{n}@example.org" for n in range(count)]
+
+
 BAD_REQUESTS = {
     "sms without phoneNumber (examples/invalid.json)": _example("invalid"),
     "unknown channel": {**_example("sms"), "channel": "pager"},
@@ -611,6 +634,22 @@ BAD_REQUESTS = {
     "older dialect without a message": {"delivery_mode": "text", "user_phone": "+15555550100"},
     # canonical fields win: a canonical sms channel needs the canonical phone number
     "canonical channel with only the older phone": {"channel": "sms", "message": "m", "user_phone": "+15555550100"},
+    # bounds: SES takes 50 recipients per message; text sizes no notification reaches
+    "51 in email.to": {**_example("email"), "email": {"to": _addresses(51)}},
+    "51 in email.cc": {**_example("email"), "email": {"to": "a@example.org", "cc": _addresses(51)}},
+    "51 in email.bcc": {**_example("email"), "email": {"to": "a@example.org", "bcc": _addresses(51)}},
+    "older dialect, mail with 51 in email.to": {"delivery_mode": "mail", "message_content": "m",
+                                                 "email": {"to": _addresses(51)}},
+    "message over 100,000 characters": {**_example("sms"), "message": "x" * 100_001},
+    "older message over 100,000 characters": {"delivery_mode": "text", "message_content": "x" * 100_001,
+                                               "user_phone": "+15555550100"},
+    "htmlBody over 100,000 characters": {**_example("email"), "email": {"to": "a@example.org",
+                                                                      "htmlBody": "x" * 100_001}},
+    "subject over 998 characters": {**_example("email"), "email": {"to": "a@example.org", "subject": "s" * 999}},
+    # only the fields the workflow reads
+    "an unknown top-level field": {**_example("sms"), "priority": "high"},
+    "a misspelt optional field": {**_example("sms"), "meta_data": {"category": "security"}},
+    "an unknown email field": {**_example("email"), "email": {"to": "a@example.org", "attachments": ["x"]}},
 }
 
 # Requests the workflow can carry on at least one requested channel.
@@ -624,6 +663,20 @@ GOOD_REQUESTS = {
                                                "user_phone": "+15555550100"},
     "older fields under a canonical channel": {"channel": "sms", "message_content": "m",
                                                "phoneNumber": "+15555550100"},
+    "50 recipients in each of email.to, cc and bcc": {
+        **_example("email"), "email": {"to": _addresses(50), "cc": _addresses(50), "bcc": _addresses(50)}},
+    "both with 51 in email.to goes out by SMS": {**_example("both"), "email": {"to": _addresses(51)}},
+    "both with 51 in email.cc goes out by SMS": {**_example("both"),
+                                                 "email": {"to": "a@example.org", "cc": _addresses(51)}},
+    "text at its bounds": {**_example("email"), "message": "x" * 100_000, "email": {
+        "to": "a@example.org", "subject": "s" * 998, "htmlBody": "h" * 100_000}},
+    "every email field": {"channel": "email", "message": "m", "email": {
+        "to": ["a@example.org"], "subject": "s", "from": "alerts@example.com", "cc": ["c@example.org"],
+        "bcc": ["b@example.org"], "replyTo": "r@example.org", "htmlBody": "<p>m</p>", "configurationSet": "cs",
+        "messageType": "Transactional"}},
+    "metadata is any object": {**_example("sms"), "metadata": {"nested": {"a": [1, 2]}, "n": 1}},
+    "every older field": {"delivery_mode": "dual", "message_content": "m", "user_phone": "+15555550100",
+                          "user_email": "a@example.org"},
 }
 
 
@@ -697,16 +750,30 @@ def test_without_keys_the_roles_get_no_kms_permission(synthesized: dict[str, Any
             ["states:StartExecution"], ["dynamodb:GetItem"])
 
 
+def _access_log_group(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The group the stage's access logs go to (the other one takes its execution logs)."""
+    [stage] = resources_of_type(template, "AWS::ApiGateway::Stage").values()
+    destination = json.dumps(stage["Properties"]["AccessLogSetting"]["DestinationArn"])
+    [(group_id, group)] = [(k, g) for k, g in resources_of_type(template, "AWS::Logs::LogGroup").items()
+                           if f'"{k}"' in destination]
+    return group_id, group
+
+
+def _logs_may_use_key_for(template: dict[str, Any], key: dict[str, Any], refs: dict[str, str]) -> list[str]:
+    """The log-group ARNs the key policy lets CloudWatch Logs use the key for, resolved."""
+    return [_resolve(arn, refs) for s in key["Properties"]["KeyPolicy"]["Statement"]
+            if "logs." in json.dumps(s.get("Principal"))
+            for arn in s["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]]
+
+
 def test_the_access_logs_are_encrypted_with_the_given_key(template: dict[str, Any]) -> None:
     [(key_id, key)] = resources_of_type(template, "AWS::KMS::Key").items()
-    [group] = resources_of_type(template, "AWS::Logs::LogGroup").values()
+    _, group = _access_log_group(template)
     assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     # A fixed name, so the key policy can name the group without a dependency cycle.
     assert group["Properties"]["LogGroupName"].startswith("/notify-cdk/")
-    [logs_statement] = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
-                        if "logs." in json.dumps(s.get("Principal"))]
-    [arn] = logs_statement["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]
-    assert _resolve(arn, {}).endswith(":log-group:" + group["Properties"]["LogGroupName"])
+    assert any(arn.endswith(":log-group:" + group["Properties"]["LogGroupName"])
+               for arn in _logs_may_use_key_for(template, key, {}))
 
 
 def test_the_stage_throttles_logs_and_traces(template: dict[str, Any]) -> None:
@@ -717,7 +784,7 @@ def test_the_stage_throttles_logs_and_traces(template: dict[str, Any]) -> None:
     assert props["MethodSettings"] == [{
         "DataTraceEnabled": False, "HttpMethod": "*", "LoggingLevel": "INFO", "ResourcePath": "/*",
         "ThrottlingBurstLimit": 100, "ThrottlingRateLimit": 50}]
-    [(group, log_group)] = resources_of_type(template, "AWS::Logs::LogGroup").items()
+    group, log_group = _access_log_group(template)
     # The group's ARN without the ":*" suffix (feature flag logGroupDestinationArnWithoutWildcard).
     assert _resolve(props["AccessLogSetting"]["DestinationArn"], {group: "AccessLogs"}).endswith(
         ":log-group:AccessLogs")
@@ -751,6 +818,98 @@ def test_the_url_is_the_stage_url(synthesized: dict[str, Any], template: dict[st
     assert url == "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/v1/"
 
 
+# ---- hardening (issue 12) ---------------------------------------------------------------------
+
+API_ID = "a1b2c3d4e5"
+
+
+def _api_refs(template: dict[str, Any]) -> dict[str, str]:
+    [api] = resources_of_type(template, "AWS::ApiGateway::RestApi")
+    return {api: API_ID}
+
+
+@pytest.mark.parametrize("name", ["template", "open"])
+def test_only_this_api_may_assume_the_integration_roles(synthesized: dict[str, Any], name: str) -> None:
+    """API Gateway acting for another API or account cannot use these roles (confused deputy)."""
+    template = synthesized[name]
+    for http_method in ("POST", "GET"):
+        role = _method(template, http_method)["Integration"]["Credentials"]["Fn::GetAtt"][0]
+        trust = resources_of_type(template, "AWS::IAM::Role")[role]["Properties"]["AssumeRolePolicyDocument"]
+        [statement] = trust["Statement"]
+        assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
+        assert set(statement["Condition"]) == {"ArnLike", "StringEquals"}
+        assert _resolve(statement["Condition"]["ArnLike"]["aws:SourceArn"], _api_refs(template)) == \
+            f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/*"
+        assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+
+
+@pytest.mark.parametrize(("name", "stage_name", "retention_days", "encrypted"), [
+    ("template", "v1", 30, True), ("open", "prod", 30, False), ("keyed", "v1", 7, True)])
+def test_the_execution_log_group_is_created_with_retention_and_the_key(
+    synthesized: dict[str, Any], name: str, stage_name: str, retention_days: int, encrypted: bool
+) -> None:
+    """Not left to API Gateway, which would create it unencrypted and never expiring."""
+    template = synthesized[name]
+    access_id, access = _access_log_group(template)
+    [(group_id, group)] = [(k, g) for k, g in resources_of_type(template, "AWS::Logs::LogGroup").items()
+                           if k != access_id]
+    props = group["Properties"]
+    # The name API Gateway writes a stage's execution logs to.
+    expected_name = f"API-Gateway-Execution-Logs_{API_ID}/{stage_name}"
+    assert _resolve(props["LogGroupName"], _api_refs(template)) == expected_name
+    assert props["RetentionInDays"] == access["Properties"]["RetentionInDays"] == retention_days
+    assert group["DeletionPolicy"] == "Retain"
+    [stage] = resources_of_type(template, "AWS::ApiGateway::Stage").values()
+    assert group_id in stage["DependsOn"]
+    if encrypted:
+        [(key_id, key)] = resources_of_type(template, "AWS::KMS::Key").items()
+        assert props["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+        assert f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{expected_name}" in _logs_may_use_key_for(
+            template, key, _api_refs(template))
+    else:
+        assert "KmsKeyId" not in props
+
+
+def test_per_caller_throttling_is_a_usage_plan_throttling_each_api_key(synthesized: dict[str, Any]) -> None:
+    template = synthesized["keyed"]
+    [(plan_id, plan)] = resources_of_type(template, "AWS::ApiGateway::UsagePlan").items()
+    assert plan["Properties"]["Throttle"] == {"RateLimit": 5, "BurstLimit": 10}
+    [api] = resources_of_type(template, "AWS::ApiGateway::RestApi")
+    [stage] = resources_of_type(template, "AWS::ApiGateway::Stage")
+    assert plan["Properties"]["ApiStages"] == [{"ApiId": {"Ref": api}, "Stage": {"Ref": stage}, "Throttle": {}}]
+    for http_method in ("POST", "GET"):
+        method = _method(template, http_method)
+        assert method["ApiKeyRequired"] is True
+        assert method["AuthorizationType"] == "AWS_IAM"  # the key throttles; SigV4 still authenticates
+    [key_id] = resources_of_type(template, "AWS::ApiGateway::ApiKey")
+    [plan_key] = resources_of_type(template, "AWS::ApiGateway::UsagePlanKey").values()
+    assert plan_key["Properties"] == {"KeyId": {"Ref": key_id}, "KeyType": "API_KEY", "UsagePlanId": {"Ref": plan_id}}
+
+
+@pytest.mark.parametrize("name", ["template", "open"])
+def test_without_api_keys_there_is_no_usage_plan(synthesized: dict[str, Any], name: str) -> None:
+    template = synthesized[name]
+    assert not resources_of_type(template, "AWS::ApiGateway::UsagePlan")
+    assert not resources_of_type(template, "AWS::ApiGateway::ApiKey")
+    for http_method in ("POST", "GET"):
+        assert not _method(template, http_method).get("ApiKeyRequired")
+
+
+WAF_FINDINGS = {"AwsSolutions-APIG3", "NIST.800.53.R5-APIGWAssociatedWithWAF"}
+
+
+def test_an_open_api_without_a_web_acl_leaves_the_waf_findings_to_the_stack(tmp_path: Path) -> None:
+    """The construct acknowledges "no WAF" only where IAM refuses unsigned requests."""
+    app = _reporting_app(tmp_path)
+    stack, api = _api_with_key(app, "OpenWithoutWaf", authorization=apigw.AuthorizationType.NONE)
+    _checked(app, stack)
+    app.synth()
+
+    reported = {rule for rules in findings(tmp_path).values() for rule in rules}
+    assert WAF_FINDINGS <= reported
+    assert reported == set(api.unacknowledged_findings) == WAF_FINDINGS | {"AwsSolutions-APIG4", "AwsSolutions-COG4"}
+
+
 # ---- cdk-nag ----------------------------------------------------------------------------------
 
 
@@ -758,6 +917,7 @@ def test_cdk_nag_finds_nothing_after_the_constructs_acknowledgements(synthesized
     """All three packs ran over both APIs (each reports the canary) and found nothing else."""
     assert synthesized["findings"] == only_the_canary()
     assert synthesized["api_findings"] == []
+    assert synthesized["keyed_findings"] == []
 
 
 def test_an_open_api_leaves_its_findings_to_the_stack(synthesized: dict[str, Any]) -> None:
@@ -800,6 +960,18 @@ def scope() -> Callable[[], tuple[cdk.Stack, sfn.StateMachine, dynamodb.Table]]:
     ({"throttling_burst_limit": 2.5}, "throttling_burst_limit"),
     ({"stage_name": "my stage"}, "stage_name"),
     ({"stage_name": ""}, "stage_name"),
+    ({"per_key_throttling": apigw.ThrottleSettings(rate_limit=5, burst_limit=10)}, "per_key_throttling"),
+    ({"api_key_required": True}, "per_key_throttling"),
+    ({"api_key_required": True, "per_key_throttling": apigw.ThrottleSettings(rate_limit=5)}, "per_key_throttling"),
+    ({"api_key_required": True, "per_key_throttling": apigw.ThrottleSettings(rate_limit=0, burst_limit=10)},
+     "per_key_throttling.rate_limit"),
+    # above the stage's own limits (50 and 100 by default), which apply first
+    ({"api_key_required": True, "per_key_throttling": apigw.ThrottleSettings(rate_limit=51, burst_limit=10)},
+     "per_key_throttling.rate_limit"),
+    ({"api_key_required": True, "per_key_throttling": apigw.ThrottleSettings(rate_limit=5, burst_limit=101)},
+     "per_key_throttling.burst_limit"),
+    ({"api_key_required": True, "per_key_throttling": apigw.ThrottleSettings(rate_limit=5, burst_limit=2.5)},
+     "per_key_throttling.burst_limit"),
 ])
 def test_fails_when_a_prop_is_unusable(
     scope: Callable[[], tuple[cdk.Stack, sfn.StateMachine, dynamodb.Table]], props: dict[str, Any], prop: str
@@ -809,3 +981,13 @@ def test_fails_when_a_prop_is_unusable(
         NotificationApi(stack, "Api", state_machine=machine, table=table, **props)
     assert raised.value.prop == prop
     assert "NotificationApi: invalid" in str(raised.value)
+
+
+def test_caller_keys_need_api_keys_on(
+    scope: Callable[[], tuple[cdk.Stack, sfn.StateMachine, dynamodb.Table]]
+) -> None:
+    stack, machine, table = scope()
+    api = NotificationApi(stack, "Api", state_machine=machine, table=table)
+    with pytest.raises(PropError) as raised:
+        api.add_caller_key("CallerKey")
+    assert raised.value.prop == "api_key_required"

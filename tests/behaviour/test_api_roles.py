@@ -2,7 +2,7 @@
 
 moto's API Gateway keeps neither an integration's credentials nor its request templates, and
 does not call AWS services; so each integration is taken from the template, its request template
-rendered as API Gateway renders it (the Velocity stand-in of ``tests/unit/test_ingress.py``),
+rendered as API Gateway renders it (the Velocity stand-in, ``local_aws.apigateway.velocity``),
 resolved against the deployed stack, and sent to the service by a client acting as the role.
 """
 
@@ -20,8 +20,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local_aws.access import guard_client
+from local_aws.apigateway.velocity import render
 from tests.behaviour.conftest import Deployment, new_id, role_policy_changed, without_action
-from tests.unit.test_ingress import render
 
 SMS = {"channel": "sms", "message": "hi", "phoneNumber": "+15555550100"}
 

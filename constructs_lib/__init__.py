@@ -1,4 +1,5 @@
-"""notify-cdk constructs: a Step Functions notification workflow and its monitoring."""
+"""notify-cdk constructs: NotificationService, and its parts (a Step Functions notification
+workflow, its monitoring, its API and its delivery-status feedback)."""
 
 from ._props import PropError
 from .contract import UNSUPPORTED_CHANNEL, VALIDATION_ERROR
@@ -7,6 +8,7 @@ from .feedback import DeliveryFeedback
 from .ingress import NotificationApi
 from .monitoring import NotificationMonitoring
 from .retry import RetryPolicy, default_email_retry, default_sms_retry
+from .service import NotificationApiOptions, NotificationService
 from .workflow import (
     DELIVERY_FAILED,
     DELIVERY_LOG_UNAVAILABLE,
@@ -15,6 +17,8 @@ from .workflow import (
 )
 
 __all__ = [
+    "NotificationService",
+    "NotificationApiOptions",
     "DELIVERY_FAILED",
     "DELIVERY_LOG_UNAVAILABLE",
     "DeliveryFeedback",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_backup as backup
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_stepfunctions as sfn
@@ -33,6 +34,15 @@ class DeliveryLog(Construct):
     :param encryption_key: customer-managed key for a new table. Default: AWS-managed key.
     :param removal_policy: what happens to a new table when it leaves the stack.
         Default: ``RETAIN`` (the log is the record of what was sent).
+    :param backup_plan: back the table up with AWS Backup (a new or a given table): ``True``
+        creates a daily plan keeping each backup 35 days, in a vault encrypted with
+        ``encryption_key`` (retained on delete); a ``backup.IBackupPlan`` of yours gets a selection
+        for the table. Default: ``False`` (point-in-time recovery only; the NIST 800-53 and HIPAA
+        packs' ``DynamoDBInBackupPlan`` finding is acknowledged on a new table, since those 35 days
+        of continuous backups cover what a plan adds within the Region).
+
+    Attributes: :attr:`table`, :attr:`backup_plan` (``None`` without one), :attr:`backup_vault`
+    (the vault created with the plan, else ``None``).
     """
 
     def __init__(
@@ -43,11 +53,17 @@ class DeliveryLog(Construct):
         table: dynamodb.ITable | None = None,
         encryption_key: kms.IKey | None = None,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        backup_plan: bool | backup.IBackupPlan = False,
     ) -> None:
         super().__init__(scope, construct_id)
+        #: The AWS Backup plan that backs the table up (``None`` without one).
+        self.backup_plan: backup.IBackupPlan | None = None
+        #: The vault created with the plan (``None`` when no plan, or a plan of yours, is used).
+        self.backup_vault: backup.BackupVault | None = None
         if table is not None:
             #: The delivery-log table (the one given, or the new one).
             self.table: dynamodb.ITable = table
+            self._back_up(backup_plan, encryption_key, created=False)
             return
         created = dynamodb.Table(
             self,
@@ -73,6 +89,36 @@ class DeliveryLog(Construct):
             )
         #: The delivery-log table (the new one, with the message-id indexes).
         self.table = created
+        self._back_up(backup_plan, encryption_key, created=True)
+
+    def _back_up(self, backup_plan: bool | backup.IBackupPlan, encryption_key: kms.IKey | None, *,
+                 created: bool) -> None:
+        if isinstance(backup_plan, bool):
+            if not backup_plan:
+                if created:
+                    for pack in ("NIST.800.53.R5", "HIPAA.Security"):
+                        cdk.Validations.of(self.table).acknowledge(cdk.Acknowledgment(
+                            id=f"{pack}-DynamoDBInBackupPlan",
+                            reason="Point-in-time recovery (35 days of continuous backups) is on and the table "
+                                   "is retained on delete; an AWS Backup plan is opt-in (backup_plan=True).",
+                        ))
+                return
+            self.backup_vault = backup.BackupVault(
+                self, "BackupVault", encryption_key=encryption_key, removal_policy=cdk.RemovalPolicy.RETAIN,
+            )
+            self.backup_plan = backup.BackupPlan.daily35_day_retention(self, "BackupPlan", self.backup_vault)
+        else:
+            self.backup_plan = backup_plan
+        selection = backup.BackupSelection(
+            self, "BackupSelection", backup_plan=self.backup_plan,
+            resources=[backup.BackupResource.from_dynamo_db_table(self.table)],
+        )
+        cdk.Validations.of(selection).acknowledge(cdk.Acknowledgment(
+            id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+               "AWSBackupServiceRolePolicyForBackup]",
+            reason="AWS Backup's own managed policy for the role it backs the table up with; AWS keeps it "
+                   "current with the services Backup supports.",
+        ))
 
     def _create_record(self, scope: Construct, state_id: str, *, item: str, timeout: cdk.Duration) -> sfn.CustomState:
         """Writes a new record whose whole typed item is the JSONata expression ``item``; fails with

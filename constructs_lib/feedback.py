@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -70,6 +71,7 @@ __all__ = [
     "REQUIRED_INDEXES",
     "SMS_MESSAGE_ID_ATTRIBUTE",
     "LOG_ENCRYPTION_FINDINGS",
+    "ALARM_ACTION_FINDINGS",
     "SMS_MESSAGE_ID_INDEX",
 ]
 
@@ -77,6 +79,8 @@ _NAME = "DeliveryFeedback"
 _PACKS = ("NIST.800.53.R5", "HIPAA.Security")
 #: What the NIST 800-53 and HIPAA packs report for log groups without a customer-managed key.
 LOG_ENCRYPTION_FINDINGS = tuple(f"{pack}-CloudWatchLogGroupEncrypted" for pack in _PACKS)
+#: What the NIST 800-53 and HIPAA packs report for an alarm that notifies nobody.
+ALARM_ACTION_FINDINGS = tuple(f"{pack}-CloudWatchAlarmAction" for pack in _PACKS)
 
 _HANDLER_PACKAGE = "lambda_src.delivery_status"
 
@@ -158,13 +162,17 @@ class DeliveryFeedback(Construct):
         CloudWatch Logs (those groups) use it; an imported key must allow both already.
         Default: a new key for the topic only; log groups use CloudWatch Logs' own encryption and
         the NIST 800-53 and HIPAA packs report it (see :attr:`unacknowledged_findings`).
+    :param alarm_topic: topic the dead-letter alarm notifies (e.g.
+        ``NotificationMonitoring.alarm_topic``; ``NotificationService`` passes its monitoring's).
+        Default: none: the alarm has no action until you add one, and the NIST 800-53 and HIPAA
+        packs report it (see :attr:`unacknowledged_findings`).
 
     Attributes: :attr:`function`, :attr:`log_group`, :attr:`event_topic`, :attr:`topic_key`,
-    :attr:`event_queue`, :attr:`dead_letter_queue`, :attr:`dead_letter_alarm` (no action of its
-    own: add one, e.g. ``NotificationMonitoring.alarm_topic``), :attr:`configuration_set`,
-    :attr:`configuration_set_name`, :attr:`sms_delivery_status_role`, :attr:`sms_log_groups`,
-    :attr:`unacknowledged_findings` (cdk-nag findings left to the stack: none when an
-    ``encryption_key`` is given).
+    :attr:`event_queue`, :attr:`dead_letter_queue`, :attr:`dead_letter_alarm` (notifies
+    ``alarm_topic``), :attr:`configuration_set`, :attr:`configuration_set_name`,
+    :attr:`sms_delivery_status_role`, :attr:`sms_log_groups`, :attr:`unacknowledged_findings`
+    (cdk-nag findings left to the stack: none when an ``encryption_key`` and an ``alarm_topic``
+    are given).
     """
 
     def __init__(
@@ -180,6 +188,7 @@ class DeliveryFeedback(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         create_sms_log_groups: bool = True,
         encryption_key: kms.IKey | None = None,
+        alarm_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         require_workflow_or(_NAME, workflow, {"table": table}, required=("table",))
@@ -214,6 +223,8 @@ class DeliveryFeedback(Construct):
             alarm_description="Delivery-status feedback: events wait in the dead-letter queue; "
                               "inspect them, fix the cause, then redrive.",
         )
+        if alarm_topic is not None:
+            self.dead_letter_alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
         #: SES events from the topic, consumed by the function in batches.
         self.event_queue = sqs.Queue(
             self,
@@ -340,7 +351,8 @@ class DeliveryFeedback(Construct):
             )
 
         #: cdk-nag findings a stack must acknowledge itself (choices this construct cannot own).
-        self.unacknowledged_findings: list[str] = [] if encryption_key else list(LOG_ENCRYPTION_FINDINGS)
+        self.unacknowledged_findings: list[str] = [
+            *([] if encryption_key else LOG_ENCRYPTION_FINDINGS), *([] if alarm_topic else ALARM_ACTION_FINDINGS)]
         self._acknowledge_findings(table, role)
 
     # ---- parts ----------------------------------------------------------------------------------
@@ -393,11 +405,6 @@ class DeliveryFeedback(Construct):
                     reason="The role's statements are attached as a policy of that one role; a managed "
                            "policy would only make them shareable.",
                 ))
-            cdk.Validations.of(self.dead_letter_alarm).acknowledge(cdk.Acknowledgment(
-                id=f"{pack}-CloudWatchAlarmAction",
-                reason="The construct owns no alarm topic; it exposes dead_letter_alarm for the stack to add "
-                       "its alarm topic as the action.",
-            ))
             cdk.Validations.of(self.function).acknowledge(cdk.Acknowledgment(
                 id=f"{pack}-LambdaInsideVPC",
                 reason="The function reaches only AWS APIs (DynamoDB, X-Ray) over TLS with IAM, like the "

@@ -3,7 +3,9 @@
 # Installs this repository (not editable) into a throwaway venv, then imports constructs_lib
 # from the installed copy and checks that py.typed was installed beside it, synthesizes an app
 # with every public construct from the installed copy (tools/package_smoke_app.py: the
-# DeliveryFeedback Lambda asset must be staged with its handler.py), and runs the consumer example's test.
+# DeliveryFeedback Lambda asset must be staged with its handler.py), and runs both consumer examples'
+# tests (examples/consumer_app: NotificationService with default props; examples/consumer_app_full:
+# every part on), each with the three cdk-nag packs and no finding.
 #
 #   bash tools/check_package.sh          # PYTHON=python3.12 bash tools/check_package.sh
 set -euo pipefail
@@ -51,9 +53,11 @@ PY
 # in the cloud assembly and hash as the checkout's does. Fed on stdin so the checkout is not on sys.path.
 "$WORK/venv/bin/python" - --require-installed --outdir "$WORK/empty/cdk.out" \
     --same-asset-as "$WORK/src/lambda_src/delivery_status" < "$WORK/src/tools/package_smoke_app.py"
-# The consumer example's own test, in the fresh venv, against the installed package (the test
-# appends the checkout to sys.path only for local_aws, so site-packages wins for constructs_lib).
+# The consumer examples' own tests, in the fresh venv, against the installed package (the tests
+# append the checkout to sys.path only for local_aws and the nag canary, so site-packages wins for
+# constructs_lib); cdk-nag is the consumers' own dependency, as their requirements.txt say.
 grep -E '^(pytest|moto\[server\]|boto3|jsonata-python)==' "$ROOT/requirements-dev.txt" > "$WORK/test-requirements.txt"
+grep -E '^cdk-nag==' "$ROOT/requirements.txt" >> "$WORK/test-requirements.txt"
 # local_aws looks for its Node tools (the IAM simulator) under the copy; lend it the checkout's,
 # after the pip install so that they stay out of the build.
 if [[ -d "$ROOT/node_modules" ]]; then
@@ -61,5 +65,5 @@ if [[ -d "$ROOT/node_modules" ]]; then
 fi
 "$WORK/venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$WORK/test-requirements.txt"
 "$WORK/venv/bin/python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning \
-    "$WORK/src/examples/consumer_app/tests"
+    "$WORK/src/examples/consumer_app/tests" "$WORK/src/examples/consumer_app_full/tests"
 echo "package check passed in $(( $(date +%s) - started ))s"

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
-from consumer_stack import ConsumerStack
+from consumer_stack import ConsumerStack, add_security_checks
 
 if __name__ == "__main__":
     app = cdk.App(analytics_reporting=False)
     ConsumerStack(app, "ShopNotifications")
+    add_security_checks(app)
     app.synth()

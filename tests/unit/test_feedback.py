@@ -16,12 +16,14 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ses as ses
+from aws_cdk import aws_sns as sns
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks
 
 from constructs_lib import NotificationWorkflow
 from constructs_lib._props import PropError
 from constructs_lib.delivery_log import DeliveryLog
 from constructs_lib.feedback import (
+    ALARM_ACTION_FINDINGS,
     ASSET_EXCLUDE,
     HANDLER_DIRECTORY,
     LOG_ENCRYPTION_FINDINGS,
@@ -34,33 +36,14 @@ from tests.conftest import cdk_json_context
 from tests.support.asl import resources_of_type
 from tests.unit.test_nag_gate import REPORT_WITHOUT_FAILING, add_nag_canary, findings, only_the_canary
 
-STACK_ACK = cdk.Acknowledgment(
-    id="AwsSolutions-IAM5[Resource::*]",
-    reason="test: the workflow's unscoped actions, acknowledged as NotificationStack does",
-)
-
 
 def delivery_log(stack: cdk.Stack, *, encryption_key: kms.IKey | None = None) -> dynamodb.ITable:
     """The workflow's own delivery-log table, which carries the GSIs the feedback needs."""
-    table = DeliveryLog(stack, "DeliveryLog", encryption_key=encryption_key).table
-    for pack in ("NIST.800.53.R5", "HIPAA.Security"):
-        cdk.Validations.of(table).acknowledge(cdk.Acknowledgment(id=f"{pack}-DynamoDBInBackupPlan",
-                                                                 reason="test scaffolding"))
-    return table
+    return DeliveryLog(stack, "DeliveryLog", encryption_key=encryption_key).table
 
 
 def _stack(app: cdk.App, name: str) -> cdk.Stack:
     return cdk.Stack(app, name, synthesizer=cdk.DefaultStackSynthesizer(generate_bootstrap_version_rule=False))
-
-
-def acknowledge_like_the_stack(workflow: NotificationWorkflow) -> None:
-    """The acknowledgements NotificationStack gives the workflow (not this construct's business)."""
-    policy = workflow.state_machine.role.node.find_child("DefaultPolicy")
-    for pack in ("NIST.800.53.R5", "HIPAA.Security"):
-        cdk.Validations.of(policy).acknowledge(cdk.Acknowledgment(id=f"{pack}-IAMNoInlinePolicy", reason="test"))
-        cdk.Validations.of(workflow.table).acknowledge(cdk.Acknowledgment(id=f"{pack}-DynamoDBInBackupPlan",
-                                                                          reason="test"))
-    cdk.Validations.of(workflow.state_machine).acknowledge(STACK_ACK)
 
 
 @pytest.fixture(scope="module")
@@ -82,18 +65,21 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
     shared = _stack(app, "SharedFeedback")
     key = kms.Key(shared, "TableKey", enable_key_rotation=True)
+    alarms = sns.Topic(shared, "Alarms", master_key=key, enforce_ssl=True)
     with_key = DeliveryFeedback(
         shared, "Feedback", table=delivery_log(shared, encryption_key=key), configuration_set_name="shared-events",
-        create_sms_log_groups=False, reserved_concurrency=5, encryption_key=key)
+        create_sms_log_groups=False, reserved_concurrency=5, encryption_key=key, alarm_topic=alarms)
     assert with_key.unacknowledged_findings == []
 
     wired = _stack(app, "Wired")
     configuration_set = ses.ConfigurationSet(wired, "EmailConfigurationSet")
     workflow = NotificationWorkflow(wired, "Workflow", sender="n@example.com", email_identities=["example.com"],
                                     configuration_set_name=configuration_set.configuration_set_name)
-    acknowledge_like_the_stack(workflow)
-    DeliveryFeedback(wired, "Feedback", table=workflow.table, encryption_key=workflow.encryption_key,
-                     configuration_set_name=configuration_set.configuration_set_name)
+    wired_feedback = DeliveryFeedback(wired, "Feedback", table=workflow.table, encryption_key=workflow.encryption_key,
+                                      configuration_set_name=configuration_set.configuration_set_name)
+    assert wired_feedback.unacknowledged_findings == list(ALARM_ACTION_FINDINGS)
+    for finding in wired_feedback.unacknowledged_findings:
+        cdk.Validations.of(wired).acknowledge(cdk.Acknowledgment(id=finding, reason="test: no alarm topic"))
 
     add_nag_canary(app)
     # Validation plugins apply to the whole app: every stack is checked by all three packs.
@@ -223,6 +209,13 @@ def test_an_alarm_watches_the_dead_letter_queue(template: dict[str, Any]) -> Non
     assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0)
     assert (props["Statistic"], props["Period"], props["EvaluationPeriods"]) == ("Maximum", 60, 1)
     assert props["TreatMissingData"] == "notBreaching"
+    assert "AlarmActions" not in props  # no alarm_topic given: unacknowledged_findings names it
+
+
+def test_the_dead_letter_alarm_notifies_the_alarm_topic_given(synthesized: dict[str, Any]) -> None:
+    [topic] = [t for t in resources_of_type(synthesized["shared"], "AWS::SNS::Topic") if t.startswith("Alarms")]
+    _, alarm = one(synthesized["shared"], "AWS::CloudWatch::Alarm")
+    assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
 
 
 def test_queues_are_encrypted_tls_only_and_drain_into_the_dead_letter_queue(template: dict[str, Any]) -> None:
@@ -375,7 +368,7 @@ def test_the_queue_concurrency_can_be_set_below_the_reserved_concurrency() -> No
 def test_a_given_key_encrypts_the_topic_and_the_log_groups(synthesized: dict[str, Any]) -> None:
     template = synthesized["shared"]
     [(key_id, key)] = resources_of_type(template, "AWS::KMS::Key").items()  # no key of its own
-    _, topic = one(template, "AWS::SNS::Topic")
+    _, topic = by_prefix(template, "AWS::SNS::Topic", "FeedbackEventTopic")
     assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     [group] = resources_of_type(template, "AWS::Logs::LogGroup").values()
     assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
@@ -386,7 +379,7 @@ def test_a_given_key_encrypts_the_topic_and_the_log_groups(synthesized: dict[str
 
 
 def test_without_a_key_the_log_encryption_findings_are_left_to_the_stack(synthesized: dict[str, Any]) -> None:
-    assert synthesized["unacknowledged"] == list(LOG_ENCRYPTION_FINDINGS)
+    assert synthesized["unacknowledged"] == [*LOG_ENCRYPTION_FINDINGS, *ALARM_ACTION_FINDINGS]
 
 
 def test_a_customer_managed_table_key_is_granted_to_the_function(synthesized: dict[str, Any]) -> None:

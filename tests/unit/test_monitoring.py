@@ -87,9 +87,15 @@ def variants() -> dict[str, Built]:
         alarm_topic=sns.Topic.from_topic_arn(existing_stack, "Ops", EXISTING_TOPIC_ARN),
     )
 
+    # Nothing but the state machine: the topic gets a key of its own.
+    default_stack = cdk.Stack(app, "Default")
+    default_monitoring = NotificationMonitoring(default_stack, "Monitoring",
+                                                state_machine=_state_machine(default_stack))
+
     return {
         "full": Built(full_stack, full_monitoring),
         "existing_topic": Built(existing_stack, existing_monitoring),
+        "default": Built(default_stack, default_monitoring),
     }
 
 
@@ -229,6 +235,27 @@ def test_owned_key_lets_cloudwatch_use_it(full: Built) -> None:
     assert len(granted) == 1
     assert granted[0]["Effect"] == "Allow"
     assert sorted(granted[0]["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    # Only alarms of this account and Region (no confused deputy).
+    assert granted[0]["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    source_arn = json.dumps(granted[0]["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert ":cloudwatch:" in source_arn and ":alarm:*" in source_arn
+
+
+def test_without_a_key_the_topic_is_encrypted_with_a_rotating_key_of_its_own(variants: dict[str, Built]) -> None:
+    default = variants["default"]
+    [(key_id, key)] = default.template.find_resources("AWS::KMS::Key").items()
+    assert key_id.startswith("MonitoringAlarmTopicKey")
+    assert key["Properties"]["EnableKeyRotation"] is True
+    default.template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}})
+    [granted] = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
+                 if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
+    assert set(granted["Condition"]) == {"StringEquals", "ArnLike"}
+    assert default.monitoring.topic_key is not None
+
+
+def test_an_existing_topic_gets_no_key(existing_topic: Built) -> None:
+    assert existing_topic.template.find_resources("AWS::KMS::Key") == {}
+    assert existing_topic.monitoring.topic_key is None
 
 
 def test_existing_topic_is_used_as_is(existing_topic: Built) -> None:

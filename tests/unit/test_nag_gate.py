@@ -1,65 +1,32 @@
-"""The cdk-nag gate can be seen to run. cdk-nag 3.x drops acknowledged findings itself and CDK
-leaves a plugin out of ``validation-report.json`` when it found nothing, so an empty report looks
-the same whether the packs ran or not. Each gate test therefore synthesizes its app with a canary:
-a stack holding one bucket that breaks rules of all three packs. The report must then name the
-canary's findings for every pack (the pack ran over the whole app) and nothing else (no finding
-on the real resources was left unacknowledged).
-
-The helpers here are shared with test_ingress.py and test_feedback.py."""
+"""The cdk-nag gate can be seen to run: see tests/support/nag.py for the canary the gate tests
+synthesize with. The helpers are re-exported here for test_ingress.py and test_feedback.py."""
 
 from __future__ import annotations
 
-import json
+import importlib.util
 from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import aws_s3 as s3
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks
 
 import app as app_module
 from tests.conftest import cdk_json_context
+from tests.support.nag import (
+    CANARY_FINDINGS,
+    CANARY_PATH,
+    PACKS,
+    REPORT_WITHOUT_FAILING,
+    add_all_packs,
+    add_nag_canary,
+    beyond_the_canary,
+    findings,
+    only_the_canary,
+)
 
-PACKS = ("AwsSolutions", "NIST.800.53.R5", "HIPAA.Security")
-CANARY_STACK = "NagCanary"
-CANARY_PATH = f"{CANARY_STACK}/Bucket"
-_S3_RULES = ("S3BucketLoggingEnabled", "S3BucketPublicReadProhibited", "S3BucketPublicWriteProhibited",
-             "S3BucketReplicationEnabled", "S3BucketSSLRequestsOnly", "S3BucketVersioningEnabled",
-             "S3DefaultEncryptionKMS")
-#: What each pack (cdk-nag 3.0.2) reports on a bare ``AWS::S3::Bucket``.
-CANARY_FINDINGS: dict[str, set[str]] = {
-    "AwsSolutions": {"AwsSolutions-S1", "AwsSolutions-S10"},
-    "NIST.800.53.R5": {f"NIST.800.53.R5-{rule}" for rule in _S3_RULES},
-    "HIPAA.Security": {f"HIPAA.Security-{rule}" for rule in _S3_RULES},
-}
-#: Context that makes a failed validation write the report instead of raising, so an app with
-#: the canary still synthesizes and its templates can be tested (documented in aws-cdk-lib's cx-api).
-REPORT_WITHOUT_FAILING = {"@aws-cdk/core:failSynthOnValidationErrors": False}
-
-
-def add_nag_canary(app: cdk.App) -> None:
-    """A stack with one bucket that every pack reports; no acknowledgement reaches it."""
-    stack = cdk.Stack(app, CANARY_STACK,
-                      synthesizer=cdk.DefaultStackSynthesizer(generate_bootstrap_version_rule=False))
-    s3.CfnBucket(stack, "Bucket")
-
-
-def findings(outdir: Path) -> dict[str, dict[str, set[str]]]:
-    """``validation-report.json`` as {plugin name: {rule id: construct paths}}."""
-    report = json.loads((outdir / "validation-report.json").read_text())
-    return {
-        plugin["pluginName"]: {
-            violation["ruleName"]: {c["constructPath"] for c in violation["violatingConstructs"]}
-            for violation in plugin["violations"]
-        }
-        for plugin in report["pluginReports"]
-    }
-
-
-def only_the_canary() -> dict[str, dict[str, set[str]]]:
-    """The report of an app whose packs all ran and left nothing but the canary unacknowledged."""
-    return {pack: {rule: {CANARY_PATH} for rule in rules} for pack, rules in CANARY_FINDINGS.items()}
+__all__ = ["CANARY_FINDINGS", "CANARY_PATH", "PACKS", "REPORT_WITHOUT_FAILING", "add_nag_canary", "findings",
+           "only_the_canary"]
 
 
 def test_each_pack_reports_the_canary(tmp_path: Path) -> None:
@@ -99,3 +66,124 @@ def test_the_apps_stack_runs_all_three_packs_and_leaves_no_finding_unacknowledge
     app.synth()
 
     assert findings(tmp_path) == only_the_canary()
+
+
+# ---- each acknowledgement is needed -------------------------------------------------------------
+
+CONSUMER_APPS = Path(__file__).resolve().parent.parent.parent / "examples"
+
+
+class _Recorder:
+    """Stands in for ``cdk.Validations.of(scope)``: records acknowledgements instead of making
+    them, and registers plugins as usual."""
+
+    def __init__(self, scope: Any, made: set[tuple[str, str]], real: Any) -> None:
+        self._scope, self._made, self._real = scope, made, real
+
+    def acknowledge(self, *rules: cdk.Acknowledgment) -> None:
+        for rule in rules:
+            self._made.add((rule.id, self._scope.node.path))
+
+    def add_plugins(self, *plugins: Any) -> None:
+        self._real(self._scope).add_plugins(*plugins)
+
+
+def _unacknowledged(monkeypatch: pytest.MonkeyPatch, outdir: Path, build: Any,
+                    context: dict[str, Any] | None = None) -> tuple[set[tuple[str, str]], dict[str, set[str]]]:
+    """Builds an app with every ``Validations.acknowledge`` call recorded instead of made; returns
+    the acknowledgements (rule id, construct path) and the findings beyond the canary as
+    {rule id: construct paths}."""
+    made: set[tuple[str, str]] = set()
+    real = cdk.Validations.of
+    monkeypatch.setattr(cdk.Validations, "of", staticmethod(lambda scope: _Recorder(scope, made, real)))
+    app = cdk.App(context={**(context or {}), **REPORT_WITHOUT_FAILING}, outdir=str(outdir), analytics_reporting=False)
+    build(app)
+    add_nag_canary(app)
+    app.synth()
+    surfaced: dict[str, set[str]] = {}
+    for rules in beyond_the_canary(outdir).values():
+        for rule, paths in rules.items():
+            surfaced.setdefault(rule, set()).update(paths)
+    return made, surfaced
+
+
+def _each_needed_and_nothing_else(made: set[tuple[str, str]], surfaced: dict[str, set[str]]) -> None:
+    """Every acknowledgement covers a finding that surfaces without it (none is stale), and every
+    finding that surfaces is covered by one (nothing is left to the consumer)."""
+    def covers(ack_path: str, finding_path: str) -> bool:
+        return finding_path == ack_path or finding_path.startswith(ack_path + "/")
+
+    stale = {(rule, path) for rule, path in made
+             if not any(covers(path, found) for found in surfaced.get(rule, set()))}
+    uncovered = {(rule, found) for rule, paths in surfaced.items() for found in paths
+                 if not any(r == rule and covers(path, found) for r, path in made)}
+    assert (stale, uncovered) == (set(), set())
+    assert made, "no acknowledgement was recorded: the recorder did not take effect"
+
+
+def _consumer_stack(app_dir: str) -> Any:
+    spec = importlib.util.spec_from_file_location(f"{app_dir}_stack", CONSUMER_APPS / app_dir / "consumer_stack.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("app_dir", ["consumer_app", "consumer_app_full"])
+def test_each_acknowledgement_in_a_consumer_app_is_needed(
+    app_dir: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NotificationService with default props (consumer_app), and with every part on, an Express
+    workflow, the consumer's table and SMS topic and a backup plan (consumer_app_full): the
+    acknowledgements the constructs make are exactly what the three packs would report."""
+    consumer = _consumer_stack(app_dir)
+
+    def build(app: cdk.App) -> None:
+        consumer.ConsumerStack(app, "Consumer")
+        consumer.add_security_checks(app)
+
+    made, surfaced = _unacknowledged(monkeypatch, tmp_path, build)
+
+    _each_needed_and_nothing_else(made, surfaced)
+    ids = {rule for rule, _ in made}
+    if app_dir == "consumer_app":
+        # The findings the issue measured in a bare app are acknowledged where they arise, or fixed.
+        assert {"AwsSolutions-IAM5[Resource::*]", "NIST.800.53.R5-IAMNoInlinePolicy",
+                "HIPAA.Security-DynamoDBInBackupPlan"} <= ids
+        assert not any("SNSEncryptedKMS" in rule or "CloudWatchAlarmAction" in rule for rule in ids)
+    else:
+        # backup_plan=True puts the consumer's table into a plan: nothing to acknowledge on it.
+        assert not any("DynamoDBInBackupPlan" in rule for rule in ids)
+
+
+def test_each_acknowledgement_in_the_apps_stack_is_needed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NotificationStack acknowledges nothing itself; its parts' acknowledgements are each needed."""
+    made, surfaced = _unacknowledged(monkeypatch, tmp_path, app_module.build, cdk_json_context())
+
+    _each_needed_and_nothing_else(made, surfaced)
+    assert not any(path == "NotifyCdk-dev" for _, path in made)
+
+
+def test_a_feedback_loop_without_an_alarm_topic_reports_its_silent_alarm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DeliveryFeedback alone acknowledges no alarm without an action: its dead-letter alarm is
+    reported until it notifies someone, and unacknowledged_findings says so. In NotificationService
+    it notifies the monitoring's alarm topic, so nothing is reported there."""
+    from constructs_lib import DeliveryFeedback, NotificationWorkflow
+
+    alone: list[DeliveryFeedback] = []
+
+    def build(app: cdk.App) -> None:
+        stack = cdk.Stack(app, "Alone")
+        workflow = NotificationWorkflow(stack, "Workflow", sender="n@example.com", email_identities=["example.com"])
+        alone.append(DeliveryFeedback(stack, "Feedback", workflow=workflow, encryption_key=workflow.encryption_key))
+        add_all_packs(app)
+
+    _, surfaced = _unacknowledged(monkeypatch, tmp_path, build)
+
+    alarm = "Alone/Feedback/DeadLetterAlarm/Resource"
+    assert {rule: paths for rule, paths in surfaced.items() if alarm in paths} == {
+        "NIST.800.53.R5-CloudWatchAlarmAction": {alarm}, "HIPAA.Security-CloudWatchAlarmAction": {alarm}}
+    assert alone[0].unacknowledged_findings == ["NIST.800.53.R5-CloudWatchAlarmAction",
+                                                "HIPAA.Security-CloudWatchAlarmAction"]

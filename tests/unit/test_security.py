@@ -101,27 +101,3 @@ def test_grant_redrive_scopes_redrive_to_this_state_machines_executions() -> Non
     [redrive] = [p for p in policies if "states:RedriveExecution" in p["Action"]]
     assert ":execution:" in json.dumps(redrive["Resource"])
     assert any("sqs:ReceiveMessage" in p["Action"] for p in policies)
-
-
-def test_the_stack_runs_nist_and_hipaa_packs_besides_aws_solutions(
-    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Without its acknowledgements the stack's synth stops, and each pack reports exactly the
-    findings the stack acknowledges: none is stale, and each pack ran over the real resources."""
-    import app as app_module
-    from notification_stack.stack import NotificationStack
-    from tests.conftest import cdk_json_context
-    from tests.unit.test_nag_gate import findings
-
-    monkeypatch.setattr(NotificationStack, "_acknowledge_findings", lambda self: None)
-    app = cdk.App(context=cdk_json_context(), outdir=str(tmp_path), analytics_reporting=False)
-    app_module.build(app)
-    with pytest.raises(RuntimeError, match="ValidationFailed"):
-        app.synth()
-    policy = "NotifyCdk-dev/Workflow/StateMachine/Role/DefaultPolicy/Resource"
-    table = "NotifyCdk-dev/Workflow/DeliveryLog/Table/Resource"
-    assert findings(tmp_path) == {
-        "AwsSolutions": {"AwsSolutions-IAM5[Resource::*]": {policy}},
-        **{pack: {f"{pack}-IAMNoInlinePolicy": {policy}, f"{pack}-DynamoDBInBackupPlan": {table}}
-           for pack in ("NIST.800.53.R5", "HIPAA.Security")},
-    }

@@ -1,5 +1,6 @@
-"""The consumer app synthesizes, deploys into the repository's embedded local AWS and delivers
-one SMS and one email, logging both in the consumer's own table.
+"""The consumer app (NotificationService with default props) synthesizes with the three cdk-nag
+packs and no finding, deploys into the repository's embedded local AWS and delivers one SMS and
+one email, logging both in the service's table.
 
 Run from the repository root with its dev environment (moto lives there, not in the consumer's
 requirements): ``.venv/bin/python -m pytest examples/consumer_app/tests``. The main suite runs
@@ -23,6 +24,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.append(str(REPO_ROOT))  # for local_aws, which is not part of the installed package
 
 from local_aws import LocalAws  # noqa: E402
+from tests.support.nag import REPORT_WITHOUT_FAILING, add_nag_canary, beyond_the_canary  # noqa: E402
 
 STACK_NAME = "ShopNotifications"
 PHONE = "+15555550123"
@@ -39,11 +41,14 @@ def load_consumer_stack() -> ModuleType:
 
 
 def synthesize(outdir: Path) -> tuple[ModuleType, dict[str, Any]]:
-    """The consumer's template, with the context its cdk.json gives the CLI."""
+    """The consumer's template, with the context its cdk.json gives the CLI and the packs its
+    app.py adds; a canary stack shows that the packs ran (the report then names nothing else)."""
     consumer = load_consumer_stack()
     context = json.loads((APP_DIR / "cdk.json").read_text()).get("context", {})
-    app = cdk.App(context=context, outdir=str(outdir), analytics_reporting=False)
+    app = cdk.App(context={**context, **REPORT_WITHOUT_FAILING}, outdir=str(outdir), analytics_reporting=False)
     consumer.ConsumerStack(app, STACK_NAME)
+    consumer.add_security_checks(app)
+    add_nag_canary(app)
     template: dict[str, Any] = app.synth().get_stack_by_name(STACK_NAME).template
     return consumer, template
 
@@ -52,38 +57,26 @@ def resources(template: dict[str, Any], cfn_type: str) -> dict[str, dict[str, An
     return {k: r for k, r in template["Resources"].items() if r["Type"] == cfn_type}
 
 
-def definition(template: dict[str, Any]) -> dict[str, Any]:
+def check_template(template: dict[str, Any]) -> None:
+    """The defaults: a Standard workflow, its own table, an encrypted alarm topic every alarm notifies."""
     [machine] = resources(template, "AWS::StepFunctions::StateMachine").values()
-    body = machine["Properties"]["DefinitionString"]
-    if isinstance(body, dict):  # Fn::Join around references: any placeholder keeps it JSON
-        body = "".join(p if isinstance(p, str) else "ref" for p in body["Fn::Join"][1])
-    parsed: dict[str, Any] = json.loads(body)
-    return parsed
-
-
-def check_template(consumer: ModuleType, template: dict[str, Any]) -> None:
-    [machine] = resources(template, "AWS::StepFunctions::StateMachine").values()
-    assert machine["Properties"]["StateMachineType"] == "EXPRESS"
-    # The consumer's table and topic are used, not new ones made by the constructs.
-    [table_id] = resources(template, "AWS::DynamoDB::Table")
-    assert table_id.startswith("OrderNotifications")
-    [topic_id] = resources(template, "AWS::SNS::Topic")
-    assert topic_id.startswith("OnCallAlarms")
+    assert machine["Properties"]["StateMachineType"] == "STANDARD"
+    [table] = resources(template, "AWS::DynamoDB::Table").values()
+    assert table["DeletionPolicy"] == "Retain"
+    [(topic_id, topic)] = resources(template, "AWS::SNS::Topic").items()
+    assert "KmsMasterKeyId" in topic["Properties"]
     alarms = resources(template, "AWS::CloudWatch::Alarm").values()
     assert alarms and all(a["Properties"]["AlarmActions"] == [{"Ref": topic_id}] for a in alarms)
-    # The custom retry policies reach the send states (the broad retrier follows the permanent one).
-    states = definition(template)["States"]
-    sms_retry = states["SendSms"]["Retry"][-1]
-    assert (sms_retry["IntervalSeconds"], sms_retry["MaxAttempts"], sms_retry["BackoffRate"]) == (1, 2, 3)
-    email_retry = states["SendEmail"]["Retry"][-1]
-    assert (email_retry["IntervalSeconds"], email_retry["MaxAttempts"]) == (5, 1)
-    assert "JitterStrategy" not in email_retry or email_retry["JitterStrategy"] == "NONE"
-    assert consumer.SENDER in json.dumps(states)
 
 
-def test_consumer_app_delivers_sms_and_email_into_its_own_table(tmp_path: Path) -> None:
+def test_consumer_app_has_no_cdk_nag_finding(tmp_path: Path) -> None:
+    synthesize(tmp_path)
+    assert beyond_the_canary(tmp_path) == {}
+
+
+def test_consumer_app_delivers_sms_and_email(tmp_path: Path) -> None:
     consumer, template = synthesize(tmp_path)
-    check_template(consumer, template)
+    check_template(template)
 
     with LocalAws.in_process() as aws:
         stack = aws.deploy_template(STACK_NAME, template)
@@ -101,8 +94,7 @@ def test_consumer_app_delivers_sms_and_email_into_its_own_table(tmp_path: Path) 
         assert (email.status, email.error, email.cause) == ("SUCCEEDED", None, None)
         assert [(m.phone_number, m.message) for m in aws.sms_messages()] == [(PHONE, "Order 1042 is on its way")]
         [sent] = aws.sent_emails()
-        assert (sent.source, sent.to, sent.subject) == (consumer.SENDER, ["customer@example.org"],
-                                                       "News about your order")
+        assert (sent.source, sent.to, sent.subject) == (consumer.SENDER, ["customer@example.org"], "Notification")
         table_name = stack.physical_id(next(iter(resources(template, "AWS::DynamoDB::Table"))))
         records = {item["notificationId"]: item for item in aws.table_items(table_name)}
         assert set(records) == {"order-1042-sms", "order-1042-email"}

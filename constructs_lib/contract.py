@@ -218,7 +218,8 @@ def request_expression(contract: Sequence[Rule], *, sender: str, default_subject
     * ``rejection``: ``{"error", "reason"}`` of the first rule broken when no requested channel can
       be attempted, else absent; ``rejected``: the result of each requested channel whose data
       breaks a rule (``REJECTED`` with its reason);
-    * ``record``: the delivery-log item written first (``PROCESSING``, or ``REJECTED``), with
+    * ``record``: the delivery-log item written first (``PROCESSING``, or ``REJECTED``), with the
+      ``caller`` the API put in the input, and
       ``expiresAt`` (epoch seconds, the table's TTL) ``retention_seconds`` after it was received.
     """
     # Absent optional fields stay absent (JSONata drops undefined values).
@@ -257,6 +258,8 @@ def request_expression(contract: Sequence[Rule], *, sender: str, default_subject
         '"receivedAt": {"S": $t}, '
         f'"expiresAt": {{"N": $string($floor($toMillis($t) / 1000) + {retention_seconds})}}, '
         f'"dialect": {{"S": {legacy} ? "{LEGACY}" : "{CANONICAL}"}}}}, '
+        # Who sent it, as the API identified the caller: GET answers only that caller.
+        '$ne($r.caller) ? {"caller": {"S": $r.caller}}, '
         '$exists($no) ? {"status": {"S": "REJECTED"}, "error": {"S": $reject($no).error}, "reason": {"S": $no}, '
         '"completedAt": {"S": $t}} : {"status": {"S": "PROCESSING"}, "channel": {"S": $c}}])}'
     )

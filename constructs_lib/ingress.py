@@ -81,24 +81,34 @@ def _acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
 _UNESCAPE_QUOTE = """.replaceAll("\\\\'", "'")"""
 
 
+# The caller as IAM authorization identified it; an assumed role's sessions are one caller, so
+# the session name is dropped. Empty without IAM authorization.
+_CALLER = (
+    "#set($caller = \"$!context.identity.userArn\")\n"
+    "#set($caller = $caller.replaceAll('^(arn:[^:]+:sts::[0-9]+:assumed-role/[^/]+)/.*$', '$1'))\n"
+)
+
+
 def start_execution_request_template(state_machine_arn: str) -> str:
     """StartExecution: name = the request's notificationId, else the API request id; the input is
-    the body with that same id in it, so the delivery-log key equals the execution name."""
+    the body with that same id in it, so the delivery-log key equals the execution name, and with
+    ``caller``, the caller's identity, which the record keeps for :meth:`NotificationApi.grant_read_own`
+    (the request model refuses a body that names a caller itself)."""
     return (
         "#set($id = \"$!input.path('$.notificationId')\")\n"
-        "#if($id == \"\")\n"
-        "## No id given: insert one after the body's opening brace (the model guarantees a non-empty object).\n"
+        + _CALLER
+        + "## Fields inserted after the body's opening brace (the model guarantees a non-empty object).\n"
+        "#set($q = '\"')\n"
+        "#set($fields = '')\n"
+        "#if($caller != '')#set($fields = \"${q}caller${q}:${q}$caller${q},\")#end\n"
+        "#if($id == '')#set($id = $context.requestId)"
+        "#set($fields = \"$fields${q}notificationId${q}:${q}$id${q},\")#end\n"
         "#set($body = $input.json('$'))\n"
         "#set($afterBrace = $body.indexOf('{') + 1)\n"
         "{\"stateMachineArn\": \"" + state_machine_arn + "\",\n"
-        " \"name\": \"$context.requestId\",\n"
-        " \"input\": \"{\\\"notificationId\\\":\\\"$context.requestId\\\","
-        "$util.escapeJavaScript($body.substring($afterBrace))" + _UNESCAPE_QUOTE + "\"}\n"
-        "#else\n"
-        "{\"stateMachineArn\": \"" + state_machine_arn + "\",\n"
         " \"name\": \"$util.escapeJavaScript($id)" + _UNESCAPE_QUOTE + "\",\n"
-        " \"input\": \"$util.escapeJavaScript($input.json('$'))" + _UNESCAPE_QUOTE + "\"}\n"
-        "#end\n"
+        " \"input\": \"{$util.escapeJavaScript($fields)$util.escapeJavaScript($body.substring($afterBrace))"
+        + _UNESCAPE_QUOTE + "\"}\n"
     )
 
 
@@ -157,8 +167,8 @@ def get_item_request_template(table_name: str) -> str:
 
 
 # Recipients and message text are left out: the record may hold them (hashed or plain), the API does not.
-_RECORD_FIELDS = ["status", "channel", "dialect", "receivedAt", "completedAt", "executionArn", "error", "reason",
-                  "fallback", "lastDuplicateAt"]
+_RECORD_FIELDS = ["status", "channel", "dialect", "caller", "receivedAt", "completedAt", "executionArn", "error",
+                  "reason", "fallback", "lastDuplicateAt"]
 _RESULT_FIELDS = ["status", "messageId", "error", "cause", "deliveryStatus", "deliveryDetail", "deliveryUpdatedAt"]
 
 
@@ -166,11 +176,14 @@ def _velocity_list(values: list[str]) -> str:
     return "[" + ", ".join(f"'{v}'" for v in values) + "]"
 
 
-def record_response_template() -> str:
+def record_response_template(*, callers_own_only: bool = False) -> str:
     """GetItem's typed item -> plain JSON; absent and empty fields are left out. String values go
-    through $input.json, which writes them JSON-encoded."""
+    through $input.json, which writes them JSON-encoded. ``callers_own_only``: a record another
+    caller created answers 404, as one that does not exist (nothing tells the two apart)."""
+    others = ("\"$!input.path('$.Item.caller.S')\" != $caller || " if callers_own_only else "")
     return (
-        "#if(\"$!input.path('$.Item.notificationId.S')\" == \"\")\n"
+        (_CALLER if callers_own_only else "")
+        + "#if(" + others + "\"$!input.path('$.Item.notificationId.S')\" == \"\")\n"
         "#set($context.responseOverride.status = 404)\n"
         "{\"message\": \"notification not found\"}\n"
         "#else\n"
@@ -271,8 +284,8 @@ class NotificationApi(Construct):
         ``api_key_required``. Default: none.
 
     Attributes: :attr:`api`, :attr:`url`, :attr:`access_log_group`, :attr:`execution_log_group`,
-    :attr:`start_method`, :attr:`read_method`, :attr:`request_model`, :attr:`request_validator`,
-    :attr:`usage_plan`,
+    :attr:`start_method`, :attr:`read_method`, :attr:`read_all_method`, :attr:`request_model`,
+    :attr:`request_validator`, :attr:`usage_plan`,
     :attr:`unacknowledged_findings` (cdk-nag findings left to the stack: none with the defaults
     and an ``encryption_key``) and :attr:`invoke_grant_finding`.
     """
@@ -367,16 +380,24 @@ class NotificationApi(Construct):
             request_models={JSON: self.request_model},
             method_responses=[apigw.MethodResponse(status_code=code) for code in ("202", "400", "409", "429", "502")],
         )
-        #: ``GET /notifications/{id}``: the delivery-log record.
-        self.read_method = notifications.add_resource("{id}").add_method(
-            "GET",
-            self._read_integration(table),
-            authorization_type=authorization,
-            api_key_required=api_key_required,
-            request_validator=self.request_validator,
-            request_parameters={"method.request.path.id": True},
-            method_responses=[apigw.MethodResponse(status_code=code) for code in ("200", "400", "404", "429", "502")],
-        )
+        read_role = self._read_role(table)
+
+        def read(resource: apigw.IResource, *, callers_own_only: bool) -> apigw.Method:
+            return resource.add_resource("{id}").add_method(
+                "GET",
+                self._read_integration(table, read_role, callers_own_only=callers_own_only),
+                authorization_type=authorization,
+                api_key_required=api_key_required,
+                request_validator=self.request_validator,
+                request_parameters={"method.request.path.id": True},
+                method_responses=[apigw.MethodResponse(status_code=code)
+                                  for code in ("200", "400", "404", "429", "502")],
+            )
+
+        #: ``GET /notifications/{id}``: the delivery-log record, when the caller created it (else 404).
+        self.read_method = read(notifications, callers_own_only=True)
+        #: ``GET /all-notifications/{id}``: any delivery-log record (:meth:`grant_read_all`).
+        self.read_all_method = read(self.api.root.add_resource("all-notifications"), callers_own_only=False)
         if web_acl_arn is not None:
             wafv2.CfnWebACLAssociation(
                 self, "WebAcl", resource_arn=self.api.deployment_stage.stage_arn, web_acl_arn=web_acl_arn
@@ -449,13 +470,17 @@ class NotificationApi(Construct):
             ),
         )
 
-    def _read_integration(self, table: dynamodb.ITable) -> apigw.AwsIntegration:
+    def _read_role(self, table: dynamodb.ITable) -> iam.Role:
         role = self._integration_role(
             "ReadRecordRole", "API Gateway reads delivery-log records (GetItem on the table only)"
         )
         iam.Grant.add_to_principal(grantee=role, actions=["dynamodb:GetItem"], resource_arns=[table.table_arn])
         if table.encryption_key is not None:
             table.encryption_key.grant_decrypt(role)
+        return role
+
+    def _read_integration(self, table: dynamodb.ITable, role: iam.Role, *,
+                          callers_own_only: bool) -> apigw.AwsIntegration:
         return apigw.AwsIntegration(
             service="dynamodb",
             action="GetItem",
@@ -466,7 +491,8 @@ class NotificationApi(Construct):
                 request_templates={JSON: get_item_request_template(table.table_name)},
                 integration_responses=[
                     apigw.IntegrationResponse(status_code="200",
-                                              response_templates={JSON: record_response_template()}),
+                                              response_templates={JSON: record_response_template(
+                                                  callers_own_only=callers_own_only)}),
                     apigw.IntegrationResponse(status_code="400", selection_pattern=r"4\d{2}",
                                               response_templates={JSON: READ_CLIENT_ERROR_TEMPLATE}),
                     apigw.IntegrationResponse(status_code="502", selection_pattern=r"5\d{2}",
@@ -509,7 +535,7 @@ class NotificationApi(Construct):
                              "The integration role's only statement is attached as a policy of that one role; "
                              "a managed policy would only make it shareable.")
         if self._authorization == apigw.AuthorizationType.IAM:
-            for method in (self.start_method, self.read_method):
+            for method in (self.start_method, self.read_method, self.read_all_method):
                 _acknowledge(method, "AwsSolutions-COG4",
                              "Callers are AWS principals (services, jobs) authorized by IAM SigV4, not end users "
                              "of a Cognito user pool.")
@@ -523,16 +549,30 @@ class NotificationApi(Construct):
         """The stage URL, ending in ``/`` (``https://<id>.execute-api.<region>.amazonaws.com/<stage>/``)."""
         return self.api.url
 
-    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Lets ``grantee`` call both methods on the deployed stage (``execute-api:Invoke``).
+    def grant_send(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Lets ``grantee`` send notifications (``POST /notifications``)."""
+        return self._grant(grantee, self.start_method)
 
-        The GET resource ends in ``/*`` (any notification id), which cdk-nag reports on the
-        grantee's policy as :attr:`invoke_grant_finding`; acknowledge it on the grantee."""
-        return iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["execute-api:Invoke"],
-            resource_arns=[self.start_method.method_arn, self.read_method.method_arn],
-        )
+    def grant_read_own(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Lets ``grantee`` read the records of the notifications it sent (``GET
+        /notifications/{id}``; another caller's record answers 404). The resource ends in ``/*``
+        (any id), which cdk-nag reports on the grantee's policy as :attr:`invoke_grant_finding`;
+        acknowledge it on the grantee."""
+        return self._grant(grantee, self.read_method)
+
+    def grant_read_all(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Lets ``grantee`` read any record (``GET /all-notifications/{id}``), e.g. an operator;
+        cdk-nag reports it as :attr:`read_all_grant_finding`."""
+        return self._grant(grantee, self.read_all_method)
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        """:meth:`grant_send` and :meth:`grant_read_own` in one grant."""
+        return self._grant(grantee, self.start_method, self.read_method)
+
+    @staticmethod
+    def _grant(grantee: iam.IGrantable, *methods: apigw.Method) -> iam.Grant:
+        return iam.Grant.add_to_principal(grantee=grantee, actions=["execute-api:Invoke"],
+                                          resource_arns=[m.method_arn for m in methods])
 
     def add_caller_key(self, construct_id: str, *, description: str | None = None) -> apigw.IApiKey:
         """A new API key for one caller, throttled on its own by the usage plan (needs
@@ -546,8 +586,13 @@ class NotificationApi(Construct):
 
     @property
     def invoke_grant_finding(self) -> str:
-        """The cdk-nag finding id :meth:`grant_invoke` raises on a grantee's policy."""
+        """The cdk-nag finding id :meth:`grant_read_own` (and :meth:`grant_invoke`) raises on a grantee's policy."""
         return f"AwsSolutions-IAM5[Resource::{nag_resource(self, self.read_method.method_arn)}]"
+
+    @property
+    def read_all_grant_finding(self) -> str:
+        """The cdk-nag finding id :meth:`grant_read_all` raises on a grantee's policy."""
+        return f"AwsSolutions-IAM5[Resource::{nag_resource(self, self.read_all_method.method_arn)}]"
 
     # ---- prop checks ----------------------------------------------------------------------------
 

@@ -43,14 +43,27 @@ def _resolve(value: Any, deployment: Deployment) -> Any:
 
 
 def _integration(deployment: Deployment, template: dict[str, Any], action: str) -> tuple[str, str]:
-    """The credentials role ARN and the JSON request template of the integration calling ``action``."""
-    [integration] = [
-        r["Properties"]["Integration"] for r in template["Resources"].values()
-        if r["Type"] == "AWS::ApiGateway::Method"
-        and _resolve(r["Properties"]["Integration"]["Uri"], deployment).endswith(f":action/{action}")
-    ]
+    """The credentials role ARN and the JSON request template of the integration calling ``action``
+    (both GET methods read with the same role and request)."""
+    integration = next(iter(_integrations(deployment, template, action).values()))
     return (_resolve(integration["Credentials"], deployment),
             _resolve(integration["RequestTemplates"]["application/json"], deployment))
+
+
+def _integrations(deployment: Deployment, template: dict[str, Any], action: str) -> dict[str, dict[str, Any]]:
+    """The integrations calling ``action``, by the path part above the method's (``notifications``
+    for ``/notifications/{id}``)."""
+    resources = template["Resources"]
+
+    def parent_part(method: dict[str, Any]) -> str:
+        parent = resources[method["ResourceId"]["Ref"]]["Properties"]["ParentId"]
+        return str(resources[parent["Ref"]]["Properties"]["PathPart"]) if "Ref" in parent else ""
+
+    return {
+        parent_part(r["Properties"]): r["Properties"]["Integration"] for r in resources.values()
+        if r["Type"] == "AWS::ApiGateway::Method"
+        and _resolve(r["Properties"]["Integration"]["Uri"], deployment).endswith(f":action/{action}")
+    }
 
 
 @contextmanager
@@ -160,3 +173,35 @@ def _wait_for_record(deployment: Deployment, nid: str, *, status: str, timeout_s
             return item
         assert time.monotonic() < deadline, f"record {nid} is {item}, not {status}"
         time.sleep(0.05)
+
+
+def test_a_record_is_read_back_only_by_its_sender_or_a_read_all_caller(deployment: Deployment,
+                                                                       template: dict[str, Any]) -> None:
+    """The IDOR finding: POST keeps the caller's identity (the session of an assumed role dropped);
+    GET /notifications/{id} answers 404 to anyone else, GET /all-notifications/{id} does not."""
+    sender = f"arn:aws:sts::{deployment.aws.account_id}:assumed-role/OrderService/i-0abc"
+    role, request_template = _integration(deployment, template, "StartExecution")
+    nid = new_id("idor")
+    request = render(f'#set($context.identity.userArn = "{sender}")' + request_template,
+                     json.dumps({**SMS, "notificationId": nid})).json()
+    with _acting_as(deployment, "stepfunctions", role, "API POST /notifications") as sfn:
+        sfn.start_execution(**request)
+    record = _wait_for_record(deployment, nid, status="SENT")
+    assert record["caller"] == sender.rsplit("/", 1)[0]
+
+    read_role, read_request = _integration(deployment, template, "GetItem")
+    with _acting_as(deployment, "dynamodb", read_role, "API GET") as dynamodb:
+        item = dynamodb.get_item(**render(read_request, path={"id": nid}).json())
+
+    def answer(integration: dict[str, Any], caller: str) -> tuple[int | None, Any]:
+        [ok] = [r for r in integration["IntegrationResponses"] if r["StatusCode"] == "200"]
+        response_template = ok["ResponseTemplates"]["application/json"]
+        rendered = render(f'#set($context.identity.userArn = "{caller}")' + response_template, json.dumps(item))
+        return rendered.status_override, rendered.json()
+
+    reads = _integrations(deployment, template, "GetItem")
+    own, every = reads["notifications"], reads["all-notifications"]
+    assert answer(own, sender.replace("i-0abc", "i-0def"))[1]["notificationId"] == nid  # another session
+    other = f"arn:aws:iam::{deployment.aws.account_id}:user/someone-else"
+    assert answer(own, other) == (404, {"message": "notification not found"})
+    assert answer(every, other)[1]["notificationId"] == nid

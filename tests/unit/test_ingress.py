@@ -107,6 +107,14 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     cdk.Validations.of(caller).acknowledge(cdk.Acknowledgment(
         id=api.invoke_grant_finding, reason="test: the caller may read any notification"))
     _scaffolding(caller, *(f"{p}-IAMNoInlinePolicy" for p in PACKS[1:]))
+    for role_id, grant, finding in (("Sender", api.grant_send, None),
+                                    ("Reader", api.grant_read_own, api.invoke_grant_finding),
+                                    ("Auditor", api.grant_read_all, api.read_all_grant_finding)):
+        role = iam.Role(stack, role_id, assumed_by=iam.AccountRootPrincipal())
+        grant(role)
+        if finding:
+            cdk.Validations.of(role).acknowledge(cdk.Acknowledgment(id=finding, reason="test: any id"))
+        _scaffolding(role, *(f"{p}-IAMNoInlinePolicy" for p in PACKS[1:]))
 
     open_stack, open_machine, open_table = _stack(app, "OpenIngress")
     open_api = NotificationApi(
@@ -163,9 +171,21 @@ def _resolve(value: Any, refs: dict[str, str]) -> str:
     raise AssertionError(f"unexpected intrinsic {value}")
 
 
-def _method(template: dict[str, Any], http_method: str) -> dict[str, Any]:
+def _path(template: dict[str, Any], resource: Any) -> str:
+    """The path of an API resource (``Ref`` to an AWS::ApiGateway::Resource), e.g. ``/notifications/{id}``."""
+    resources = template["Resources"]
+    if not (isinstance(resource, dict) and resource.get("Ref") in resources):
+        return ""  # the API's root
+    properties = resources[resource["Ref"]]["Properties"]
+    return _path(template, properties["ParentId"]) + "/" + properties["PathPart"]
+
+
+def _method(template: dict[str, Any], http_method: str, path: str | None = None) -> dict[str, Any]:
+    """The method; for GET, ``/notifications/{id}`` unless another ``path`` is given."""
+    path = path or ("/notifications/{id}" if http_method == "GET" else "/notifications")
     [method] = [m["Properties"] for m in resources_of_type(template, "AWS::ApiGateway::Method").values()
-                if m["Properties"]["HttpMethod"] == http_method]
+                if m["Properties"]["HttpMethod"] == http_method
+                and _path(template, m["Properties"]["ResourceId"]) == path]
     return method
 
 
@@ -175,9 +195,9 @@ def _refs(template: dict[str, Any]) -> dict[str, str]:
     return {machine: STATE_MACHINE_ARN, table: TABLE_NAME}
 
 
-def _integration_templates(template: dict[str, Any], http_method: str) -> dict[str, str]:
+def _integration_templates(template: dict[str, Any], http_method: str, path: str | None = None) -> dict[str, str]:
     """The request template (references resolved) and the response templates by selection pattern."""
-    integration = _method(template, http_method)["Integration"]
+    integration = _method(template, http_method, path)["Integration"]
     templates = {"request": _resolve(integration["RequestTemplates"]["application/json"], _refs(template))}
     for response in integration["IntegrationResponses"]:
         templates[response.get("SelectionPattern", "default")] = response["ResponseTemplates"]["application/json"]
@@ -802,3 +822,55 @@ def test_caller_keys_need_api_keys_on(
     with pytest.raises(PropError) as raised:
         api.add_caller_key("CallerKey")
     assert raised.value.prop == "api_key_required"
+
+
+# ---- whose record: the caller's identity (issue 12, the IDOR finding) ---------------------------
+
+SENDER = "arn:aws:sts::123456789012:assumed-role/Sender/i-0abc"
+OTHER = "arn:aws:iam::123456789012:user/other"
+
+
+def _as(caller: str, template: str) -> str:
+    """The template as API Gateway runs it for a SigV4 request from ``caller``."""
+    return f'#set($context.identity.userArn = "{caller}")' + template
+
+
+def test_post_puts_the_callers_identity_in_the_input_without_the_session(start_templates: dict[str, str]) -> None:
+    body = {k: v for k, v in _example("sms").items() if k != "notificationId"}
+    request = render(_as(SENDER, start_templates["request"]), json.dumps(body)).json()
+    assert json.loads(request["input"]) == {
+        "caller": "arn:aws:sts::123456789012:assumed-role/Sender", "notificationId": REQUEST_ID, **body}
+    with_id = render(_as(OTHER, start_templates["request"]), json.dumps(_example("sms"))).json()
+    assert json.loads(with_id["input"]) == {"caller": OTHER, **_example("sms")}
+    assert with_id["name"] == _example("sms")["notificationId"]
+
+
+def test_a_body_cannot_name_its_own_caller(schema: dict[str, Any]) -> None:
+    assert not jsonschema.Draft4Validator(schema).is_valid({**_example("sms"), "caller": OTHER})
+
+
+def test_get_answers_404_for_a_record_another_caller_sent(template: dict[str, Any]) -> None:
+    own = _integration_templates(template, "GET")["default"]
+    item = {**DELIVERED_ITEM, "caller": _s("arn:aws:sts::123456789012:assumed-role/Sender")}
+    mine = render(_as(SENDER, own), json.dumps({"Item": item}))
+    assert mine.status_override is None and mine.json()["caller"] == item["caller"]["S"]
+    for caller, record in ((OTHER, item), (SENDER, DELIVERED_ITEM)):  # another's; one with no caller
+        refused = render(_as(caller, own), json.dumps({"Item": record}))
+        assert (refused.status_override, refused.json()) == (404, {"message": "notification not found"})
+    every = _integration_templates(template, "GET", "/all-notifications/{id}")["default"]
+    assert render(_as(OTHER, every), json.dumps({"Item": item})).json()["notificationId"] == "demo-both-001"
+
+
+def test_send_read_own_and_read_all_are_separate_grants(template: dict[str, Any]) -> None:
+    [stage] = resources_of_type(template, "AWS::ApiGateway::Stage")
+
+    def granted(role_id: str) -> list[str]:
+        [role] = [k for k in resources_of_type(template, "AWS::IAM::Role") if k.startswith(role_id)]
+        [statement] = _role_statements(template, role)
+        assert statement["Action"] == "execute-api:Invoke"
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        return sorted(_resolve(r, {stage: "v1"}).split("/", 1)[1] for r in resources)
+
+    assert granted("Sender") == ["v1/POST/notifications"]
+    assert granted("Reader") == ["v1/GET/notifications/*"]
+    assert granted("Auditor") == ["v1/GET/all-notifications/*"]

@@ -169,6 +169,14 @@ def test_the_request_is_normalised_and_keyed(validate: dict[str, Any]) -> None:
     assert request_of(validate, SMS)["record"]["dialect"] == {"S": "canonical"}
 
 
+@pytest.mark.parametrize(("caller", "kept"), [("arn:aws:iam::123456789012:user/a", True), ("", False),
+                                              (7, False), (None, False)])
+def test_the_record_keeps_the_caller_the_api_identified(validate: dict[str, Any], caller: Any, kept: bool) -> None:
+    record = request_of(validate, {**SMS, "caller": caller})["record"]
+    assert record.get("caller") == ({"S": caller} if kept else None)
+    assert request_of(validate, {**SMS, "message": "", "caller": "arn:x"})["record"]["caller"] == {"S": "arn:x"}
+
+
 def test_rejections_are_recorded_then_fail_with_the_rules_error(states: dict[str, Any],
                                                                 validate: dict[str, Any]) -> None:
     record = states["RecordRejection"]

@@ -35,6 +35,8 @@ from local_aws.access import (
     keep_state_machine_encryption,
     model_resource_policies_in_cloudformation,
 )
+from local_aws.apigateway.routes import deployed_apis
+from local_aws.apigateway.server import ApiServer, LocalApiGateway
 from local_aws.bridges import (
     EmailRequestLog,
     atomic_dynamodb_item_writes,
@@ -339,6 +341,29 @@ class LocalAws:
         except Exception:  # the stack may not exist at all
             return []
         return list(reversed(events))
+
+    # ---- API Gateway -----------------------------------------------------------------------
+
+    @contextmanager
+    def serve_api(self, stack_name: str, *, api: str | None = None) -> Iterator[ApiServer]:
+        """Serves a deployed stack's REST API over HTTP on 127.0.0.1 (see ``local_aws.apigateway``);
+        ``api`` is its logical id when the stack has several. The server's ``url`` is the stage URL."""
+        server = self.start_api_server(stack_name, api=api)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+    def start_api_server(self, stack_name: str, *, api: str | None = None) -> ApiServer:
+        """Like ``serve_api`` but returns the running server; ``stop()`` (or this LocalAws's) stops it."""
+        body = self.client("cloudformation").get_template(StackName=stack_name)["TemplateBody"]
+        template = json.loads(body) if isinstance(body, str) else body
+        apis = {a.logical_id: a for a in deployed_apis(template, self, self.describe_stack(stack_name))}
+        if api is None and len(apis) != 1:
+            raise LookupError(f"stack {stack_name!r} has REST APIs {sorted(apis)}: name one with api=")
+        server = ApiServer(LocalApiGateway(self, apis[api] if api is not None else next(iter(apis.values()))))
+        self._cleanup.callback(server.stop)
+        return server.start()
 
     # ---- SES -------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ principal or delegate to the account, and a delegation needs an IAM allow as wel
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from moto.sqs.models import sqs_backends
 from local_aws.access.simulator import IamSimulator
 
 ContextValue = str | Sequence[str]
+_ASSUMED_ROLE = re.compile(r"^arn:[^:]+:sts::\d+:assumed-role/(?P<role>[^/]+)/")
 
 
 @dataclass(frozen=True)
@@ -147,23 +149,37 @@ class AccessCheck:
     # ---- policies from the embedded AWS ----------------------------------------------------
 
     def role(self, role_arn: str) -> Any:
+        """The role of a role ARN, or of an assumed-role session's ARN (``sts::...:assumed-role/R/s``)."""
         backend = iam_backends[self.account_id][self.partition]
+        session = _ASSUMED_ROLE.match(role_arn)
         for role in backend.roles.values():
-            if role.arn == role_arn:
+            if role.arn == role_arn or (session is not None and role.name == session["role"]):
                 return role
         return None
 
+    def user(self, user_arn: str) -> Any:
+        backend = iam_backends[self.account_id][self.partition]
+        for user in backend.users.values():
+            if user.arn == user_arn:
+                return user
+        return None
+
     def identity_policies(self, principal: str) -> list[dict[str, Any]]:
-        """A role's inline and attached managed policies; none for a service principal."""
-        if ":role/" not in principal:
-            return []
-        role = self.role(principal)
-        if role is None:
-            return []
-        policies = [{"name": name, "policy": _document(doc)} for name, doc in sorted(role.policies.items())]
-        for managed in role.managed_policies.values():
-            [version] = [v for v in managed.versions if v.is_default]
-            policies.append({"name": managed.name, "policy": _document(version.document)})
+        """The inline and attached managed policies of a role (or an assumed-role session), or of a
+        user and its groups; none for a service principal."""
+        holders: list[Any] = []
+        if ":role/" in principal or _ASSUMED_ROLE.match(principal):
+            holders = [self.role(principal)]
+        elif ":user/" in principal:
+            user = self.user(principal)
+            groups = iam_backends[self.account_id][self.partition].get_groups_for_user(user.name) if user else []
+            holders = [user, *groups]
+        policies = []
+        for holder in (h for h in holders if h is not None):
+            policies += [{"name": name, "policy": _document(doc)} for name, doc in sorted(holder.policies.items())]
+            for managed in holder.managed_policies.values():
+                [version] = [v for v in managed.versions if v.is_default]
+                policies.append({"name": managed.name, "policy": _document(version.document)})
         return policies
 
     def permissions_boundary(self, principal: str) -> dict[str, Any] | None:
@@ -194,12 +210,19 @@ class AccessCheck:
         if service == "sns":
             topic = sns_backends[self.account_id][region].topics.get(arn)
             return dict(topic._policy_json) if topic is not None else None
+        if service == "iam" and resource.startswith("role/"):
+            # For sts:AssumeRole the role's trust policy is the resource policy.
+            role = self.role(arn)
+            return _document(role.assume_role_policy_document) if role is not None else None
         return None
 
     def _base_context(self, principal: str) -> dict[str, ContextValue]:
         context: dict[str, ContextValue] = {"aws:SecureTransport": "true"}
         if principal.startswith("arn:"):
-            context["aws:PrincipalArn"] = principal
+            session = _ASSUMED_ROLE.match(principal)
+            role = self.role(principal) if session else None
+            # A session's aws:PrincipalArn is its role's ARN.
+            context["aws:PrincipalArn"] = role.arn if role is not None else principal
             context["aws:PrincipalAccount"] = self.account_id
         return context
 

@@ -20,34 +20,19 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local_aws.access import guard_client
-from local_aws.apigateway.velocity import render
+from local_aws.apigateway import render, resolve_intrinsic
 from tests.behaviour.conftest import Deployment, new_id, role_policy_changed, without_action
 
 SMS = {"channel": "sms", "message": "hi", "phoneNumber": "+15555550100"}
-
-
-def _resolve(value: Any, deployment: Deployment) -> Any:
-    """Fn::Join, Ref and Fn::GetAtt <Role>.Arn, as CloudFormation resolved them in the deployment."""
-    aws = deployment.aws
-    if isinstance(value, str):
-        return value
-    if "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return separator.join(str(_resolve(part, deployment)) for part in parts)
-    if "Ref" in value:
-        pseudo = {"AWS::Partition": "aws", "AWS::Region": aws.region, "AWS::AccountId": aws.account_id}
-        return pseudo.get(value["Ref"]) or deployment.stack.physical_id(value["Ref"])
-    logical_id, attribute = value["Fn::GetAtt"]
-    assert attribute == "Arn"
-    return aws.client("iam").get_role(RoleName=deployment.stack.physical_id(logical_id))["Role"]["Arn"]
 
 
 def _integration(deployment: Deployment, template: dict[str, Any], action: str) -> tuple[str, str]:
     """The credentials role ARN and the JSON request template of the integration calling ``action``
     (both GET methods read with the same role and request)."""
     integration = next(iter(_integrations(deployment, template, action).values()))
-    return (_resolve(integration["Credentials"], deployment),
-            _resolve(integration["RequestTemplates"]["application/json"], deployment))
+    aws, stack = deployment.aws, deployment.stack
+    return (resolve_intrinsic(integration["Credentials"], aws, stack),
+            resolve_intrinsic(integration["RequestTemplates"]["application/json"], aws, stack))
 
 
 def _integrations(deployment: Deployment, template: dict[str, Any], action: str) -> dict[str, dict[str, Any]]:
@@ -62,7 +47,8 @@ def _integrations(deployment: Deployment, template: dict[str, Any], action: str)
     return {
         parent_part(r["Properties"]): r["Properties"]["Integration"] for r in resources.values()
         if r["Type"] == "AWS::ApiGateway::Method"
-        and _resolve(r["Properties"]["Integration"]["Uri"], deployment).endswith(f":action/{action}")
+        and resolve_intrinsic(r["Properties"]["Integration"]["Uri"], deployment.aws, deployment.stack)
+        .endswith(f":action/{action}")
     }
 
 

@@ -4,6 +4,10 @@
     python -m tools.demo --only examples/email.json
     python -m tools.demo --direct               # skip the CDK CLI: CloudFormation CreateStack
 
+After the examples, one request goes through the API over HTTP (the deployed REST API served on
+127.0.0.1 by ``LocalAws.start_api_server``), signed with SigV4 by a local IAM user granted
+``execute-api:Invoke``; the demo prints the URL and the curl commands that work against it.
+
 Nothing here reaches real AWS: the CLI gets dummy credentials and a 127.0.0.1 endpoint, with
 profiles, credential files and instance metadata switched off. CLI output goes to ``.demo/``.
 A failed ``cdk bootstrap`` or ``cdk deploy`` ends the demo with exit status 1 and the tail of the
@@ -44,7 +48,7 @@ from tools._common import (
 
 WIDTH = 100
 LABEL_WIDTH = 12
-STEPS = 7
+STEPS = 8
 LOG_DIR = ROOT / ".demo"
 CDK_OUT = ROOT / "cdk.out"
 CLI_TIMEOUT_S = 600
@@ -399,6 +403,79 @@ def send_one(aws: Any, path: Path, state_machine_arn: str, table_name: str, take
     )
 
 
+API_EXAMPLE = EXAMPLES / "sms.json"
+API_CALLER = "demo-api-caller"
+
+
+@dataclass
+class ApiExchange:
+    """What the API answered to the demo's POST and GET, and how to repeat them with curl."""
+
+    url: str
+    post: Any  # ApiAnswer
+    get: Any  # ApiAnswer
+    curl: list[str]
+
+
+def api_caller(aws: Any, method_arns: Sequence[str]) -> Any:
+    """A local IAM user allowed to invoke the given methods, and its keys (botocore Credentials)."""
+    from botocore.credentials import Credentials
+
+    iam = aws.client("iam")
+    iam.create_user(UserName=API_CALLER)
+    iam.put_user_policy(UserName=API_CALLER, PolicyName="invoke-notification-api", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": list(method_arns)}]}))
+    key = iam.create_access_key(UserName=API_CALLER)["AccessKey"]
+    return Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+
+
+def call_the_api(aws: Any, run_id: str) -> ApiExchange:
+    """POST one example to the served API as a granted caller, then GET its record once the
+    workflow has finished with it."""
+    from local_aws.apigateway.client import call_api
+
+    server = aws.start_api_server(STACK_NAME)  # stopped with the embedded AWS
+    gateway = server.gateway
+    caller = api_caller(aws, [gateway.method_arn("POST", "/notifications"),
+                              gateway.method_arn("GET", "/notifications/*")])
+    request = {**json.loads(API_EXAMPLE.read_text()), "notificationId": f"demo-api-{run_id}"}
+    post = call_api(server.url + "notifications", "POST", body=request, signed_by=caller, region=aws.region)
+    if post.status != 202:
+        raise DemoError(f"POST /notifications answered {post.status} {post.body}, not 202")
+    deadline = time.monotonic() + EXECUTION_TIMEOUT_S
+    while True:
+        get = call_api(server.url + f"notifications/{request['notificationId']}", signed_by=caller,
+                       region=aws.region)
+        if get.status == 200 and get.body.get("status") not in (None, "PROCESSING"):
+            break
+        if time.monotonic() > deadline or get.status not in (200, 404):
+            raise DemoError(f"GET /notifications/{request['notificationId']} answered {get.status} {get.body}")
+        time.sleep(0.1)
+    # A fresh id, since the example's own was taken by the StartExecution step above.
+    curl_request = LOG_DIR / "api-request.json"
+    curl_request.write_text(json.dumps({**json.loads((EXAMPLES / "email.json").read_text()),
+                                        "notificationId": f"demo-curl-{run_id}"}, indent=2))
+    sigv4 = f'--aws-sigv4 "aws:amz:{aws.region}:execute-api" --user "{caller.access_key}:{caller.secret_key}"'
+    curl = [
+        f"curl {sigv4} -H 'Content-Type: application/json' --data @{_relative(curl_request)} "
+        f"{server.url}notifications",
+        f"curl {sigv4} {server.url}notifications/demo-curl-{run_id}",
+    ]
+    return ApiExchange(server.url, post, get, curl)
+
+
+def render_api_exchange(exchange: ApiExchange) -> list[str]:
+    return [
+        f"API over HTTP: {exchange.url} (served locally; SigV4 as user {API_CALLER})",
+        f"  POST notifications -> {exchange.post.status} {json.dumps(exchange.post.body)}",
+        f"  GET  notifications/{exchange.post.body['notificationId']} -> {exchange.get.status} "
+        f"{json.dumps(exchange.get.body)}",
+        "  the same with curl (python -m tools.demo --keep-api keeps the API up):",
+        *(f"    {command}" for command in exchange.curl),
+    ]
+
+
 def request_files(only: str | None) -> list[Path]:
     if only is None:
         files = sorted(EXAMPLES.glob("*.json"))
@@ -464,11 +541,18 @@ def run(args: argparse.Namespace, steps: Steps) -> tuple[list[RequestReport], st
         with steps.step(f"send {len(files)} request(s) with StartExecution, wait for each"):
             for path in files:
                 reports.append(send_one(aws, path, arn, table, taken, run_id))
+        with steps.step("call the API over HTTP: POST /notifications, GET /notifications/{id} (SigV4)"):
+            exchange = call_the_api(aws, run_id)
         steps.announce("report")
         for report in reports:
             print("\n".join(render_report(report)))
         print()
         print("\n".join(render_summary(reports)))
+        print()
+        print("\n".join(render_api_exchange(exchange)))
+        print()
+        if args.keep_api:
+            input(f"the API is served at {exchange.url}; press Enter to stop ")
         if aws.access is not None:  # IAM and KMS as AWS would evaluate them (local_aws.access)
             print(aws.access.report())
             if aws.access.denials:
@@ -485,6 +569,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", metavar="FILE", help="send only this request file")
     parser.add_argument("--direct", action="store_true",
                         help="deploy with CloudFormation CreateStack instead of the CDK CLI")
+    parser.add_argument("--keep-api", action="store_true",
+                        help="keep serving the API (and the embedded AWS) until Enter, for curl")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     started = time.perf_counter()

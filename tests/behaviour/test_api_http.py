@@ -10,7 +10,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +20,11 @@ from botocore.credentials import Credentials
 
 from local_aws.access import AccessRequest
 from local_aws.apigateway import ApiServer
+from local_aws.apigateway.client import ApiAnswer, call_api
 from tests.behaviour.conftest import Deployment, new_id
 from tests.conftest import ROOT
 
 SMS = {"channel": "sms", "message": "hi", "phoneNumber": "+15555550100"}
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: Any
-    headers: dict[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -89,20 +82,9 @@ def _fresh_report(deployment: Deployment) -> Iterator[None]:
 
 
 def call(api: ApiServer, method: str, path: str, *, body: Any = None, signed_by: Credentials | None = None,
-         region: str = "us-east-1") -> Answer:
+         region: str = "us-east-1") -> ApiAnswer:
     """One HTTP request to the served API, SigV4-signed (botocore's signer) when ``signed_by``."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = AWSRequest(method=method, url=api.url + path, data=data,
-                         headers={"Content-Type": "application/json"} if data else {})
-    if signed_by is not None:
-        SigV4Auth(signed_by, "execute-api", region).add_auth(request)
-    prepared = urllib.request.Request(request.url, data=data, headers=dict(request.headers), method=method)
-    try:
-        with urllib.request.urlopen(prepared, timeout=10) as response:
-            status, raw, headers = response.status, response.read(), dict(response.headers)
-    except urllib.error.HTTPError as error:
-        status, raw, headers = error.code, error.read(), dict(error.headers)
-    return Answer(status, json.loads(raw) if raw else None, headers)
+    return call_api(api.url + path, method, body=body, signed_by=signed_by, region=region)
 
 
 def read_when(api: ApiServer, nid: str, status: str, signed_by: Credentials, timeout_s: float = 10) -> Any:

@@ -16,7 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from ._props import PropError, is_token, require_email, require_workflow_or
+from ._props import PropError, is_token, require_email, require_number_between, require_workflow_or
 
 if TYPE_CHECKING:
     from .workflow import NotificationWorkflow
@@ -35,6 +35,8 @@ _MIN_PERIOD_SECONDS = 60
 _MAX_PERIOD_SECONDS = 86_400
 # Duration is immutable, so one shared default instance is safe.
 _DEFAULT_PERIOD = cdk.Duration.minutes(5)
+#: The SMS spend alarm fires at this share of the account's monthly SMS spend limit.
+SMS_SPEND_ALARM_FRACTION = 0.8
 
 
 class NotificationMonitoring(Construct):
@@ -95,6 +97,10 @@ class NotificationMonitoring(Construct):
         alarm never sees data. Channel names start with a letter and contain letters,
         digits, ``-`` or ``_``. Not with ``workflow``. Default: the workflow's
         ``channel_integrations``, else no per-channel alarms or graphs.
+    :param sms_monthly_spend_limit_usd: the account's SNS SMS spend limit (``MonthlySpendLimit``;
+        AWS sets 1 USD on a new account, raised by a support case). The ``SmsSpendNearLimit`` alarm
+        fires at 80% of it on ``SMSMonthToDateSpentUSD``: past the limit, SNS stops sending SMS for
+        the rest of the month. ``None``: no such alarm (an app that sends no SMS). Default: 1.
     :raises PropError: when a prop is out of range or malformed.
     """
 
@@ -113,6 +119,7 @@ class NotificationMonitoring(Construct):
         period: cdk.Duration = _DEFAULT_PERIOD,
         channel_integrations: Mapping[str, str] | None = None,
         failed_executions_queue: sqs.IQueue | None = None,
+        sms_monthly_spend_limit_usd: float | None = 1.0,
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -139,6 +146,9 @@ class NotificationMonitoring(Construct):
         if encryption_key is not None:
             _validate_encryption_key(encryption_key)
         channels = _channel_ids(channel_integrations or {})
+        if sms_monthly_spend_limit_usd is not None:
+            require_number_between(_NAME, "sms_monthly_spend_limit_usd", sms_monthly_spend_limit_usd, 0.01,
+                                   1_000_000)
 
         self._state_machine = state_machine
         self._period = period
@@ -223,6 +233,20 @@ class NotificationMonitoring(Construct):
                 "(inspect, then redrive them).",
             )
 
+        if sms_monthly_spend_limit_usd is not None:
+            threshold = round(sms_monthly_spend_limit_usd * SMS_SPEND_ALARM_FRACTION, 2)
+            self.alarms["SmsSpendNearLimit"] = self._add_alarm(
+                "SmsSpendNearLimitAlarm",
+                # An account-wide metric, published a few times an hour.
+                cloudwatch.Metric(namespace="AWS/SNS", metric_name="SMSMonthToDateSpentUSD",
+                                  statistic=cloudwatch.Stats.MAXIMUM, period=cdk.Duration.hours(1)),
+                1,
+                f"SMS spend this month has reached {threshold} USD, {SMS_SPEND_ALARM_FRACTION:.0%} of the "
+                f"account's {sms_monthly_spend_limit_usd} USD limit: past it SNS stops sending SMS until next "
+                "month. Raise MonthlySpendLimit (sns set-sms-attributes, after a support case) or slow down.",
+                threshold=threshold,
+            )
+
         #: Dashboard with execution and per-channel graphs and the alarm states.
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=dashboard_name)
         self._add_widgets(channel_failures, channel_successes)
@@ -266,12 +290,13 @@ class NotificationMonitoring(Construct):
         metric: cloudwatch.IMetric,
         evaluation_periods: int,
         description: str,
+        threshold: float = 1,
     ) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(
             self,
             construct_id,
             metric=metric,
-            threshold=1,
+            threshold=threshold,
             evaluation_periods=evaluation_periods,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,

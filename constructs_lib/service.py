@@ -44,6 +44,9 @@ class NotificationApiOptions:
     :param cloud_watch_role: create and set the account's API Gateway CloudWatch role (one per
         account and Region). Default: ``True``.
     :param web_acl_arn: a regional AWS WAF web ACL for the stage. Default: none.
+    :param api_key_required: every method also needs an API key, throttled per key by a usage
+        plan (per-caller throttling). Default: ``False``.
+    :param per_key_throttling: each key's limits (with ``api_key_required``). Default: none.
     """
 
     authorization: apigw.AuthorizationType = apigw.AuthorizationType.IAM
@@ -53,6 +56,8 @@ class NotificationApiOptions:
     stage_name: str = "v1"
     cloud_watch_role: bool = True
     web_acl_arn: str | None = None
+    api_key_required: bool = False
+    per_key_throttling: apigw.ThrottleSettings | None = None
 
 
 class NotificationService(Construct):
@@ -96,6 +101,8 @@ class NotificationService(Construct):
         dashboard). Default: ``True``.
     :param alarm_email: address subscribed to the alarm topic (needs ``monitoring``).
         Default: none.
+    :param sms_monthly_spend_limit_usd: the account's SNS SMS spend limit; the monitoring alarms at
+        80% of it (``None``: no spend alarm). Default: 1 (a new account's limit).
     :param api: ``True`` or ``NotificationApiOptions`` to create ``NotificationApi``.
         Default: ``False``.
     :param feedback: create ``DeliveryFeedback`` (SES events and SMS delivery logs onto the
@@ -125,6 +132,7 @@ class NotificationService(Construct):
         workflow_options: Mapping[str, Any] | None = None,
         monitoring: bool = True,
         alarm_email: str | None = None,
+        sms_monthly_spend_limit_usd: float | None = 1.0,
         api: bool | NotificationApiOptions = False,
         feedback: bool = False,
     ) -> None:
@@ -176,12 +184,15 @@ class NotificationService(Construct):
         if api is not False:
             api_options = api if isinstance(api, NotificationApiOptions) else NotificationApiOptions()
             self.api = NotificationApi(self, "Api", workflow=self.workflow, encryption_key=key,
-                                       **dataclasses.asdict(api_options))
+                                       # Not asdict: it would deep-copy the CDK structs.
+                                       **{f.name: getattr(api_options, f.name)
+                                          for f in dataclasses.fields(api_options)})
         #: The alarms, alarm topic and dashboard (``None`` with ``monitoring=False``).
         self.monitoring: NotificationMonitoring | None = None
         if monitoring:
             self.monitoring = NotificationMonitoring(
                 self, "Monitoring", workflow=self.workflow, alarm_email=alarm_email, encryption_key=key,
+                sms_monthly_spend_limit_usd=sms_monthly_spend_limit_usd,
             )
         #: Delivery-status feedback (``None`` unless ``feedback`` is on).
         self.feedback: DeliveryFeedback | None = None

@@ -76,15 +76,17 @@ def variants() -> dict[str, Built]:
         evaluation_periods=2,
         period=cdk.Duration.minutes(10),
         channel_integrations={"sms": SMS_ARN, "email": EMAIL_ARN},
+        sms_monthly_spend_limit_usd=50,
     )
 
-    # Caller-supplied topic, defaults otherwise.
+    # Caller-supplied topic, no SMS spend alarm, defaults otherwise.
     existing_stack = cdk.Stack(app, "ExistingTopic")
     existing_monitoring = NotificationMonitoring(
         existing_stack,
         "Monitoring",
         state_machine=_state_machine(existing_stack),
         alarm_topic=sns.Topic.from_topic_arn(existing_stack, "Ops", EXISTING_TOPIC_ARN),
+        sms_monthly_spend_limit_usd=None,
     )
 
     # Nothing but the state machine: the topic gets a key of its own.
@@ -143,11 +145,11 @@ def test_alarms_notify_the_created_topic(full: Built) -> None:
 
 def test_alarm_names_are_stable(full: Built, existing_topic: Built) -> None:
     assert sorted(full.monitoring.alarms) == sorted(
-        [*EXECUTION_ALARMS, "sms.IntegrationFailures", "email.IntegrationFailures"]
+        [*EXECUTION_ALARMS, "sms.IntegrationFailures", "email.IntegrationFailures", "SmsSpendNearLimit"]
     )
     assert sorted(existing_topic.monitoring.alarms) == sorted(EXECUTION_ALARMS)
     existing_topic.template.resource_count_is("AWS::CloudWatch::Alarm", 4)
-    full.template.resource_count_is("AWS::CloudWatch::Alarm", 6)
+    full.template.resource_count_is("AWS::CloudWatch::Alarm", 7)
 
 
 def test_construct_ids_are_stable(full: Built) -> None:
@@ -381,7 +383,7 @@ def test_period_bounds_are_inclusive(
 ) -> None:
     stack, sm = new_stack()
     monitoring = NotificationMonitoring(stack, "Monitoring", state_machine=sm, period=period)
-    assert len(monitoring.alarms) == 4
+    assert len(monitoring.alarms) == 5  # 4 execution alarms and the SMS spend alarm
 
 
 def test_fails_when_encryption_key_given_with_alarm_topic(
@@ -447,7 +449,8 @@ def test_workflow_gives_the_state_machine_channels_and_failed_executions_queue()
     workflow = _workflow(stack)
     monitoring = NotificationMonitoring(stack, "Monitoring", workflow=workflow)
     assert sorted(monitoring.alarms) == sorted([
-        *EXECUTION_ALARMS, "sms.IntegrationFailures", "email.IntegrationFailures", "FailedExecutionsQueued"])
+        *EXECUTION_ALARMS, "sms.IntegrationFailures", "email.IntegrationFailures", "FailedExecutionsQueued",
+        "SmsSpendNearLimit"])
     machine_id = stack.get_logical_id(cast(cdk.CfnElement, workflow.state_machine.node.default_child))
     failed = Template.from_stack(stack).to_json()["Resources"][
         stack.get_logical_id(cast(cdk.CfnElement, monitoring.alarms["ExecutionsFailed"].node.default_child))]
@@ -467,3 +470,28 @@ def test_workflow_and_a_prop_derived_from_it_are_refused_together(prop: str) -> 
 def test_without_workflow_a_state_machine_is_required() -> None:
     stack = cdk.Stack(cdk.App(analytics_reporting=False), "Neither")
     _raises_prop_error(lambda: NotificationMonitoring(stack, "Monitoring"), "workflow", None, "state_machine=")
+
+
+# --- SMS spend ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("variant", "threshold"), [("full", 40), ("default", 0.8)])
+def test_sms_spend_alarm_fires_at_80_percent_of_the_monthly_limit(variants: dict[str, Built], variant: str,
+                                                                   threshold: float) -> None:
+    props = variants[variant].alarm_props("SmsSpendNearLimit")
+    assert (props["Namespace"], props["MetricName"], props["Statistic"]) == (
+        "AWS/SNS", "SMSMonthToDateSpentUSD", "Maximum")
+    assert props["Threshold"] == threshold and props["Period"] == 3600
+    assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert "Dimensions" not in props  # an account-wide metric
+    assert props["AlarmActions"]
+
+
+@pytest.mark.parametrize("limit", [0, -1, True])
+def test_fails_when_the_sms_spend_limit_is_not_positive(
+    new_stack: Callable[[], tuple[cdk.Stack, sfn.StateMachine]], limit: float
+) -> None:
+    stack, sm = new_stack()
+    _raises_prop_error(lambda: NotificationMonitoring(stack, "Monitoring", state_machine=sm,
+                                                      sms_monthly_spend_limit_usd=limit),
+                       "sms_monthly_spend_limit_usd", limit, "Use a number from 0.01")

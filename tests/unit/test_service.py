@@ -9,6 +9,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ses as ses
@@ -125,6 +126,26 @@ def test_api_options_reach_the_api() -> None:
     assert stage["Properties"]["StageName"] == "v2"
     [settings] = stage["Properties"]["MethodSettings"]
     assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (20, 40)
+
+
+def test_per_caller_throttling_reaches_the_api() -> None:
+    stack = _stack()
+    service = _service(stack, api=NotificationApiOptions(
+        api_key_required=True, per_key_throttling=apigw.ThrottleSettings(rate_limit=5, burst_limit=10)))
+
+    assert service.api is not None and service.api.usage_plan is not None
+    [plan] = resources_of_type(_template(stack), "AWS::ApiGateway::UsagePlan").values()
+    assert plan["Properties"]["Throttle"] == {"RateLimit": 5, "BurstLimit": 10}
+
+
+def test_the_sms_spend_limit_reaches_the_monitoring() -> None:
+    stack = _stack()
+    service = _service(stack, sms_monthly_spend_limit_usd=200)
+
+    assert service.monitoring is not None
+    alarm = service.monitoring.alarms["SmsSpendNearLimit"]
+    props = _template(stack)["Resources"][stack.get_logical_id(alarm.node.default_child)]["Properties"]  # type: ignore[arg-type]
+    assert props["Threshold"] == 160
 
 
 def test_workflow_options_pass_through() -> None:

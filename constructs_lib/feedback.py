@@ -254,7 +254,10 @@ class DeliveryFeedback(Construct):
                 principals=[iam.ServicePrincipal("ses.amazonaws.com")],
                 actions=["kms:GenerateDataKey*", "kms:Decrypt"],
                 resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account},
+                            # Only configuration sets of this account and Region publish events.
+                            "ArnLike": {"aws:SourceArn": stack.format_arn(
+                                service="ses", resource="configuration-set", resource_name="*")}},
             ))
         #: Where the configuration set publishes delivery, bounce, complaint and reject events.
         self.event_topic = sns.Topic(self, "EventTopic", master_key=self.topic_key, enforce_ssl=True)

@@ -11,7 +11,6 @@ from aws_cdk import aws_backup as backup
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -429,6 +428,11 @@ class NotificationWorkflow(Construct):
                 principals=[iam.ServicePrincipal("delivery.logs.amazonaws.com")],
                 actions=["kms:Decrypt*"],
                 resources=["*"],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": stack.format_arn(
+                        service="logs", resource="*", arn_format=cdk.ArnFormat.NO_RESOURCE_NAME)},
+                },
             ))
         self.state_machine.add_to_role_policy(iam.PolicyStatement(
             actions=["kms:GenerateDataKey"],
@@ -473,7 +477,7 @@ class NotificationWorkflow(Construct):
             enforce_ssl=True,
             retention_period=cdk.Duration.days(14),
         )
-        events.Rule(
+        rule = events.Rule(
             self,
             "FailedExecutionsRule",
             description="Failed, timed-out and aborted notification executions",
@@ -485,8 +489,24 @@ class NotificationWorkflow(Construct):
                     "stateMachineArn": [self.state_machine.state_machine_arn],
                 },
             ),
-            targets=[targets.SqsQueue(queue)],
         )
+        # The target by hand: targets.SqsQueue would let EventBridge use the key for any rule of the
+        # account, with more actions than sending needs; this rule alone may, with what it needs.
+        cast(events.CfnRule, rule.node.default_child).targets = [
+            events.CfnRule.TargetProperty(id="FailedExecutionsQueue", arn=queue.queue_arn)]
+        # By name, not by the rule's ARN: the key would then depend on the rule, which depends on the
+        # state machine, which depends on the key. The generated name holds the logical id.
+        rule_id = cast(events.CfnRule, rule.node.default_child).logical_id
+        from_this_rule = {"ArnLike": {"aws:SourceArn": cdk.Stack.of(self).format_arn(
+            service="events", resource="rule", resource_name=f"*{rule_id}*")}}
+        queue.add_to_resource_policy(iam.PolicyStatement(
+            principals=[iam.ServicePrincipal("events.amazonaws.com")], actions=["sqs:SendMessage"],
+            resources=[queue.queue_arn], conditions=from_this_rule))
+        if isinstance(self.encryption_key, kms.Key):
+            self.encryption_key.add_to_resource_policy(iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=["*"],
+                conditions={**from_this_rule, "StringEquals": {"aws:SourceAccount": cdk.Stack.of(self).account}}))
         cdk.Validations.of(queue).acknowledge(cdk.Acknowledgment(
             id="AwsSolutions-SQS3",
             reason="This queue is itself the dead-letter destination for failed executions; "

@@ -157,3 +157,37 @@ def test_cdk_nag_gate_fails_on_a_finding_nobody_acknowledged(tmp_path: Any) -> N
     with pytest.raises(RuntimeError, match=r"ValidationFailed(.|\n)*AwsSolutions-S1") as raised:
         app.synth()
     assert "AwsSolutions-IAM5" not in str(raised.value)
+
+
+def _service_statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(service principal, statement) of every KMS key policy statement for an AWS service."""
+    found = []
+    for key in resources_of_type(template, "AWS::KMS::Key").values():
+        for statement in key["Properties"]["KeyPolicy"]["Statement"]:
+            service = statement.get("Principal", {}).get("Service")
+            if service:
+                found.append((json.dumps(service), statement))
+    return found
+
+
+def test_every_service_may_use_a_key_only_for_this_account_and_its_own_resources(template: dict[str, Any]) -> None:
+    """The security review's key-policy finding: each service principal is tied to its source
+    (aws:SourceAccount and aws:SourceArn), or, for CloudWatch Logs, to the log groups' encryption
+    context (what the Logs key policy documentation gives)."""
+    statements = _service_statements(template)
+    assert {service for service, _ in statements} >= {'"events.amazonaws.com"', '"delivery.logs.amazonaws.com"',
+                                                      '"cloudwatch.amazonaws.com"', '"ses.amazonaws.com"'}
+    for service, statement in statements:
+        conditions = {key for operator in statement.get("Condition", {}).values() for key in operator}
+        if "logs." in service and "delivery" not in service:
+            assert conditions == {"kms:EncryptionContext:aws:logs:arn"}, statement
+        else:
+            assert {"aws:SourceAccount", "aws:SourceArn"} <= conditions, statement
+
+
+def test_eventbridge_may_use_the_workflow_key_only_from_its_rule_and_only_to_send(template: dict[str, Any]) -> None:
+    [(_, statement)] = [(s, st) for s, st in _service_statements(template) if s == '"events.amazonaws.com"']
+    assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    rule_arn = json.dumps(statement["Condition"]["ArnLike"]["aws:SourceArn"])
+    [rule] = [k for k in resources_of_type(template, "AWS::Events::Rule") if k.startswith("WorkflowFailedExecutions")]
+    assert f"*{rule}*" in rule_arn

@@ -56,7 +56,9 @@ PY
 # The consumer examples' own tests, in the fresh venv, against the installed package (the tests
 # append the checkout to sys.path only for local_aws and the nag canary, so site-packages wins for
 # constructs_lib); cdk-nag is the consumers' own dependency, as their requirements.txt say.
-grep -E '^(pytest|moto\[server\]|boto3|jsonata-python)==' "$ROOT/requirements-dev.txt" > "$WORK/test-requirements.txt"
+# local_aws's own imports: its API server renders Velocity (airspeed) and validates models (jsonschema).
+grep -E '^(pytest|moto\[server\]|boto3|jsonata-python|airspeed|jsonschema)==' "$ROOT/requirements-dev.txt" \
+    > "$WORK/test-requirements.txt"
 grep -E '^cdk-nag==' "$ROOT/requirements.txt" >> "$WORK/test-requirements.txt"
 # local_aws looks for its Node tools (the IAM simulator) under the copy; lend it the checkout's,
 # after the pip install so that they stay out of the build.

@@ -1,5 +1,6 @@
 """Log groups encrypted with a customer-managed key: names the key policy can point at, and the
-key-policy statement that lets CloudWatch Logs use the key for those groups only."""
+key-policy statement that lets CloudWatch Logs use the key for those groups only; and the key of a
+topic whose messages are transient."""
 
 from __future__ import annotations
 
@@ -49,3 +50,10 @@ def retained_log_group(
         scope, construct_id, log_group_name=name, retention=retention, encryption_key=encryption_key,
         removal_policy=cdk.RemovalPolicy.RETAIN,
     )
+
+
+def transient_topic_key(scope: Construct, construct_id: str, description: str) -> kms.Key:
+    """A key for a topic whose messages are transient: nothing stays encrypted under it once they
+    are delivered, so it is destroyed with the stack (after the shortest pending window)."""
+    return kms.Key(scope, construct_id, description=description, enable_key_rotation=True,
+                   removal_policy=cdk.RemovalPolicy.DESTROY, pending_window=cdk.Duration.days(7))

@@ -22,6 +22,8 @@ CHANNELS: tuple[str, ...] = ("sms", "email", "both")
 VALIDATION_ERROR = "ValidationError"
 #: Error of the Fail state a request with an unknown channel ends in.
 UNSUPPORTED_CHANNEL = "UnsupportedChannel"
+#: SES refuses a message with more than this many recipients in To, Cc and Bcc together.
+MAX_EMAIL_RECIPIENTS = 50
 #: The older request dialect: its ``delivery_mode`` values, and its fields as canonical ones.
 LEGACY_DELIVERY_MODES = {"text": "sms", "mail": "email", "dual": "both"}
 LEGACY_FIELDS = {"delivery_mode": "channel", "message_content": "message", "user_phone": "phoneNumber",
@@ -136,6 +138,8 @@ def rules(allowed_senders: Sequence[str], allowed_configuration_sets: Sequence[s
         email("EmailHtmlBody", "email.htmlBody must be a non-empty string", "$bad($e.htmlBody, $ne)"),
         email("EmailCc", "email.cc must be a list of addresses", "$bad($e.cc, $list)"),
         email("EmailBcc", "email.bcc must be a list of addresses", "$bad($e.bcc, $list)"),
+        email("EmailRecipients", f"email.to, cc and bcc together must hold at most {MAX_EMAIL_RECIPIENTS} addresses",
+              f"$count($e.to) + $count($e.cc) + $count($e.bcc) > {MAX_EMAIL_RECIPIENTS}"),
         email("EmailReplyTo", "email.replyTo must be an address or a list of addresses", "$bad($e.replyTo, $addrs)"),
         email("EmailFrom", "email.from must be one of the allowed senders",
               f"$bad($e.from, function($v){{{_allowed_sender(allowed_senders)}}})"),

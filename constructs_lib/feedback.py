@@ -47,7 +47,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from ._log_encryption import allow_logs_to_use_key, retained_log_group
+from ._log_encryption import allow_logs_to_use_key, retained_log_group, transient_topic_key
 from ._nag import nag_resource
 from ._props import PropError, is_token, require_int_between, require_workflow_or
 from .delivery_log import (
@@ -239,15 +239,8 @@ class DeliveryFeedback(Construct):
 
         # ---- email: configuration set -> topic -> queue
         #: The key encrypting the SES event topic (the one given, or a new one).
-        self.topic_key: kms.IKey = encryption_key or kms.Key(
-            self,
-            "EventTopicKey",
-            description="Encrypts SES delivery events on the delivery-feedback topic",
-            enable_key_rotation=True,
-            # Messages are transient; nothing stays encrypted under this key once delivered.
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-            pending_window=cdk.Duration.days(7),
-        )
+        self.topic_key: kms.IKey = encryption_key or transient_topic_key(
+            self, "EventTopicKey", "Encrypts SES delivery events on the delivery-feedback topic")
         if isinstance(self.topic_key, kms.Key):
             # SES publishes to an encrypted topic only if the key lets it (an AWS-managed key cannot).
             self.topic_key.add_to_resource_policy(iam.PolicyStatement(

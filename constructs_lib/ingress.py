@@ -31,6 +31,7 @@ from constructs import Construct, IConstruct
 from ._log_encryption import allow_logs_to_use_key, retained_log_group
 from ._nag import nag_resource
 from ._props import PropError, is_token, require_int_between, require_number_between, require_workflow_or
+from .contract import MAX_EMAIL_RECIPIENTS
 from .feedback import LOG_ENCRYPTION_FINDINGS
 
 if TYPE_CHECKING:
@@ -52,8 +53,6 @@ _STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"
 #: E.164 phone number.
 PHONE_PATTERN = r"^\+[1-9][0-9]{6,14}$"
-# SES: at most 50 recipients per message (To, Cc and Bcc), so none of them may hold more.
-_MAX_RECIPIENTS = 50
 # Message text and HTML body: far above any real notification (an SMS is cut into 160-character
 # parts; email text of this size is already a document), so larger text is an abuse or a mistake.
 # Step Functions still refuses an input over 256 KB.
@@ -646,8 +645,8 @@ def _request_schema() -> apigw.JsonSchema:
     addresses = js(type=t.ARRAY, items=address)
     # SES takes at most 50 recipients per message. The counts are the email channel's contact data:
     # too many make that channel unusable, so a ``both`` can still go out by SMS.
-    within_ses_limit = js(type=t.ARRAY, max_items=_MAX_RECIPIENTS)
-    one_or_more = js(one_of=[address, js(type=t.ARRAY, items=address, min_items=1, max_items=_MAX_RECIPIENTS)])
+    within_ses_limit = js(type=t.ARRAY, max_items=MAX_EMAIL_RECIPIENTS)
+    one_or_more = js(one_of=[address, js(type=t.ARRAY, items=address, min_items=1, max_items=MAX_EMAIL_RECIPIENTS)])
     phone = js(properties={"phoneNumber": js(pattern=PHONE_PATTERN)}, required=["phoneNumber"])
     email_to = js(properties={"email": js(required=["to"], properties={
         "to": one_or_more, "cc": within_ses_limit, "bcc": within_ses_limit})}, required=["email"])

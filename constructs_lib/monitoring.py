@@ -16,6 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from ._log_encryption import transient_topic_key
 from ._props import PropError, is_token, require_email, require_number_between, require_workflow_or
 
 if TYPE_CHECKING:
@@ -157,15 +158,8 @@ class NotificationMonitoring(Construct):
         #: ``None`` with an ``alarm_topic`` of yours.
         self.topic_key: kms.IKey | None = None
         if alarm_topic is None:
-            self.topic_key = encryption_key or kms.Key(
-                self,
-                "AlarmTopicKey",
-                description="Encrypts the notification alarm topic",
-                enable_key_rotation=True,
-                # Alarm notifications are transient; nothing stays encrypted once delivered.
-                removal_policy=cdk.RemovalPolicy.DESTROY,
-                pending_window=cdk.Duration.days(7),
-            )
+            self.topic_key = encryption_key or transient_topic_key(
+                self, "AlarmTopicKey", "Encrypts the notification alarm topic")
         #: Topic that every alarm notifies.
         self.alarm_topic: sns.ITopic = alarm_topic or self._create_alarm_topic(self.topic_key)
         if alarm_email is not None:

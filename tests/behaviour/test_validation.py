@@ -48,6 +48,8 @@ CASES = [
     ("htmlBody empty", _email(htmlBody=""), "ValidationError", "email.htmlBody must be"),
     ("cc a string", _email(cc="c@example.org"), "ValidationError", "email.cc must be a list"),
     ("bcc null", _email(bcc=None), "ValidationError", "email.bcc must be a list"),
+    ("51 recipients", _email(to=[f"to{i}@example.org" for i in range(40)], cc=[f"cc{i}@example.org" for i in range(11)]),
+     "ValidationError", "at most 50 addresses"),
     ("replyTo a number", _email(replyTo=5), "ValidationError", "email.replyTo must be"),
     ("from not allowed", _email(**{"from": "ceo@example.com"}), "ValidationError", "allowed senders"),
     ("configurationSet not allowed", _email(configurationSet="x"), "ValidationError", "configuration sets"),

@@ -51,6 +51,7 @@ from local_aws.bridges import (
     route_cfn_state_machines_to_executing_backend,
     seed_bootstrap_version,
 )
+from local_aws.distributed_map import distributed_map_bridges
 from local_aws.jsonata import bind_jsonata_evaluator
 from local_aws.records import (
     DeployedStack,
@@ -498,6 +499,7 @@ def _bridges() -> Iterator[EmailRequestLog]:
         stack.enter_context(atomic_dynamodb_item_writes())
         stack.enter_context(bind_jsonata_evaluator())
         stack.enter_context(redrive_executions())
+        stack.enter_context(distributed_map_bridges())
         yield stack.enter_context(capture_email_requests())
 
 

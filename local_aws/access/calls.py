@@ -13,6 +13,7 @@ from typing import Any
 
 from moto.dynamodb.models import dynamodb_backends
 from moto.kms.models import kms_backends
+from moto.s3.models import s3_backends
 from moto.ses.models import ses_backends
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
@@ -87,6 +88,20 @@ def requests_for_call(
         key = resources.state_machine_key(machine_arn)
         return [ask(action, machine_arn), *resources.kms(
             ask, key, ("kms:GenerateDataKey",), "states", {"aws:states:stateMachineArn": machine_arn})]
+    if iam_prefix == "states" and operation in ("DescribeExecution", "StopExecution"):
+        # A Distributed Map's role on its child executions (local_aws.access.enforce.check_distributed_map_runs).
+        return [ask(action, str(params["executionArn"]))]
+    if iam_prefix == "s3" and operation in ("GetObject", "PutObject"):
+        # A Distributed Map's ItemReader (GetObject) and ResultWriter (PutObject). S3 decrypts an
+        # SSE-KMS object with the caller's permission, under the object's ARN as encryption context
+        # (the bucket's ARN when the object uses an S3 Bucket Key).
+        bucket, object_key = str(params["Bucket"]), str(params["Key"])
+        object_arn = f"arn:aws:s3:::{bucket}/{object_key}"
+        kms_key, bucket_key = (resources.s3_object_key(bucket, object_key) if operation == "GetObject"
+                               else resources.s3_default_key(bucket, params))
+        kms_actions = ("kms:Decrypt",) if operation == "GetObject" else ("kms:GenerateDataKey",)
+        context_arn = f"arn:aws:s3:::{bucket}" if bucket_key else object_arn
+        return [ask(action, object_arn), *resources.kms(ask, kms_key, kms_actions, "s3", {"aws:s3:arn": context_arn})]
     raise UnmodelledCall(f"{action}: no access rule in local_aws.access.calls; add one before relying on it")
 
 
@@ -150,6 +165,33 @@ class ResourceKeys:
         if configuration.get("type") != "CUSTOMER_MANAGED_KMS_KEY":
             return None
         return self.key_arn(configuration.get("kmsKeyId"))
+
+    def s3_object_key(self, bucket: str, object_key: str) -> tuple[str | None, bool]:
+        """The customer-managed key an S3 object is encrypted under (None for none, SSE-S3 or the
+        AWS managed key) and whether it uses an S3 Bucket Key."""
+        try:
+            found = s3_backends[self.account_id]["global"].get_object(bucket, object_key)
+        except Exception:  # no such bucket: S3 itself answers the call
+            found = None
+        if found is None or getattr(found, "encryption", None) != "aws:kms":
+            return None, False
+        return self.key_arn(found.kms_key_id), str(found.bucket_key_enabled).lower() == "true"
+
+    def s3_default_key(self, bucket: str, params: Mapping[str, Any]) -> tuple[str | None, bool]:
+        """The customer-managed key a new object is written under: the request's, else the bucket's default."""
+        rule: Mapping[str, Any] = {}
+        try:
+            encryption = s3_backends[self.account_id]["global"].get_bucket(bucket).encryption
+            rule = (encryption or {}).get("Rule") or {}
+        except Exception:
+            pass
+        default = rule.get("ApplyServerSideEncryptionByDefault") or {}
+        algorithm = params.get("ServerSideEncryption") or default.get("SSEAlgorithm")
+        if algorithm != "aws:kms":
+            return None, False
+        key = params.get("SSEKMSKeyId") or default.get("KMSMasterKeyID")
+        bucket_key = params.get("BucketKeyEnabled", rule.get("BucketKeyEnabled", False))
+        return self.key_arn(key), str(bucket_key).lower() == "true"
 
     def ses_identity(self, sender: str) -> str:
         """The identity SES authorizes a send on: the address when it is itself verified, else its domain."""

@@ -14,6 +14,9 @@ made on behalf of a principal. Each is a context manager undone on exit.
   ``logs.<region>.amazonaws.com`` use it for that group.
 - ``check_topic_deliveries``: SNS delivering to an SQS subscription, as ``sns.amazonaws.com``.
 - ``run_alarm_actions``: an alarm notifying its SNS topic, as ``cloudwatch.amazonaws.com``.
+- ``check_distributed_map_runs``: a Distributed Map's role starting its child executions
+  (``states:StartExecution`` on its own state machine, ``states:DescribeExecution`` and
+  ``states:StopExecution`` on their executions); a denial fails the Map with ``States.Runtime``.
 - ``guard_client``: any boto3 client used as a role (e.g. a Lambda handler run in process).
 """
 
@@ -40,6 +43,7 @@ _DENIAL_ERRORS: dict[str, tuple[tuple[str, int], tuple[str, int]]] = {
     "ses": (("AccessDeniedException", 403), ("AccessDeniedException", 403)),
     "sqs": (("AccessDenied", 403), ("KmsAccessDenied", 400)),
     "states": (("AccessDeniedException", 400), ("KmsAccessDeniedException", 400)),
+    "s3": (("AccessDenied", 403), ("AccessDenied", 403)),
 }
 
 
@@ -94,6 +98,12 @@ def guard_client(client: Any, check: AccessCheck, *, principal: str, caller: str
 @contextmanager
 def check_state_machine_tasks(check: AccessCheck) -> Iterator[None]:
     """Task service calls are made with the state machine's role (or the task's Credentials)."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import (
+        resource_eval_s3 as item_reader_s3,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval import (
+        resource_eval_s3 as result_writer_s3,
+    )
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_aws_sdk,
@@ -115,10 +125,57 @@ def check_state_machine_tasks(check: AccessCheck) -> Iterator[None]:
         return client
 
     modules = (state_task_service_aws_sdk, state_task_service_dynamodb, state_task_service_events,
-               state_task_service_sfn, state_task_service_sns, state_task_service_sqs, lambda_eval_utils)
+               state_task_service_sfn, state_task_service_sns, state_task_service_sqs, lambda_eval_utils,
+               item_reader_s3, result_writer_s3)
     with ExitStack() as stack:
         for module in modules:
             stack.enter_context(mock.patch.object(module, "boto_client_for", boto_client_for))
+        yield
+
+
+@contextmanager
+def check_distributed_map_runs(check: AccessCheck) -> Iterator[None]:
+    """A Distributed Map starts its children as executions of its own state machine, so AWS asks
+    its role for ``states:StartExecution`` on that state machine (with the machine key's
+    ``kms:GenerateDataKey`` when it has one) and ``states:DescribeExecution``/``StopExecution`` on
+    the child executions (AWS documents the grant as ``execution:<name>:*``; the check asks on
+    ``execution:<name>:<map run id>``). A denial fails the Map Run, and the Map state with
+    ``States.Runtime`` (catchable), before any child runs."""
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component import (  # noqa: E501
+        DistributedIterationComponent,
+    )
+
+    from local_aws.distributed_map import map_run_failure
+
+    original = DistributedIterationComponent._map_run
+
+    def map_run(self: Any, env: Any, eval_input: Any) -> None:
+        role = env.aws_execution_details.role_arn
+        machine_arn = str(env.states.context_object.context_object_data["StateMachine"]["Id"])
+        run_id = eval_input.map_run_record.map_run_arn.rsplit(":", 1)[-1]
+        children = f"{machine_arn.replace(':stateMachine:', ':execution:', 1)}:{run_id}"
+        region, account = env.aws_execution_details.region, env.aws_execution_details.account
+        caller = f"Distributed Map {eval_input.state_name}"
+        requests = requests_for_call(principal=role, iam_prefix="states", operation="StartExecution",
+                                     params={"stateMachineArn": machine_arn}, account_id=account, region=region,
+                                     caller=caller)
+        for operation in ("DescribeExecution", "StopExecution"):
+            requests += requests_for_call(principal=role, iam_prefix="states", operation=operation,
+                                          params={"executionArn": children}, account_id=account, region=region,
+                                          caller=caller)
+        try:
+            check.require(requests)
+        except AccessDeniedError as denied:
+            request = denied.denial.request
+            raise map_run_failure(env, StatesErrorNameType.StatesRuntime, (
+                f"User: {request.principal} is not authorized to perform: {request.action} on resource: "
+                f"{request.resource} because {denied.denial.reason}")) from None
+        original(self, env, eval_input)
+
+    with mock.patch.object(DistributedIterationComponent, "_map_run", map_run):
         yield
 
 
@@ -285,6 +342,7 @@ def enforce_access(check: AccessCheck) -> Iterator[AccessCheck]:
     with ExitStack() as stack:
         stack.enter_context(check_state_machine_tasks(check))
         stack.enter_context(check_state_machine_key(check))
+        stack.enter_context(check_distributed_map_runs(check))
         stack.enter_context(check_event_deliveries(check))
         stack.enter_context(check_log_group_keys(check))
         stack.enter_context(check_topic_deliveries(check))

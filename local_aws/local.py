@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import logging
@@ -53,6 +54,7 @@ from local_aws.bridges import (
 )
 from local_aws.distributed_map import distributed_map_bridges
 from local_aws.jsonata import bind_jsonata_evaluator
+from local_aws.pipes import model_pipes_in_cloudformation, run_pipes
 from local_aws.records import (
     DeployedStack,
     ExecutionResult,
@@ -65,6 +67,11 @@ from local_aws.records import (
     states_entered_from_events,
 )
 from local_aws.redrive import redrive_executions
+from local_aws.scheduler import (
+    enable_updated_schedules_by_default,
+    fire_due_schedules,
+    model_schedules_in_cloudformation,
+)
 
 DUMMY_KEY = "testing"
 POLL_SECONDS = 0.05
@@ -425,6 +432,20 @@ class LocalAws:
         """Names of the states entered, in order."""
         return states_entered_from_events(self.execution_history(execution_arn))
 
+    # ---- EventBridge Pipes and Scheduler ---------------------------------------------------
+
+    def run_pipes(self, max_batches: int | None = None) -> int:
+        """One pass of every RUNNING SQS -> Step Functions pipe, as each pipe's role: receive,
+        start one execution per message, delete what was delivered (``local_aws.pipes``).
+        ``max_batches`` caps the receives per pipe; returns the messages delivered."""
+        return run_pipes(self, max_batches=max_batches)
+
+    def fire_due_schedules(self, now: datetime.datetime | None = None) -> list[str]:
+        """Fires the ENABLED one-time ``at()`` schedules due at ``now`` (default: the clock), each
+        starting its state machine as its target's role (``local_aws.scheduler``); returns the
+        execution ARNs started."""
+        return fire_due_schedules(self, now)
+
     # ---- side effects ----------------------------------------------------------------------
 
     def sms_messages(self) -> list[SmsMessage]:
@@ -500,6 +521,9 @@ def _bridges() -> Iterator[EmailRequestLog]:
         stack.enter_context(bind_jsonata_evaluator())
         stack.enter_context(redrive_executions())
         stack.enter_context(distributed_map_bridges())
+        stack.enter_context(model_pipes_in_cloudformation())
+        stack.enter_context(model_schedules_in_cloudformation())
+        stack.enter_context(enable_updated_schedules_by_default())
         yield stack.enter_context(capture_email_requests())
 
 

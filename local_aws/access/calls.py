@@ -25,6 +25,15 @@ from local_aws.access.check import AccessRequest, ContextValue
 DYNAMODB_ITEM_OPERATIONS = frozenset({"PutItem", "UpdateItem", "GetItem", "DeleteItem", "Query", "Scan"})
 #: SES operations that send mail (authorized on the sending identity and the configuration set).
 SES_SEND_OPERATIONS = frozenset({"SendEmail", "SendRawEmail", "SendTemplatedEmail", "SendBulkEmail"})
+#: SQS operations of a queue's consumer, and the IAM action each authorizes as.
+SQS_CONSUMER_OPERATIONS = {
+    "ReceiveMessage": "ReceiveMessage",
+    "DeleteMessage": "DeleteMessage",
+    "DeleteMessageBatch": "DeleteMessage",
+    "ChangeMessageVisibility": "ChangeMessageVisibility",
+    "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
+    "GetQueueAttributes": "GetQueueAttributes",
+}
 
 
 class UnmodelledCall(Exception):
@@ -83,6 +92,16 @@ def requests_for_call(
         key = resources.sqs_queue_key(queue_name)
         return [ask("sqs:SendMessage", queue_arn), *resources.kms(
             ask, key, ("kms:GenerateDataKey", "kms:Decrypt"), "sqs", {"aws:sqs:arn": queue_arn})]
+    if iam_prefix == "sqs" and operation in SQS_CONSUMER_OPERATIONS:
+        # What a consumer (an EventBridge pipe, a Lambda event source) does with its queue; a batch
+        # operation authorizes as its single form, and reading an encrypted queue decrypts its key.
+        queue_name = str(params["QueueUrl"]).rstrip("/").rsplit("/", 1)[-1]
+        queue_arn = resources.arn("sqs", queue_name)
+        asked = [ask(f"sqs:{SQS_CONSUMER_OPERATIONS[operation]}", queue_arn)]
+        if operation == "ReceiveMessage":
+            asked += resources.kms(ask, resources.sqs_queue_key(queue_name), ("kms:Decrypt",), "sqs",
+                                   {"aws:sqs:arn": queue_arn})
+        return asked
     if iam_prefix == "states" and operation in ("StartExecution", "StartSyncExecution"):
         machine_arn = str(params["stateMachineArn"])
         key = resources.state_machine_key(machine_arn)

@@ -18,6 +18,8 @@ made on behalf of a principal. Each is a context manager undone on exit.
   (``states:StartExecution`` on its own state machine, ``states:DescribeExecution`` and
   ``states:StopExecution`` on their executions); a denial fails the Map with ``States.Runtime``.
 - ``guard_client``: any boto3 client used as a role (e.g. a Lambda handler run in process).
+- ``service_assumes_role``: a service (EventBridge Pipes, EventBridge Scheduler) taking a role
+  under its trust policy before it acts as that role (``local_aws.pipes``, ``local_aws.scheduler``).
 """
 
 from __future__ import annotations
@@ -93,6 +95,35 @@ def guard_client(client: Any, check: AccessCheck, *, principal: str, caller: str
     event = f"before-parameter-build.{model.service_id.hyphenize()}"
     client.meta.events.register(event, before_parameter_build)
     return lambda: client.meta.events.unregister(event, before_parameter_build)
+
+
+def call_denial(check: AccessCheck, *, principal: str, iam_prefix: str, operation: str, params: dict[str, Any],
+                region: str, caller: str) -> Denial | None:
+    """The first denial AWS would give ``principal`` calling ``iam_prefix:operation`` with
+    ``params`` (KMS calls included, see ``requests_for_call``); None when all is allowed. For a
+    service acting as a role without a boto3 client to guard."""
+    try:
+        requests = requests_for_call(principal=principal, iam_prefix=iam_prefix, operation=operation,
+                                     params=params, account_id=check.account_id, region=region, caller=caller)
+    except UnmodelledCall as error:
+        denial = _unmodelled(principal, f"{iam_prefix}:{operation}", caller, error)
+        check.record(denial)
+        return denial
+    try:
+        check.require(requests)
+    except AccessDeniedError as denied:
+        return denied.denial
+    return None
+
+
+def service_assumes_role(check: AccessCheck, *, service: str, role_arn: str, source_arn: str,
+                         caller: str) -> Denial | None:
+    """``sts:AssumeRole`` on ``role_arn`` by the service principal ``service`` (e.g.
+    ``pipes.amazonaws.com``) for ``source_arn``, decided by the role's trust policy; None when
+    allowed, else the denial (also in the report)."""
+    return check.evaluate(AccessRequest(
+        principal=service, action="sts:AssumeRole", resource=role_arn,
+        context={"aws:SourceArn": source_arn, "aws:SourceAccount": check.account_id}, caller=caller))
 
 
 @contextmanager

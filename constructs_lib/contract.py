@@ -22,6 +22,10 @@ CHANNELS: tuple[str, ...] = ("sms", "email", "both")
 VALIDATION_ERROR = "ValidationError"
 #: Error of the Fail state a request with an unknown channel ends in.
 UNSUPPORTED_CHANNEL = "UnsupportedChannel"
+#: Where a scheduled execution carries its record past the wait (the API's model refuses the field).
+SCHEDULED_RECORD_FIELD = "scheduledRecord"
+#: What a duplicate request writes on the original record (kept when a scheduled send claims it).
+DUPLICATE_ATTRIBUTES = ("duplicateCount", "lastDuplicateExecutionArn", "lastDuplicateAt")
 #: SES refuses a message with more than this many recipients in To, Cc and Bcc together.
 MAX_EMAIL_RECIPIENTS = 50
 #: The older request dialect: its ``delivery_mode`` values, and its fields as canonical ones.
@@ -44,6 +48,15 @@ class Rule:
     violated: str
     part: str = REQUEST
 
+
+# ISO 8601 with seconds and an offset; days valid for their month (Feb 29 in leap years), 2000-2099.
+_SEND_AT = ("^20([0-9]{2}-(02-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(0[1-9]|[12][0-9]|30)|(0[13578]|1[02])-31)"
+            "|([02468][048]|[13579][26])-02-29)T([01][0-9]|2[0-3])(:[0-5][0-9]){2}([.][0-9]{1,3})?"
+            "(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$")
+#: A send time at most this far in the past is sent right away (clocks differ); earlier is refused.
+SEND_AT_GRACE_SECONDS = 60
+#: A send time less than this far ahead is sent right away rather than scheduled.
+SCHEDULE_THRESHOLD_SECONDS = 1
 
 # What an expression may refer to. Each expression defines only what it uses, in dependency order
 # (the definition is capped in size). No bare ``$``: Step Functions refuses ``$`` and ``$$``.
@@ -68,6 +81,16 @@ BINDINGS = {
     # The notificationId names the execution and keys the record.
     "vid": ('$str($r.notificationId) and $contains($r.notificationId, /^[A-Za-z0-9_-]{1,80}$/) '
             'and $not($contains($r.notificationId, "\\n"))'),
+    # Scheduled sends: ``sendAt`` (a real calendar time, this century: every engine parses it
+    # alike) or ``delaySeconds``, not both; ``at``: the send time in epoch milliseconds, if any.
+    "sok": ('($not($exists($r.sendAt)) or ($str($r.sendAt) and $contains($r.sendAt, /' + _SEND_AT + '/) '
+            'and $not($contains($r.sendAt, "\\n")))) and ($not($exists($r.delaySeconds)) or '
+            '($type($r.delaySeconds) = "number" and $r.delaySeconds >= 0 '
+            'and $r.delaySeconds = $floor($r.delaySeconds))) '
+            'and $not($exists($r.sendAt) and $exists($r.delaySeconds))'),
+    "st": "$toMillis($states.context.Execution.StartTime)",
+    "at": ("$sok ? ($exists($r.sendAt) ? $toMillis($r.sendAt) : "
+           "$exists($r.delaySeconds) ? $st + $r.delaySeconds * 1000)"),
 }
 _REFERENCE = re.compile(r"\$(\w+)")
 
@@ -148,6 +171,21 @@ def rules(allowed_senders: Sequence[str], allowed_configuration_sets: Sequence[s
     ]
 
 
+def schedule_rules(max_delay_seconds: int) -> list[Rule]:
+    """The request rules of scheduled sends (a workflow with scheduled sends adds them)."""
+    days = max_delay_seconds / 86400
+    ahead = f"{days:g} days" if days >= 1 else f"{max_delay_seconds} seconds"
+    return [
+        Rule("SendAt", "sendAt must be an ISO 8601 time with seconds and an offset, such as "
+             "2026-12-01T09:00:00+01:00, or delaySeconds a whole number of seconds; not both",
+             VALIDATION_ERROR, "$not($sok)"),
+        Rule("SendWindow", f"the send time must be from {SEND_AT_GRACE_SECONDS} seconds ago to {ahead} ahead",
+             VALIDATION_ERROR,
+             f"$exists($at) and ($at < $st - {SEND_AT_GRACE_SECONDS * 1000} "
+             f"or $at > $st + {max_delay_seconds * 1000})"),
+    ]
+
+
 def _allowed_sender(allowed_senders: Sequence[str]) -> str:
     """``$v`` is an allowed address, or an address of a ``*@domain`` entry's domain."""
     exact = [s for s in allowed_senders if not s.startswith("*@")]
@@ -192,9 +230,12 @@ class Route:
     reject: str
     email_only: str
     sms_only: str
+    #: A valid request whose send time is ahead (only with scheduled sends): it waits first. After
+    #: the wait the same Choice routes it again, and the time is no longer ahead.
+    scheduled: str | None = None
 
 
-def route(contract: Sequence[Rule], *, sms_may_carry_email: bool = False) -> Route:
+def route(contract: Sequence[Rule], *, sms_may_carry_email: bool = False, scheduling: bool = False) -> Route:
     reject = (f"$q := {_broken(contract, REQUEST)}; "
               f'$ps := $c in ["sms", "both"] and ({_broken(contract, SMS)}); '
               f"$es := {_email_applies(sms_may_carry_email)} and ({_broken(contract, EMAIL)}); "
@@ -205,12 +246,13 @@ def route(contract: Sequence[Rule], *, sms_may_carry_email: bool = False) -> Rou
         email_only=_expression(f'$c = "email" or {_broken(contract, SMS)}'),
         # Neither: an sms request, or a both with a valid phone number.
         sms_only=_expression(f'$c = "sms" or {_broken(contract, EMAIL)}'),
+        scheduled=_expression(f"$at > $millis() + {SCHEDULE_THRESHOLD_SECONDS * 1000}") if scheduling else None,
     )
 
 
 def request_expression(contract: Sequence[Rule], *, sender: str, default_subject: str,
                        configuration_set: str | None, sms_may_carry_email: bool,
-                       plain_recipients: bool, retention_seconds: int) -> str:
+                       plain_recipients: bool, retention_seconds: int, scheduling: bool = False) -> str:
     """JSONata: the request as every later state reads it (``$request``). Safe on any input.
 
     * ``notificationId``: the request's when it is valid, else the execution name;
@@ -224,7 +266,9 @@ def request_expression(contract: Sequence[Rule], *, sender: str, default_subject
       breaks a rule (``REJECTED`` with its reason);
     * ``record``: the delivery-log item written first (``PROCESSING``, or ``REJECTED``), with the
       ``caller`` the API put in the input, and
-      ``expiresAt`` (epoch seconds, the table's TTL) ``retention_seconds`` after it was received.
+      ``expiresAt`` (epoch seconds, the table's TTL) ``retention_seconds`` after it was received;
+    * with ``scheduling``: ``sendAt``, the send time (UTC) when the request has one; the record
+      then has it too, and is ``SCHEDULED`` while that time is ahead.
     """
     # Absent optional fields stay absent (JSONata drops undefined values).
     send_email = (
@@ -249,13 +293,16 @@ def request_expression(contract: Sequence[Rule], *, sender: str, default_subject
         ": ($exists($ps) or $exists($es))) ? ($exists($ps) ? $ps : $es); "
         '$to := $type($e.to) = "string" ? [$e.to] : $e.to; '
         "$id := $vid ? $r.notificationId : $states.context.Execution.Name; "
-        "$t := $states.context.State.EnteredTime; "
+        # When the execution started: a scheduled request passes here again at its send time.
+        "$t := $states.context.Execution.StartTime; "
         '$rejected := function($x){{"status": "REJECTED", "messageId": "", "error": $reject($x).error, "cause": $x}}; '
-        '{"notificationId": $id, "channel": $c, "message": $msg, "phoneNumber": $ph, '
+        + ('$sa := $exists($at) ? $fromMillis($at); ' if scheduling else "")
+        + '{"notificationId": $id, "channel": $c, "message": $msg, "phoneNumber": $ph, '
         f'"sendEmail": $exists($e) ? {send_email}, '
         '"metadata": $string($type($r.metadata) = "object" ? $r.metadata : {}), '
         + ('"recipients": $merge([{}, $sm and $not($exists($ps)) ? {"sms": $ph}, '
            '$em and $not($exists($es)) ? {"email": $string($to)}]), ' if plain_recipients else "")
+        + ('"sendAt": $sa, ' if scheduling else "")
         + '"rejection": $exists($no) ? $reject($no), '
         '"rejected": $merge([{}, $exists($ps) ? {"sms": $rejected($ps)}, $exists($es) ? {"email": $rejected($es)}]), '
         '"record": $merge([{"notificationId": {"S": $id}, "executionArn": {"S": $states.context.Execution.Id}, '
@@ -265,6 +312,12 @@ def request_expression(contract: Sequence[Rule], *, sender: str, default_subject
         # Who sent it, as the API identified the caller: GET answers only that caller.
         '$ne($r.caller) ? {"caller": {"S": $r.caller}}, '
         '$exists($no) ? {"status": {"S": "REJECTED"}, "error": {"S": $reject($no).error}, "reason": {"S": $no}, '
-        '"completedAt": {"S": $t}} : {"status": {"S": "PROCESSING"}, "channel": {"S": $c}}])}'
+        '"completedAt": {"S": $t}} : {"status": {"S": '
+        + ('$at > $millis() ? "SCHEDULED" : ' if scheduling else "")
+        + '"PROCESSING"}, "channel": {"S": $c}}'
+        + (', $exists($sa) ? {"sendAt": {"S": $sa}}, '
+           f'$sift($r.{SCHEDULED_RECORD_FIELD}, function($v, $k){{$k in {_literal(list(DUPLICATE_ATTRIBUTES))}}})'
+           if scheduling else "")
+        + "])}"
     )
     return _expression(body)

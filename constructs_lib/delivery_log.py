@@ -9,11 +9,15 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from .contract import SCHEDULED_RECORD_FIELD
 from .retry import DELIVERY_LOG_RETRY, DELIVERY_LOG_TRANSIENT_ERRORS
 
 PARTITION_KEY = "notificationId"
 TTL_ATTRIBUTE = "expiresAt"
 CONDITIONAL_CHECK_FAILED = "DynamoDB.ConditionalCheckFailedException"
+#: Record statuses of a scheduled send: waiting for its time, and cancelled before it.
+SCHEDULED = "SCHEDULED"
+CANCELLED = "CANCELLED"
 # Provider message ids, written only for a channel that was sent (index keys cannot be empty),
 # so delivery-status feedback can find the record from an SES or SNS event.
 SMS_MESSAGE_ID_ATTRIBUTE = "smsMessageId"
@@ -120,19 +124,56 @@ class DeliveryLog(Construct):
                    "current with the services Backup supports.",
         ))
 
-    def _create_record(self, scope: Construct, state_id: str, *, item: str, timeout: cdk.Duration) -> sfn.CustomState:
+    def _create_record(self, scope: Construct, state_id: str, *, item: str, timeout: cdk.Duration,
+                       own_execution_may_replace: bool = False, output: str | None = None) -> sfn.CustomState:
         """Writes a new record whose whole typed item is the JSONata expression ``item``; fails with
         ``DynamoDB.ConditionalCheckFailedException`` when one with the same notificationId exists,
-        so no request overwrites another's record. The caller grants ``dynamodb:PutItem``."""
-        state = sfn.CustomState(scope, state_id, state_json={
+        so no request overwrites another's record (``own_execution_may_replace``: unless this very
+        execution wrote it, as a scheduled send does before its wait). The caller grants
+        ``dynamodb:PutItem``."""
+        arguments: dict[str, object] = {
+            "TableName": self.table.table_name,
+            "Item": item,
+            "ConditionExpression": "attribute_not_exists(#id)",
+            "ExpressionAttributeNames": {"#id": PARTITION_KEY},
+        }
+        if own_execution_may_replace:
+            arguments["ConditionExpression"] = "attribute_not_exists(#id) OR executionArn = :me"
+            arguments["ExpressionAttributeValues"] = {":me": {"S": "{% $states.context.Execution.Id %}"}}
+        state_json: dict[str, object] = {
             "Type": "Task",
             "Resource": f"arn:{cdk.Aws.PARTITION}:states:::dynamodb:putItem",
+            "Arguments": arguments,
+            "TimeoutSeconds": int(timeout.to_seconds()),
+        }
+        if output is not None:
+            state_json["Output"] = output
+        state = sfn.CustomState(scope, state_id, state_json=state_json)
+        DELIVERY_LOG_RETRY.apply(state, transient_errors=DELIVERY_LOG_TRANSIENT_ERRORS)
+        return state
+
+    def _start_scheduled_send(self, scope: Construct, state_id: str, *, timeout: cdk.Duration) -> sfn.CustomState:
+        """At a scheduled request's send time: marks this execution's record ``PROCESSING``; fails
+        with ``DynamoDB.ConditionalCheckFailedException`` when it was cancelled meanwhile. Passes
+        its input on. The caller grants ``dynamodb:UpdateItem``."""
+        state = sfn.CustomState(scope, state_id, state_json={
+            "Type": "Task",
+            "Resource": f"arn:{cdk.Aws.PARTITION}:states:::dynamodb:updateItem",
             "Arguments": {
                 "TableName": self.table.table_name,
-                "Item": item,
-                "ConditionExpression": "attribute_not_exists(#id)",
-                "ExpressionAttributeNames": {"#id": PARTITION_KEY},
+                "Key": {PARTITION_KEY: {"S": "{% $request.notificationId %}"}},
+                "UpdateExpression": "SET #s = :processing",
+                "ConditionExpression": "executionArn = :me AND #s <> :cancelled",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": {
+                    ":me": {"S": "{% $states.context.Execution.Id %}"},
+                    ":processing": {"S": "PROCESSING"},
+                    ":cancelled": {"S": CANCELLED},
+                },
+                "ReturnValues": "ALL_NEW",
             },
+            # The claim that follows replaces the record: it keeps what duplicates wrote meanwhile.
+            "Output": "{% $merge([$states.input, {\"" + SCHEDULED_RECORD_FIELD + "\": $states.result.Attributes}]) %}",
             "TimeoutSeconds": int(timeout.to_seconds()),
         })
         DELIVERY_LOG_RETRY.apply(state, transient_errors=DELIVERY_LOG_TRANSIENT_ERRORS)

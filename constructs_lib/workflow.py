@@ -36,6 +36,8 @@ _NAME = "NotificationWorkflow"
 DEFAULT_TIMEOUT = cdk.Duration.minutes(5)
 DEFAULT_TASK_TIMEOUT = cdk.Duration.seconds(30)
 DEFAULT_RECORD_RETENTION = cdk.Duration.days(90)
+#: A Standard execution lasts at most a year: the wait for a send time plus ``timeout``.
+STANDARD_EXECUTION_LIMIT = cdk.Duration.days(365)
 KMS_DATA_KEY_REUSE = cdk.Duration.minutes(5)
 #: Error of a failed execution where no channel delivered.
 DELIVERY_FAILED = "DeliveryFailed"
@@ -94,6 +96,11 @@ class NotificationWorkflow(Construct):
     :param sms_fallback_to_email: when an SMS request carries an ``email`` and the SMS cannot be
         delivered (a permanent error, or transient ones past the retries), send the message by email
         instead and record it as a fallback. Default: ``False``.
+    :param max_send_delay: turns scheduled sends on: a request may carry ``sendAt`` (ISO 8601 with
+        an offset) or ``delaySeconds``, up to this far ahead; the execution waits in a Wait state
+        (its record ``SCHEDULED``, cancellable by setting it ``CANCELLED``), and the state
+        machine's timeout becomes ``timeout`` plus this. STANDARD only; at most a year minus
+        ``timeout``. Default: ``None`` (off).
     """
 
     def __init__(
@@ -125,6 +132,7 @@ class NotificationWorkflow(Construct):
         store_message: bool = False,
         sms_fallback_to_email: bool = False,
         record_retention: cdk.Duration = DEFAULT_RECORD_RETENTION,
+        max_send_delay: cdk.Duration | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._sms_retry = sms_retry or default_sms_retry()
@@ -145,6 +153,9 @@ class NotificationWorkflow(Construct):
         require_duration_between(_NAME, "record_retention", record_retention, cdk.Duration.days(1),
                                  cdk.Duration.days(3650))
         self._record_retention = record_retention
+        self._check_max_send_delay(max_send_delay, workflow_type, timeout)
+        #: How far ahead a request may schedule its send (``None``: scheduled sends are off).
+        self.max_send_delay = max_send_delay
         self._sender = sender
         self._default_subject = default_subject
         self._configuration_set_name = configuration_set_name
@@ -205,7 +216,7 @@ class NotificationWorkflow(Construct):
             definition_body=sfn.DefinitionBody.from_chainable(self._definition()),
             query_language=sfn.QueryLanguage.JSONATA,
             state_machine_type=workflow_type,
-            timeout=timeout,
+            timeout=timeout.plus(max_send_delay) if max_send_delay else timeout,
             tracing_enabled=tracing_enabled,
             logs=sfn.LogOptions(
                 destination=self.log_group,
@@ -242,7 +253,10 @@ class NotificationWorkflow(Construct):
         )
         self._record_failed = self._record_outcome("RecordFailed", failed=True).next(self._delivery_failed)
         contract_rules = contract.rules(self._senders, self._configuration_sets)
-        route = contract.route(contract_rules, sms_may_carry_email=self._sms_fallback)
+        scheduling = self.max_send_delay is not None
+        if self.max_send_delay is not None:
+            contract_rules += contract.schedule_rules(int(self.max_send_delay.to_seconds()))
+        route = contract.route(contract_rules, sms_may_carry_email=self._sms_fallback, scheduling=scheduling)
         validate = sfn.Choice.jsonata(
             self, "ValidateRequest",
             # The top-level Assign applies whichever rule matches.
@@ -250,11 +264,14 @@ class NotificationWorkflow(Construct):
                 contract_rules, sender=self._sender, default_subject=self._default_subject,
                 configuration_set=self._configuration_set_name, sms_may_carry_email=self._sms_fallback,
                 plain_recipients=self._store_plain_recipients,
-                retention_seconds=int(self._record_retention.to_seconds()),
+                retention_seconds=int(self._record_retention.to_seconds()), scheduling=scheduling,
             )},
         )
         # Each rule's comment names it (in the console and in the README's diagram).
         validate.when(sfn.Condition.jsonata(route.reject), self._reject(), comment="no channel can be carried")
+        if route.scheduled is not None:
+            validate.when(sfn.Condition.jsonata(route.scheduled), self._wait_for_send_time(validate),
+                          comment="send time ahead")
         validate.when(sfn.Condition.jsonata(route.email_only), self._email_path(), comment="email only")
         validate.when(sfn.Condition.jsonata(route.sms_only), self._sms_path(), comment="sms only")
         validate.otherwise(self._both_path())
@@ -264,10 +281,46 @@ class NotificationWorkflow(Construct):
         """Creates the request's record before anything is sent: the conditional write is the
         idempotency guard, so a second request with the same notificationId sends nothing."""
         state = self.delivery_log._create_record(self, state_id, item="{% $request.record %}",
-                                                timeout=self._task_timeout)
+                                                timeout=self._task_timeout,
+                                                own_execution_may_replace=self.max_send_delay is not None)
         state.add_catch(self._duplicate, errors=[CONDITIONAL_CHECK_FAILED])
         state.add_catch(self._log_unavailable)
         return state
+
+    def _wait_for_send_time(self, validate: sfn.Choice) -> sfn.IChainable:
+        """Records the request ``SCHEDULED`` (the id is taken from then on), waits until its send
+        time, then routes it again through ``validate``, unless it was cancelled meanwhile."""
+        record = self.delivery_log._create_record(self, "ScheduleSend", item="{% $request.record %}",
+                                                 timeout=self._task_timeout, own_execution_may_replace=True,
+                                                 output="{% $states.input %}")
+        record.add_catch(self._duplicate, errors=[CONDITIONAL_CHECK_FAILED])
+        record.add_catch(self._log_unavailable)
+        # Whole seconds, rounded up: nothing goes out before its time.
+        wait = sfn.Wait.jsonata(self, "WaitUntilSendAt", time=sfn.WaitTime.timestamp(
+            '{% $substringBefore($fromMillis($ceil($toMillis($request.sendAt) / 1000) * 1000), ".") & "Z" %}'))
+        start = self.delivery_log._start_scheduled_send(self, "StartScheduledSend", timeout=self._task_timeout)
+        start.add_catch(sfn.Succeed.jsonata(self, "Cancelled", comment="Cancelled before its send time."),
+                        errors=[CONDITIONAL_CHECK_FAILED])
+        start.add_catch(self._log_unavailable)
+        return record.next(wait).next(start).next(validate)
+
+    @staticmethod
+    def _check_max_send_delay(max_send_delay: cdk.Duration | None, workflow_type: sfn.StateMachineType,
+                              timeout: cdk.Duration) -> None:
+        if max_send_delay is None:
+            return
+        if workflow_type != sfn.StateMachineType.STANDARD:
+            raise PropError(_NAME, "max_send_delay", max_send_delay.to_human_string(),
+                            "Scheduled sends wait in the execution, and an Express one lasts at most 5 minutes: "
+                            "use workflow_type=STANDARD, or leave max_send_delay unset.")
+        require_duration_between(_NAME, "max_send_delay", max_send_delay, cdk.Duration.minutes(1),
+                                 STANDARD_EXECUTION_LIMIT)
+        if not max_send_delay.is_unresolved() and not timeout.is_unresolved() and \
+                max_send_delay.to_seconds() + timeout.to_seconds() > STANDARD_EXECUTION_LIMIT.to_seconds():
+            raise PropError(_NAME, "max_send_delay", max_send_delay.to_human_string(),
+                            f"The wait plus timeout ({timeout.to_human_string()}) must fit in a Standard execution's "
+                            f"year: use at most {int(STANDARD_EXECUTION_LIMIT.to_seconds() - timeout.to_seconds())} "
+                            "seconds.")
 
     @property
     def _duplicate(self) -> sfn.IChainable:

@@ -9,12 +9,14 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import os
 import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, cast
 from unittest import mock
 
@@ -273,6 +275,26 @@ def reuse_parsed_definitions() -> Iterator[None]:
             return parsed[definition]
 
     with mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(parse)):
+        yield
+
+
+@contextmanager
+def wait_until_timestamps() -> Iterator[None]:
+    """moto's Wait ``Timestamp`` compares the (UTC) time with the machine's local clock and drops
+    fractions of a second twice, so a wait ends up to two seconds (or the UTC offset) early. AWS
+    waits until the time: wait whole seconds, rounded up, by the UTC clock."""
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
+
+    def wait_seconds(self: Timestamp, env: Any) -> int:
+        self.string.eval(env=env)
+        text = env.stack.pop()
+        if self._from_timestamp_string(text) is None:
+            raise FailureEventException(self._create_failure_event(env, text))
+        until = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return max(0, math.ceil((until - datetime.now(UTC)).total_seconds()))
+
+    with mock.patch.object(Timestamp, "_get_wait_seconds", wait_seconds):
         yield
 
 

@@ -51,6 +51,7 @@ from local_aws.bridges import (
     reuse_parsed_definitions,
     route_cfn_state_machines_to_executing_backend,
     seed_bootstrap_version,
+    wait_until_timestamps,
 )
 from local_aws.distributed_map import distributed_map_bridges
 from local_aws.jsonata import bind_jsonata_evaluator
@@ -513,6 +514,7 @@ def _bridges() -> Iterator[EmailRequestLog]:
         stack.enter_context(recompute_outputs_after_change_set())
         stack.enter_context(model_cloudwatch_alarms_in_cloudformation())
         stack.enter_context(reuse_parsed_definitions())
+        stack.enter_context(wait_until_timestamps())
         stack.enter_context(emit_execution_status_events())
         stack.enter_context(model_resource_policies_in_cloudformation())
         stack.enter_context(keep_state_machine_encryption())

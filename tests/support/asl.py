@@ -35,7 +35,8 @@ def resources_of_type(template: dict[str, Any], cfn_type: str) -> dict[str, dict
 
 
 # The context object the JSONata fields of a definition see in the tests (``$states.context``).
-TEST_CONTEXT = {"Execution": {"Name": "exec-name", "Id": "arn:aws:states:us-east-1:123456789012:execution:m:exec-name"},
+TEST_CONTEXT = {"Execution": {"Name": "exec-name", "Id": "arn:aws:states:us-east-1:123456789012:execution:m:exec-name",
+                              "StartTime": "2026-01-01T00:00:00.000Z"},
                 "State": {"EnteredTime": "2026-01-01T00:00:00.000Z"}}
 
 

@@ -47,3 +47,33 @@ def test_every_expression_of_the_workflow_agrees_with_the_reference(synthesized:
 
     assert len(sites) >= 30  # the check saw the workflow's expressions, not an empty definition
     assert mismatches == [], "\n".join(str(m) for m in mismatches[:10])
+
+
+SCHEDULES: list[Any] = [
+    {"delaySeconds": 30}, {"delaySeconds": 0}, {"delaySeconds": 1.5}, {"delaySeconds": "5"}, {"delaySeconds": -3},
+    {"sendAt": "2026-01-01T05:30:00+05:30"}, {"sendAt": "2026-01-01T00:00:40.5Z"}, {"sendAt": "2025-12-31T23:59:30Z"},
+    {"sendAt": "2028-02-29T09:00:00Z"}, {"sendAt": "2027-02-29T09:00:00Z"}, {"sendAt": "2026-04-31T09:00:00Z"},
+    {"sendAt": "2026-02-01T09:00:00"}, {"sendAt": "2026-02-01T09:00:00Z\n"}, {"sendAt": 1767225600},
+    {"sendAt": "2026-01-01T00:01:00Z", "delaySeconds": 5}, {"sendAt": "2027-06-01T00:00:00Z"},
+]
+
+
+def test_every_expression_of_a_scheduling_workflow_agrees_with_the_reference(tmp_path: Path) -> None:
+    """Scheduled sends add expressions of their own (time parsing, the window, the wait)."""
+    import aws_cdk as cdk
+
+    from constructs_lib import NotificationWorkflow
+
+    app = cdk.App(outdir=str(tmp_path), analytics_reporting=False)
+    stack = cdk.Stack(app, "Scheduling")
+    NotificationWorkflow(stack, "Workflow", sender="n@example.com", email_identities=["example.com"],
+                         max_send_delay=cdk.Duration.days(30))
+    asl = definition(app.synth().get_stack_by_name("Scheduling").template, DEPLOYED_VALUES)
+    base = {"notificationId": "n-1", "channel": "sms", "message": "hi", "phoneNumber": "+15555550100"}
+    inputs = [{**base, **schedule} for schedule in SCHEDULES]
+    inputs.append({**base, "delaySeconds": 30, "scheduledRecord": {"duplicateCount": {"N": "2"}, "status": {"S": "X"}}})
+
+    mismatches = conformance.check(asl, inputs, results=RESULTS, variables=OUTCOMES)
+
+    assert any("WaitUntilSendAt" in str(site) for site in conformance.expressions(asl))
+    assert mismatches == [], "\n".join(str(m) for m in mismatches[:10])

@@ -39,6 +39,10 @@ def _build(**overrides: Any) -> NotificationWorkflow:
         ({"timeout": cdk.Duration.minutes(10), "workflow_type": sfn.StateMachineType.EXPRESS}, "timeout",
          "between 10 seconds and 5 minutes"),
         ({"task_timeout": cdk.Duration.minutes(5)}, "task_timeout", "shorter than timeout"),
+        ({"max_send_delay": cdk.Duration.days(1), "workflow_type": sfn.StateMachineType.EXPRESS}, "max_send_delay",
+         "use workflow_type=STANDARD"),
+        ({"max_send_delay": cdk.Duration.days(365)}, "max_send_delay", "use at most 31535700 seconds"),
+        ({"max_send_delay": cdk.Duration.seconds(59)}, "max_send_delay", "between 1 minute"),
         ({"sms_retry": RetryPolicy(cdk.Duration.seconds(2), 11, 2.0)}, "sms_retry.max_attempts", "0 to 10"),
         ({"email_retry": RetryPolicy(cdk.Duration.seconds(3), 2, 0.5)}, "email_retry.backoff_rate", "1.0 to 10.0"),
         ({"email_retry": RetryPolicy(cdk.Duration.seconds(30), 2, 2.0, cdk.Duration.seconds(5))},
@@ -103,3 +107,23 @@ def test_an_sms_topic_scopes_publish_to_that_topic(tmp_path: Any) -> None:
     [machine] = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
     body = json.dumps(machine["Properties"]["DefinitionString"])
     assert '\\"TopicArn\\":\\"' in body and "PhoneNumber.$" not in body
+
+
+def test_scheduled_sends_extend_the_timeout_by_the_longest_wait(tmp_path: Any) -> None:
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Scheduling")
+    NotificationWorkflow(stack, "Workflow", **GOOD, max_send_delay=cdk.Duration.days(30),
+                         timeout=cdk.Duration.minutes(10))
+    template = app.synth().get_stack_by_name("Scheduling").template
+    [machine] = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    definition = json.dumps(machine["Properties"]["DefinitionString"])
+    assert '\\"TimeoutSeconds\\":2592600' in definition  # 30 days + 10 minutes
+    assert "WaitUntilSendAt" in definition and "StartScheduledSend" in definition
+
+
+def test_without_scheduled_sends_the_definition_has_no_wait() -> None:
+    workflow = _build()
+    assert workflow.max_send_delay is None
+    template = cdk.assertions.Template.from_stack(cdk.Stack.of(workflow))
+    [machine] = template.find_resources("AWS::StepFunctions::StateMachine").values()
+    assert "WaitUntilSendAt" not in json.dumps(machine)

@@ -13,44 +13,74 @@ What a pass does, per pipe, as the pipe's ``RoleArn`` under the access check (wh
 
 1. ``pipes.amazonaws.com`` assumes the role (its trust policy, ``aws:SourceArn`` = the pipe's ARN);
    ``sqs:GetQueueAttributes`` on the queue. A denial stops the pipe: nothing is received.
-2. Receives up to ``SourceParameters.SqsQueueParameters.BatchSize`` (default 10) messages
-   (``sqs:ReceiveMessage``, and ``kms:Decrypt`` via SQS when the queue has a customer-managed key),
-   again and again until the queue gives none or ``max_batches`` receives were made.
-   ``MaximumBatchingWindowInSeconds`` is accepted and ignored: a pass does not wait.
-3. Starts one execution per message (``states:StartExecution`` for ``FIRE_AND_FORGET``,
+2. Reads a batch of up to ``SourceParameters.SqsQueueParameters.BatchSize`` (default 10) messages
+   (``sqs:ReceiveMessage``, and ``kms:Decrypt`` via SQS when the queue has a customer-managed key;
+   a batch larger than 10 takes several receives), batch after batch until the queue gives none or
+   ``max_batches`` batches were read. ``MaximumBatchingWindowInSeconds`` is accepted and ignored: a
+   pass does not wait, a batch is whatever the queue holds up to the batch size.
+3. Starts ONE execution per batch (``states:StartExecution`` for ``FIRE_AND_FORGET``,
    ``states:StartSyncExecution`` for ``REQUEST_RESPONSE``, with ``kms:GenerateDataKey`` on the
    machine's key; the machine's own role must use its key as at any StartExecution). moto has no
    StartSyncExecution: REQUEST_RESPONSE starts the execution and waits for it to finish.
-4. Deletes the message (``sqs:DeleteMessage``) when the start succeeded, and for
-   REQUEST_RESPONSE only when the execution SUCCEEDED. Any other message stays in the queue: it
-   is received again by a later pass, and moto's SQS moves it to the queue's dead-letter queue
-   on the receive after ``maxReceiveCount`` receives, as SQS does.
+4. Deletes the batch's messages (``sqs:DeleteMessage``, as DeleteMessageBatch):
+   ``FIRE_AND_FORGET`` (Standard or Express): all of them once the execution started, whatever it
+   does next. ``REQUEST_RESPONSE`` (Express): all of them when the execution SUCCEEDED, none
+   otherwise; when its output is a partial-failure payload
+   ``{"batchItemFailures": [{"itemIdentifier": "<messageId>"}, ...]}`` all but those. A message not
+   deleted stays in the queue: it is received again by a later pass, and moto's SQS moves it to
+   the queue's dead-letter queue on the receive after ``maxReceiveCount`` receives, as SQS does.
 
-The execution input: the message body parsed as JSON (a body that is not JSON is passed as a JSON
-string); an ``InputTemplate`` of exactly ``<$.body>`` gives the same. Other templates are refused.
-AWS differs here: a Step Functions target gets one execution per *batch*, whose input is a JSON
-array of the SQS records (``messageId``, ``receiptHandle``, ``body``, ``attributes``, ...; with
-``<$.body>`` an array of bodies), even for a batch of one. This runner keeps one execution per
-message so that a machine written for one request runs unchanged; a machine deployed behind a real
-pipe must read ``$[0].body`` (or iterate the array).
+The execution input, as AWS gives a Step Functions target (it has no batch API): a JSON array with
+one element per record of the batch, even for a batch of one. Without ``InputTemplate`` an element
+is the SQS record::
+
+    {"messageId", "receiptHandle", "body" (the raw string), "attributes" (ApproximateReceiveCount,
+     SentTimestamp, SenderId, ApproximateFirstReceiveTimestamp, and for FIFO SequenceNumber,
+     MessageGroupId, MessageDeduplicationId), "messageAttributes" ({name: {"stringValue" or
+     "binaryValue" (base64), "stringListValues": [], "binaryListValues": [], "dataType"}}),
+     "md5OfBody", "eventSource": "aws:sqs", "eventSourceARN", "awsRegion"}
+
+With an ``InputTemplate`` an element is the template applied to that record (AWS applies input
+transformers to each record, not to the array). A JSON ``body`` is parsed first (Pipes' implicit
+body parsing: ``<$.body>`` is the object, ``<$.body.field>`` reaches into it; a body that is not
+JSON stays a string). Emulated templates (``validate_pipe`` refuses others at deploy time):
+
+- exactly one placeholder ``<$.path>``: the value at the path, as JSON;
+- a JSON object (nested objects and arrays allowed) whose values are JSON literals, unquoted
+  placeholders ``<$.path>`` (the value as JSON) or quoted ones ``"<$.path>"`` (the value as a
+  string: a string as is, another value as its JSON text).
+
+A path is ``$`` followed by ``.name`` segments (letters, digits, ``_``, ``-``) and ``[n]`` array
+indices; a path that reaches nothing gives ``null``. Not emulated: static or dynamic strings
+(``"Hello, <$.body.name>"``), wildcards, reserved variables (``<aws.pipes.pipe-arn>``,
+``<aws.pipes.event.json>``, ...).
+
+Partial batch failures: only a ``REQUEST_RESPONSE`` execution that SUCCEEDED can report them (a
+FIRE_AND_FORGET start returns no output). Each ``itemIdentifier`` must be the ``messageId`` of a
+record of the batch; a payload with an entry that is not (missing, not a string, unknown) fails
+the whole batch, as Lambda's SQS event source mapping does (the Pipes docs do not say).
 
 Time is compressed: a message is received at most once per pass, and the visibility timeout of
 a message left in the queue has elapsed when the pass ends (it is visible to the next pass).
 
-Not emulated: enrichment, filters (``FilterCriteria``), partial batch failures
-(``batchItemFailures``), the pipe's own retry policy and dead-letter config (SQS redrive is what
-moves messages here), FIFO ordering guarantees beyond SQS's own, logging (``LogConfiguration``),
-the pipe's ``KmsKeyIdentifier``, other sources and targets (refused with ``UnsupportedPipe``).
+Not emulated: enrichment, filters (``FilterCriteria``), the batching window and the payload size
+limit (262,144 characters for a Step Functions target), the pipe's own retry policy and
+dead-letter config (SQS redrive is what moves messages here), FIFO ordering guarantees beyond
+SQS's own, logging (``LogConfiguration``), the pipe's ``KmsKeyIdentifier``, other sources and
+targets (refused with ``UnsupportedPipe``).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
@@ -66,11 +96,16 @@ if TYPE_CHECKING:
 _LOG = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 10
-BODY_TEMPLATE = "<$.body>"
 INVOCATION_TYPES = ("FIRE_AND_FORGET", "REQUEST_RESPONSE")
 #: A message is received at most once per pass: held invisible for the pass, released at its end.
 _HOLD_SECONDS = 43200
 _SYNC_TIMEOUT_SECONDS = 30.0
+#: SQS gives at most 10 messages per ReceiveMessage and deletes at most 10 per DeleteMessageBatch.
+_SQS_MAX_MESSAGES = 10
+#: The record attributes Pipes passes on (Lambda's SQS records carry the same).
+_RECORD_ATTRIBUTES = ("ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp",
+                      "AWSTraceHeader", "SequenceNumber", "MessageGroupId", "MessageDeduplicationId",
+                      "DeadLetterQueueSourceArn")
 
 
 class UnsupportedPipe(ValueError):
@@ -85,8 +120,11 @@ def validate_pipe(name: str, source: str, target: str, target_parameters: dict[s
         raise UnsupportedPipe(f"pipe {name}: target {target} is not a state machine; only Step Functions runs")
     parameters = target_parameters or {}
     template = parameters.get("InputTemplate")
-    if template is not None and template.strip() != BODY_TEMPLATE:
-        raise UnsupportedPipe(f"pipe {name}: InputTemplate {template!r}: only {BODY_TEMPLATE!r} is emulated")
+    if template is not None:
+        try:
+            InputTemplate.compile(template)
+        except ValueError as error:
+            raise UnsupportedPipe(f"pipe {name}: InputTemplate {template!r}: {error}") from None
     invocation = _invocation_type(parameters)
     if invocation not in INVOCATION_TYPES:
         raise UnsupportedPipe(f"pipe {name}: InvocationType {invocation!r} is not one of {INVOCATION_TYPES}")
@@ -102,13 +140,183 @@ def _batch_size(source_parameters: dict[str, Any] | None) -> int:
     return int(queue_parameters.get("BatchSize", DEFAULT_BATCH_SIZE))
 
 
-def execution_input(body: str) -> str:
-    """The execution input for a message body: the body when it is JSON, else the body as a JSON string."""
+# ---- records and input templates -----------------------------------------------------------------
+
+
+def sqs_record(message: dict[str, Any], *, source_arn: str, region: str) -> dict[str, Any]:
+    """The record Pipes makes of a message from ``ReceiveMessage`` (system and message attributes
+    requested with ``All``); ``body`` is the raw string."""
+    attributes = message.get("Attributes") or {}
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": {name: attributes[name] for name in _RECORD_ATTRIBUTES if name in attributes},
+        "messageAttributes": {name: _message_attribute(value)
+                              for name, value in (message.get("MessageAttributes") or {}).items()},
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": source_arn,
+        "awsRegion": region,
+    }
+
+
+def _message_attribute(value: dict[str, Any]) -> dict[str, Any]:
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode("ascii")
+
+    converted: dict[str, Any] = {}
+    if "StringValue" in value:
+        converted["stringValue"] = value["StringValue"]
+    if "BinaryValue" in value:
+        converted["binaryValue"] = b64(value["BinaryValue"])
+    converted["stringListValues"] = list(value.get("StringListValues") or [])
+    converted["binaryListValues"] = [b64(item) for item in value.get("BinaryListValues") or []]
+    converted["dataType"] = value["DataType"]
+    return converted
+
+
+def _with_parsed_body(record: dict[str, Any]) -> dict[str, Any]:
+    """Pipes' implicit body parsing: a JSON body is seen as its value by input templates."""
     try:
-        json.loads(body)
+        body = json.loads(record["body"])
     except ValueError:
-        return json.dumps(body)
-    return body
+        return record
+    return {**record, "body": body}
+
+
+_PATH_TEXT = r"\$(?:\.[A-Za-z0-9_-]+|\[\d+\])*"
+_PLACEHOLDER = re.compile(rf"<({_PATH_TEXT})>")
+_STEP = re.compile(r"\.([A-Za-z0-9_-]+)|\[(\d+)\]")
+#: A JSON string token (quotes included) or a placeholder outside strings.
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|<[^<>]*>')
+_ANY_PLACEHOLDER = re.compile(r"<[^<>]*>")
+_SENTINEL = "\u0000pipes-placeholder:"
+
+
+@dataclass(frozen=True)
+class _Placeholder:
+    steps: tuple[str | int, ...]
+    as_text: bool  # quoted in the template: the value as a string
+
+    def render(self, record: dict[str, Any]) -> Any:
+        value: Any = record
+        for step in self.steps:
+            if isinstance(step, int):
+                value = value[step] if isinstance(value, list) and step < len(value) else None
+            else:
+                value = value.get(step) if isinstance(value, dict) else None
+            if value is None:
+                break
+        if not self.as_text:
+            return value
+        return value if isinstance(value, str) else json.dumps(value)
+
+
+def _placeholder(path: str, *, as_text: bool) -> _Placeholder:
+    steps: list[str | int] = []
+    for match in _STEP.finditer(path, 1):
+        steps.append(match.group(1) if match.group(1) is not None else int(match.group(2)))
+    return _Placeholder(tuple(steps), as_text)
+
+
+class InputTemplate:
+    """A compiled ``InputTemplate`` (see the module docstring for what is emulated)."""
+
+    def __init__(self, shape: Any) -> None:
+        self._shape = shape
+
+    @classmethod
+    def compile(cls, template: str) -> InputTemplate:
+        """Raises ValueError (the reason) for a template this runner does not emulate."""
+        text = template.strip()
+        whole = _PLACEHOLDER.fullmatch(text)
+        if whole is not None:
+            return cls(_placeholder(whole.group(1), as_text=False))
+        if not text.startswith("{"):
+            raise ValueError("only a single <$.path> placeholder or a JSON object of placeholders and "
+                             "JSON values is emulated")
+        placeholders: list[_Placeholder] = []
+
+        def replace(match: re.Match[str]) -> str:
+            token = match.group(0)
+            if token.startswith('"'):
+                quoted = _PLACEHOLDER.fullmatch(token[1:-1])
+                if quoted is not None:
+                    placeholders.append(_placeholder(quoted.group(1), as_text=True))
+                elif _ANY_PLACEHOLDER.search(token):
+                    raise ValueError(f"the string {token} mixes text and placeholders (or names a reserved "
+                                     "variable); only whole \"<$.path>\" strings are emulated")
+                else:
+                    return token
+            else:
+                bare = _PLACEHOLDER.fullmatch(token)
+                if bare is None:
+                    raise ValueError(f"placeholder {token}: only <$.path> with .name segments and [n] indices "
+                                     "is emulated (no reserved variables, no wildcards)")
+                placeholders.append(_placeholder(bare.group(1), as_text=False))
+            return json.dumps(f"{_SENTINEL}{len(placeholders) - 1}")
+
+        try:
+            parsed = json.loads(_TOKEN.sub(replace, text))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"not a JSON object once its placeholders are filled in ({error})") from None
+        if not isinstance(parsed, dict):
+            raise ValueError("not a JSON object")
+
+        def shape(value: Any) -> Any:
+            if isinstance(value, str) and value.startswith(_SENTINEL):
+                return placeholders[int(value[len(_SENTINEL):])]
+            if isinstance(value, dict):
+                if any(key.startswith(_SENTINEL) for key in value):
+                    raise ValueError("a placeholder as a key is not emulated")
+                return {key: shape(item) for key, item in value.items()}
+            if isinstance(value, list):
+                return [shape(item) for item in value]
+            return value
+
+        return cls(shape(parsed))
+
+    def render(self, record: dict[str, Any]) -> Any:
+        """The template applied to one record (its body parsed when it is JSON)."""
+        view = _with_parsed_body(record)
+
+        def fill(value: Any) -> Any:
+            if isinstance(value, _Placeholder):
+                return value.render(view)
+            if isinstance(value, dict):
+                return {key: fill(item) for key, item in value.items()}
+            if isinstance(value, list):
+                return [fill(item) for item in value]
+            return value
+
+        return fill(self._shape)
+
+
+def batch_input(records: list[dict[str, Any]], template: InputTemplate | None) -> str:
+    """The execution input for a batch: a JSON array of its records, or of the template applied to each."""
+    return json.dumps([record if template is None else template.render(record) for record in records])
+
+
+def batch_item_failures(output: str | None, message_ids: set[str]) -> set[str] | None:
+    """The message ids a target's output reports as failed (``batchItemFailures``); an empty set when
+    it reports none; None when the report is malformed (the whole batch failed)."""
+    try:
+        value = json.loads(output) if output is not None else None
+    except ValueError:
+        return set()
+    if not isinstance(value, dict) or value.get("batchItemFailures") is None:
+        return set()
+    entries = value["batchItemFailures"]
+    if not isinstance(entries, list):
+        return None
+    failed: set[str] = set()
+    for entry in entries:
+        identifier = entry.get("itemIdentifier") if isinstance(entry, dict) else None
+        if not isinstance(identifier, str) or identifier not in message_ids:
+            return None
+        failed.add(identifier)
+    return failed
 
 
 # ---- CloudFormation ------------------------------------------------------------------------------
@@ -213,9 +421,10 @@ def model_pipes_in_cloudformation() -> Iterator[None]:
 
 
 def run_pipes(aws: LocalAws, *, max_batches: int | None = None) -> int:
-    """One pass of every RUNNING pipe (see the module docstring); ``max_batches`` caps the receives
-    per pipe (None: until the queue gives nothing). Returns the messages delivered: executions
-    started (FIRE_AND_FORGET) or succeeded (REQUEST_RESPONSE)."""
+    """One pass of every RUNNING pipe (see the module docstring); ``max_batches`` caps the batches
+    (executions) per pipe (None: until the queue gives nothing). Returns the messages delivered:
+    those of batches whose execution started (FIRE_AND_FORGET) or succeeded (REQUEST_RESPONSE),
+    less the ones reported in ``batchItemFailures``."""
     from moto.pipes.models import pipes_backends
 
     backend = pipes_backends[aws.account_id][aws.region]
@@ -239,6 +448,8 @@ class _PipeRun:
         self.queue_url: str = self.sqs.get_queue_url(QueueName=queue_name, QueueOwnerAWSAccountId=account)["QueueUrl"]
         self.machine_arn: str = pipe.target
         self.invocation = _invocation_type(pipe.target_parameters)
+        template = (pipe.target_parameters or {}).get("InputTemplate")
+        self.template = InputTemplate.compile(template) if template is not None else None
 
     def denied(self, iam_prefix: str, operation: str, params: dict[str, Any]) -> bool:
         """True (and logged, and in the report) when the pipe's role may not make this call."""
@@ -267,56 +478,89 @@ class _PipeRun:
         batches = 0
         try:
             while max_batches is None or batches < max_batches:
-                if self.denied("sqs", "ReceiveMessage", {"QueueUrl": self.queue_url}):
-                    break
-                messages = self.sqs.receive_message(
-                    QueueUrl=self.queue_url, MaxNumberOfMessages=batch_size, VisibilityTimeout=_HOLD_SECONDS,
-                ).get("Messages", [])
+                messages = self.read_batch(batch_size)
                 if not messages:
                     break
                 batches += 1
-                for message in messages:
-                    if not self.deliver(message["Body"]):
-                        left.append(message["ReceiptHandle"])
-                        continue
-                    delivered += 1
-                    if self.denied("sqs", "DeleteMessage", {"QueueUrl": self.queue_url}):
-                        left.append(message["ReceiptHandle"])
-                        continue
-                    self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                failed = self.deliver(messages)
+                done = [m for m in messages if m["MessageId"] not in failed]
+                left.extend(m["ReceiptHandle"] for m in messages if m["MessageId"] in failed)
+                delivered += len(done)
+                left.extend(self.delete(done))
         finally:
             for receipt in left:  # their visibility timeout has elapsed by the next pass
                 self.sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=receipt,
                                                    VisibilityTimeout=0)
         return delivered
 
-    def deliver(self, body: str) -> bool:
-        """Starts the target for one message; True when the message may be deleted."""
+    def read_batch(self, batch_size: int) -> list[dict[str, Any]]:
+        """Up to ``batch_size`` messages, received 10 at most at a time, until a receive gives fewer
+        than it asked for (the queue has no more for now)."""
+        batch: list[dict[str, Any]] = []
+        while len(batch) < batch_size:
+            if self.denied("sqs", "ReceiveMessage", {"QueueUrl": self.queue_url}):
+                break
+            wanted = min(_SQS_MAX_MESSAGES, batch_size - len(batch))
+            messages = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=wanted, VisibilityTimeout=_HOLD_SECONDS,
+                MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            batch.extend(messages)
+            if len(messages) < wanted:
+                break
+        return batch
+
+    def deliver(self, messages: list[dict[str, Any]]) -> set[str]:
+        """Starts the target for one batch; returns the ids of the messages that stay in the queue."""
+        every = {m["MessageId"] for m in messages}
         sync = self.invocation == "REQUEST_RESPONSE"
         operation = "StartSyncExecution" if sync else "StartExecution"
         if self.denied("states", operation, {"stateMachineArn": self.machine_arn}):
-            return False
+            return every
+        records = [sqs_record(m, source_arn=self.pipe.source, region=self.region) for m in messages]
         try:
             execution_arn: str = self.sfn.start_execution(
-                stateMachineArn=self.machine_arn, name=str(uuid.uuid4()), input=execution_input(body),
+                stateMachineArn=self.machine_arn, name=str(uuid.uuid4()), input=batch_input(records, self.template),
             )["executionArn"]
         except ClientError as error:
             _LOG.warning("%s: %s failed: %s", self.caller, operation, error)
-            return False
+            return every
         if not sync:
-            return True
-        status = self._wait(execution_arn)
-        if status != "SUCCEEDED":
-            _LOG.warning("%s: execution %s ended %s; the message stays in the queue", self.caller,
-                         execution_arn, status)
-        return status == "SUCCEEDED"
+            return set()
+        described = self._wait(execution_arn)
+        if described["status"] != "SUCCEEDED":
+            _LOG.warning("%s: execution %s ended %s; its %d messages stay in the queue", self.caller,
+                         execution_arn, described["status"], len(messages))
+            return every
+        failed = batch_item_failures(described.get("output"), every)
+        if failed is None:
+            _LOG.warning("%s: execution %s returned malformed batchItemFailures; its %d messages stay in the "
+                         "queue", self.caller, execution_arn, len(messages))
+            return every
+        return failed
 
-    def _wait(self, execution_arn: str) -> str:
+    def delete(self, messages: list[dict[str, Any]]) -> list[str]:
+        """Deletes delivered messages; returns the receipt handles of those not deleted."""
+        if not messages:
+            return []
+        if self.denied("sqs", "DeleteMessageBatch", {"QueueUrl": self.queue_url}):
+            return [m["ReceiptHandle"] for m in messages]
+        kept: list[str] = []
+        for start in range(0, len(messages), _SQS_MAX_MESSAGES):
+            chunk = messages[start:start + _SQS_MAX_MESSAGES]
+            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)]
+            response = self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            for failure in response.get("Failed", []):
+                _LOG.warning("%s: DeleteMessageBatch failed for a message: %s", self.caller, failure)
+                kept.append(chunk[int(failure["Id"])]["ReceiptHandle"])
+        return kept
+
+    def _wait(self, execution_arn: str) -> dict[str, Any]:
         deadline = time.monotonic() + _SYNC_TIMEOUT_SECONDS
         delay = 0.005
         while True:
-            status: str = self.sfn.describe_execution(executionArn=execution_arn)["status"]
-            if status != "RUNNING" or time.monotonic() > deadline:
-                return status
+            described: dict[str, Any] = self.sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING" or time.monotonic() > deadline:
+                return described
             time.sleep(delay)
             delay = min(delay * 2, 0.05)

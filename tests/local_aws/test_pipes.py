@@ -1,9 +1,12 @@
 """EventBridge Pipes (``local_aws.pipes``): an SQS -> Step Functions pipe deployed from a template,
-run by ``LocalAws.run_pipes`` as the pipe's role."""
+run by ``LocalAws.run_pipes`` as the pipe's role: one execution per batch, whose input is a JSON
+array of the batch's records (or of the input template applied to each record)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,14 +16,26 @@ from local_aws import LocalAws, StackDeployError
 from local_aws.pipes import UnsupportedPipe
 
 REGION = "us-east-1"
-# Fails (error Boom) when the input has "fail"; else passes its input through.
+# The input is the batch (an array): fails (error Boom) when an element has "fail"; else passes it through.
 MACHINE_ASL = {
-    "StartAt": "Check",
+    "StartAt": "EachRecord",
     "States": {
-        "Check": {"Type": "Choice", "Choices": [{"Variable": "$.fail", "IsPresent": True, "Next": "Boom"}],
-                  "Default": "Done"},
-        "Boom": {"Type": "Fail", "Error": "Boom"},
-        "Done": {"Type": "Pass", "End": True},
+        "EachRecord": {"Type": "Map", "ItemsPath": "$", "End": True, "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "Check", "States": {
+                "Check": {"Type": "Choice", "Choices": [{"Variable": "$.fail", "IsPresent": True, "Next": "Boom"}],
+                          "Default": "Done"},
+                "Boom": {"Type": "Fail", "Error": "Boom"},
+                "Done": {"Type": "Pass", "End": True},
+            }}},
+    },
+}
+# Reports the batch's second record as failed: {"batchItemFailures": [{"itemIdentifier": <its messageId>}]}.
+SECOND_FAILS_ASL = {
+    "StartAt": "Pick",
+    "States": {
+        "Pick": {"Type": "Pass", "InputPath": "$[1]", "Parameters": {"itemIdentifier.$": "$.messageId"},
+                 "Next": "Report"},
+        "Report": {"Type": "Pass", "Parameters": {"batchItemFailures.$": "States.Array($)"}, "End": True},
     },
 }
 PIPE_ROLE_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
@@ -32,10 +47,16 @@ def trust(service: str) -> dict[str, Any]:
         {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}
 
 
+def returning(output: dict[str, Any]) -> dict[str, Any]:
+    """A machine whose output is ``output``."""
+    return {"StartAt": "Out", "States": {"Out": {"Type": "Pass", "Result": output, "End": True}}}
+
+
 def pipe_template(*, invocation: str = "FIRE_AND_FORGET", machine_type: str = "STANDARD", batch_size: int = 10,
                   actions: tuple[str, ...] = PIPE_ROLE_ACTIONS, trusted: str = "pipes.amazonaws.com",
                   max_receive_count: int = 2, desired_state: str = "RUNNING", input_template: str | None = None,
-                  queue_key: bool = False, extra_statements: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
+                  queue_key: bool = False, extra_statements: tuple[dict[str, Any], ...] = (),
+                  machine_asl: dict[str, Any] = MACHINE_ASL) -> dict[str, Any]:
     """Queue (with a DLQ), state machine, pipe role allowed ``actions`` on them, and the pipe."""
     sqs_actions = [a for a in actions if a.startswith("sqs:")]
     states_actions = [a for a in actions if a.startswith("states:")]
@@ -56,7 +77,7 @@ def pipe_template(*, invocation: str = "FIRE_AND_FORGET", machine_type: str = "S
                         "Properties": {"AssumeRolePolicyDocument": trust("states.amazonaws.com")}},
         "Machine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
             "StateMachineType": machine_type, "RoleArn": {"Fn::GetAtt": ["MachineRole", "Arn"]},
-            "DefinitionString": json.dumps(MACHINE_ASL)}},
+            "DefinitionString": json.dumps(machine_asl)}},
         "PipeRole": {"Type": "AWS::IAM::Role", "Properties": {
             "AssumeRolePolicyDocument": trust(trusted),
             **({"Policies": [{"PolicyName": "pipe", "PolicyDocument": {
@@ -75,7 +96,8 @@ def pipe_template(*, invocation: str = "FIRE_AND_FORGET", machine_type: str = "S
         queue_properties["KmsMasterKeyId"] = {"Fn::GetAtt": ["QueueKey", "Arn"]}
     return {"Resources": resources, "Outputs": {
         "PipeName": {"Value": {"Ref": "Pipe"}}, "PipeArn": {"Value": {"Fn::GetAtt": ["Pipe", "Arn"]}},
-        "QueueUrl": {"Value": {"Ref": "Queue"}}, "DeadLetterUrl": {"Value": {"Ref": "DeadLetters"}},
+        "QueueUrl": {"Value": {"Ref": "Queue"}}, "QueueArn": {"Value": {"Fn::GetAtt": ["Queue", "Arn"]}},
+        "DeadLetterUrl": {"Value": {"Ref": "DeadLetters"}},
         "MachineArn": {"Value": {"Ref": "Machine"}}, "PipeRoleArn": {"Value": {"Fn::GetAtt": ["PipeRole", "Arn"]}},
     }}
 
@@ -86,10 +108,14 @@ def aws() -> Iterator[LocalAws]:
         yield local
 
 
-def send(aws: LocalAws, queue_url: str, *bodies: Any) -> None:
-    for body in bodies:
-        aws.client("sqs").send_message(QueueUrl=queue_url, MessageBody=body if isinstance(body, str) else
-                                       json.dumps(body))
+def body_text(body: Any) -> str:
+    return body if isinstance(body, str) else json.dumps(body)
+
+
+def send(aws: LocalAws, queue_url: str, *bodies: Any) -> list[str]:
+    """Sends each body (JSON unless a string); returns the message ids."""
+    sqs = aws.client("sqs")
+    return [sqs.send_message(QueueUrl=queue_url, MessageBody=body_text(body))["MessageId"] for body in bodies]
 
 
 def in_queue(aws: LocalAws, queue_url: str) -> int:
@@ -99,7 +125,7 @@ def in_queue(aws: LocalAws, queue_url: str) -> int:
 
 
 def executions(aws: LocalAws, machine_arn: str) -> list[tuple[Any, str]]:
-    """(input, status) of every execution of the machine, inputs sorted by their JSON."""
+    """(input, status) of every execution of the machine, sorted by their JSON."""
     sfn = aws.client("stepfunctions")
     found = []
     for summary in sfn.list_executions(stateMachineArn=machine_arn)["executions"]:
@@ -108,72 +134,236 @@ def executions(aws: LocalAws, machine_arn: str) -> list[tuple[Any, str]]:
     return sorted(found, key=lambda item: json.dumps(item, sort_keys=True))
 
 
+def settled_executions(aws: LocalAws, machine_arn: str, timeout: float = 20.0) -> list[tuple[Any, str]]:
+    """``executions`` once none is RUNNING (a FIRE_AND_FORGET start does not wait for its execution)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = executions(aws, machine_arn)
+        if all(status != "RUNNING" for _, status in found) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def by_json(values: list[Any]) -> list[Any]:
+    return sorted(values, key=lambda value: json.dumps(value, sort_keys=True))
+
+
 def denied_actions(aws: LocalAws) -> list[tuple[str, str]]:
     assert aws.access is not None
     return [(d.request.principal, d.request.action) for d in aws.access.denials]
 
 
-# ---- delivery ------------------------------------------------------------------------------------
+# ---- batches -------------------------------------------------------------------------------------
 
 
-def test_fire_and_forget_starts_one_execution_per_message_with_its_body_and_deletes_it(aws: LocalAws) -> None:
-    out = aws.deploy_template("pipe-ff", pipe_template()).outputs
-    send(aws, out["QueueUrl"], {"n": 1}, {"n": 2}, {"n": 3, "fail": True})
+def test_a_batch_of_one_is_a_one_element_array_of_the_sqs_record(aws: LocalAws) -> None:
+    out = aws.deploy_template("pipe-one", pipe_template(batch_size=1)).outputs
+    sqs = aws.client("sqs")
+    body = json.dumps({"n": 1})
+    message_id = sqs.send_message(QueueUrl=out["QueueUrl"], MessageBody=body, MessageAttributes={
+        "kind": {"DataType": "String", "StringValue": "order"},
+        "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01"}})["MessageId"]
+    [other_id] = send(aws, out["QueueUrl"], "not json")
 
-    assert aws.run_pipes() == 3
-    assert [i for i, _ in executions(aws, out["MachineArn"])] == [{"fail": True, "n": 3}, {"n": 1}, {"n": 2}]
-    # FIRE_AND_FORGET: the start is the delivery, so the message of a failing execution is deleted too
+    assert aws.run_pipes() == 2
+    runs = executions(aws, out["MachineArn"])
+    assert [len(batch) for batch, _ in runs] == [1, 1], "one execution per batch of one, each an array"
+    records = {batch[0]["messageId"]: batch[0] for batch, _ in runs}
+    assert set(records) == {message_id, other_id}
+    record = records[message_id]
+    assert set(record) == {"messageId", "receiptHandle", "body", "attributes", "messageAttributes", "md5OfBody",
+                           "eventSource", "eventSourceARN", "awsRegion"}
+    assert record["body"] == body, "without a template the body is the raw string"
+    assert records[other_id]["body"] == "not json"
+    assert isinstance(record["receiptHandle"], str) and record["receiptHandle"]
+    assert record["md5OfBody"] == hashlib.md5(body.encode()).hexdigest()  # noqa: S324 - SQS's checksum
+    assert (record["eventSource"], record["eventSourceARN"], record["awsRegion"]) == (
+        "aws:sqs", out["QueueArn"], REGION)
+    assert record["attributes"]["ApproximateReceiveCount"] == "1"
+    assert {"SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp"} <= set(record["attributes"])
+    assert record["messageAttributes"] == {
+        "kind": {"stringValue": "order", "stringListValues": [], "binaryListValues": [], "dataType": "String"},
+        "blob": {"binaryValue": "AAE=", "stringListValues": [], "binaryListValues": [], "dataType": "Binary"}}
+    assert records[other_id]["messageAttributes"] == {}
     assert in_queue(aws, out["QueueUrl"]) == 0
-    assert in_queue(aws, out["DeadLetterUrl"]) == 0
-    assert aws.run_pipes() == 0
     assert aws.access is not None and aws.access.denials == []
 
 
-def test_batch_size_bounds_each_receive_and_max_batches_the_receives(aws: LocalAws) -> None:
-    out = aws.deploy_template("pipe-batch", pipe_template(batch_size=2)).outputs
+def test_three_messages_with_batch_size_ten_are_one_execution_of_a_three_element_array(aws: LocalAws) -> None:
+    out = aws.deploy_template("pipe-three", pipe_template()).outputs
+    ids = send(aws, out["QueueUrl"], {"n": 0}, {"n": 1}, {"n": 2})
+
+    assert aws.run_pipes() == 3
+    [(batch, status)] = settled_executions(aws, out["MachineArn"])
+    assert status == "SUCCEEDED"
+    assert sorted(record["messageId"] for record in batch) == sorted(ids)
+    assert sorted(record["body"] for record in batch) == ['{"n": 0}', '{"n": 1}', '{"n": 2}']
+    assert in_queue(aws, out["QueueUrl"]) == 0
+    assert aws.run_pipes() == 0
+    assert len(executions(aws, out["MachineArn"])) == 1
+
+
+def test_fire_and_forget_deletes_the_whole_batch_even_when_its_execution_fails(aws: LocalAws) -> None:
+    out = aws.deploy_template("pipe-ff", pipe_template(input_template="<$.body>")).outputs
+    send(aws, out["QueueUrl"], {"n": 1}, {"n": 2, "fail": True})
+
+    assert aws.run_pipes() == 2
+    [(batch, status)] = settled_executions(aws, out["MachineArn"])
+    assert (by_json(batch), status) == ([{"fail": True, "n": 2}, {"n": 1}], "FAILED")
+    # FIRE_AND_FORGET: the start is the delivery
+    assert in_queue(aws, out["QueueUrl"]) == 0
+    assert in_queue(aws, out["DeadLetterUrl"]) == 0
+    assert aws.run_pipes() == 0
+
+
+def test_batch_size_bounds_each_batch_and_max_batches_the_batches(aws: LocalAws) -> None:
+    out = aws.deploy_template("pipe-batch", pipe_template(batch_size=2, input_template="<$.body>")).outputs
     send(aws, out["QueueUrl"], *({"n": n} for n in range(5)))
 
     assert aws.run_pipes(max_batches=1) == 2
     assert in_queue(aws, out["QueueUrl"]) == 3
+    assert [len(batch) for batch, _ in executions(aws, out["MachineArn"])] == [2]
     assert aws.run_pipes(max_batches=1) == 2
     assert aws.run_pipes() == 1
-    assert sorted(i["n"] for i, _ in executions(aws, out["MachineArn"])) == [0, 1, 2, 3, 4]
+    runs = executions(aws, out["MachineArn"])
+    assert sorted(len(batch) for batch, _ in runs) == [1, 2, 2]
+    assert sorted(item["n"] for batch, _ in runs for item in batch) == [0, 1, 2, 3, 4]
 
 
-def test_the_body_template_passes_the_body_and_a_body_that_is_not_json_becomes_a_string(aws: LocalAws) -> None:
+def test_a_batch_size_above_ten_fills_one_batch_from_several_receives(aws: LocalAws) -> None:
+    out = aws.deploy_template("pipe-big", pipe_template(batch_size=25, input_template="<$.body.n>")).outputs
+    send(aws, out["QueueUrl"], *({"n": n} for n in range(12)))
+
+    assert aws.run_pipes() == 12
+    [(batch, _)] = executions(aws, out["MachineArn"])
+    assert sorted(batch) == list(range(12))
+    assert in_queue(aws, out["QueueUrl"]) == 0
+
+
+# ---- input templates, applied to each record -----------------------------------------------------
+
+
+def test_the_body_template_gives_each_parsed_body_and_a_body_that_is_not_json_stays_a_string(
+    aws: LocalAws,
+) -> None:
     out = aws.deploy_template("pipe-body", pipe_template(input_template="<$.body>")).outputs
     send(aws, out["QueueUrl"], {"k": [1, 2]}, "plain text")
 
     assert aws.run_pipes() == 2
-    assert sorted(json.dumps(i) for i, _ in executions(aws, out["MachineArn"])) == ['"plain text"', '{"k": [1, 2]}']
+    [(batch, _)] = executions(aws, out["MachineArn"])
+    assert by_json(batch) == ["plain text", {"k": [1, 2]}]
 
 
-def test_another_input_template_is_refused_at_deploy(aws: LocalAws) -> None:
+def test_a_path_template_reaches_into_the_parsed_body(aws: LocalAws) -> None:
+    out = aws.deploy_template("pipe-path", pipe_template(input_template=" <$.body.order.lines[1]> ")).outputs
+    send(aws, out["QueueUrl"], {"order": {"lines": ["a", {"sku": "b"}]}}, {"order": {"lines": ["c", "d"]}},
+         {"other": 1})
+
+    assert aws.run_pipes() == 3
+    [(batch, _)] = executions(aws, out["MachineArn"])
+    assert by_json(batch) == ["d", None, {"sku": "b"}]
+
+
+def test_an_object_template_is_applied_to_each_record(aws: LocalAws) -> None:
+    template = ('{"request": <$.body>, "messageId": <$.messageId>, "sender": "<$.attributes.SenderId>",\n'
+                ' "count": "<$.body.count>", "meta": {"source": "pipe", "customer": <$.body.customer>}}')
+    out = aws.deploy_template("pipe-object", pipe_template(input_template=template)).outputs
+    first, second = {"customer": "c-1", "count": 2}, {"customer": "c-2", "count": 3}
+    ids = send(aws, out["QueueUrl"], first, second)
+
+    assert aws.run_pipes() == 2
+    [(batch, _)] = executions(aws, out["MachineArn"])
+    requests = {element["messageId"]: element["request"] for element in batch}
+    assert requests == dict(zip(ids, [first, second], strict=True))
+    assert {element["messageId"]: (element["count"], element["meta"]) for element in batch} == {
+        ids[0]: ("2", {"source": "pipe", "customer": "c-1"}), ids[1]: ("3", {"source": "pipe", "customer": "c-2"})}
+    assert all(isinstance(element["sender"], str) and element["sender"] for element in batch)
+
+
+@pytest.mark.parametrize(("template", "reason"), [
+    ("Hello, <$.body.name>", "only a single <$.path> placeholder or a JSON object"),
+    ('{"greeting": "Hello, <$.body.name>"}', 'the string "Hello, <$.body.name>" mixes text and placeholders'),
+    ('{"pipe": <aws.pipes.pipe-name>}', "placeholder <aws.pipes.pipe-name>: only <$.path>"),
+    ('{"all": <$.body[*]>}', "placeholder <$.body[*]>: only <$.path>"),
+    ('{"order": <$.body>', "not a JSON object once its placeholders are filled in"),
+    ("[<$.body>]", "only a single <$.path> placeholder or a JSON object"),
+])
+def test_other_input_templates_are_refused_at_deploy(aws: LocalAws, template: str, reason: str) -> None:
     with pytest.raises(StackDeployError) as failed:
-        aws.deploy_template("pipe-template", pipe_template(input_template='{"order": <$.body>}'))
+        aws.deploy_template("pipe-template", pipe_template(input_template=template))
     assert isinstance(failed.value.__cause__, UnsupportedPipe)
-    assert "InputTemplate '{\"order\": <$.body>}': only '<$.body>' is emulated" in str(failed.value.__cause__)
+    assert f"InputTemplate {template!r}: {reason}" in str(failed.value.__cause__)
 
 
-def test_request_response_deletes_succeeded_messages_and_redrive_moves_a_failing_one_to_the_dlq(
+# ---- REQUEST_RESPONSE ----------------------------------------------------------------------------
+
+
+def test_request_response_keeps_the_whole_batch_when_its_execution_fails_and_redrive_moves_it_to_the_dlq(
     aws: LocalAws,
 ) -> None:
     out = aws.deploy_template("pipe-rr", pipe_template(invocation="REQUEST_RESPONSE", machine_type="EXPRESS",
-                                                       max_receive_count=2)).outputs
+                                                       max_receive_count=2, input_template="<$.body>")).outputs
     send(aws, out["QueueUrl"], {"n": 1}, {"n": 2, "fail": True})
 
-    assert aws.run_pipes() == 1  # n=2's execution FAILED: its message stays
-    assert in_queue(aws, out["QueueUrl"]) == 1
+    assert aws.run_pipes() == 0  # one execution for both; it FAILED: both stay, n=1 too
+    assert in_queue(aws, out["QueueUrl"]) == 2
     assert aws.run_pipes() == 0  # second receive, second failure
-    assert in_queue(aws, out["QueueUrl"]) == 1
+    assert in_queue(aws, out["QueueUrl"]) == 2
     assert in_queue(aws, out["DeadLetterUrl"]) == 0
-    assert aws.run_pipes() == 0  # the third receive finds maxReceiveCount reached: SQS moves it
+    assert aws.run_pipes() == 0  # the third receive finds maxReceiveCount reached: SQS moves both
     assert in_queue(aws, out["QueueUrl"]) == 0
-    [dead] = aws.client("sqs").receive_message(QueueUrl=out["DeadLetterUrl"])["Messages"]
-    assert json.loads(dead["Body"]) == {"n": 2, "fail": True}
-    # each delivery waited for its execution: all have ended, one success and two failures
-    assert executions(aws, out["MachineArn"]) == [
-        ({"fail": True, "n": 2}, "FAILED"), ({"fail": True, "n": 2}, "FAILED"), ({"n": 1}, "SUCCEEDED")]
+    dead = aws.client("sqs").receive_message(QueueUrl=out["DeadLetterUrl"], MaxNumberOfMessages=10)["Messages"]
+    assert by_json([json.loads(m["Body"]) for m in dead]) == [{"fail": True, "n": 2}, {"n": 1}]
+    # each delivery waited for its execution: both ended FAILED, each with the whole batch
+    runs = executions(aws, out["MachineArn"])
+    assert [(by_json(batch), status) for batch, status in runs] == [
+        ([{"fail": True, "n": 2}, {"n": 1}], "FAILED")] * 2
+
+    send(aws, out["QueueUrl"], {"n": 3}, {"n": 4})
+    assert aws.run_pipes() == 2  # a batch whose execution SUCCEEDED is deleted
+    assert in_queue(aws, out["QueueUrl"]) == 0
+    assert ([{"n": 3}, {"n": 4}], "SUCCEEDED") in [(by_json(b), s) for b, s in executions(aws, out["MachineArn"])]
+
+
+def test_request_response_keeps_only_the_records_reported_in_batch_item_failures(aws: LocalAws) -> None:
+    out = aws.deploy_template("pipe-partial", pipe_template(
+        invocation="REQUEST_RESPONSE", machine_type="EXPRESS", machine_asl=SECOND_FAILS_ASL)).outputs
+    send(aws, out["QueueUrl"], {"n": 1}, {"n": 2}, {"n": 3})
+
+    assert aws.run_pipes() == 2
+    [(batch, status)] = executions(aws, out["MachineArn"])
+    assert (len(batch), status) == (3, "SUCCEEDED")
+    assert in_queue(aws, out["QueueUrl"]) == 1
+    [left] = aws.client("sqs").receive_message(QueueUrl=out["QueueUrl"])["Messages"]
+    assert left["MessageId"] == batch[1]["messageId"]
+    assert left["Body"] == batch[1]["body"]
+
+
+@pytest.mark.parametrize(("output", "delivered"), [
+    ({"batchItemFailures": []}, 2),
+    ({"batchItemFailures": None}, 2),
+    ({"result": "anything else"}, 2),
+    ({"batchItemFailures": [{"itemIdentifier": "not-in-the-batch"}]}, 0),
+    ({"batchItemFailures": [{"id": "no itemIdentifier"}]}, 0),
+    ({"batchItemFailures": "not a list"}, 0),
+])
+def test_a_report_of_no_failures_deletes_the_batch_and_a_malformed_one_keeps_it(
+    aws: LocalAws, output: dict[str, Any], delivered: int,
+) -> None:
+    out = aws.deploy_template("pipe-report", pipe_template(
+        invocation="REQUEST_RESPONSE", machine_type="EXPRESS", machine_asl=returning(output))).outputs
+    send(aws, out["QueueUrl"], {"n": 1}, {"n": 2})
+
+    assert aws.run_pipes() == delivered
+    assert in_queue(aws, out["QueueUrl"]) == 2 - delivered
+
+
+def test_fire_and_forget_ignores_what_the_execution_returns(aws: LocalAws) -> None:
+    out = aws.deploy_template("pipe-ff-report", pipe_template(machine_asl=SECOND_FAILS_ASL)).outputs
+    send(aws, out["QueueUrl"], {"n": 1}, {"n": 2})
+
+    assert aws.run_pipes() == 2
+    assert in_queue(aws, out["QueueUrl"]) == 0
 
 
 # ---- CloudFormation ------------------------------------------------------------------------------
@@ -205,25 +395,27 @@ def test_ref_is_the_name_getatt_the_arn_and_update_and_delete_reach_the_pipe(aws
 # ---- the access check ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("invocation", "missing", "delivered", "left_in_queue", "denied"), [
-    ("FIRE_AND_FORGET", None, 1, 0, None),
-    ("REQUEST_RESPONSE", None, 1, 0, None),
-    ("FIRE_AND_FORGET", "sqs:GetQueueAttributes", 0, 1, "sqs:GetQueueAttributes"),
-    ("FIRE_AND_FORGET", "sqs:ReceiveMessage", 0, 1, "sqs:ReceiveMessage"),
-    ("FIRE_AND_FORGET", "states:StartExecution", 0, 1, "states:StartExecution"),
-    ("REQUEST_RESPONSE", "states:StartSyncExecution", 0, 1, "states:StartSyncExecution"),
-    ("FIRE_AND_FORGET", "sqs:DeleteMessage", 1, 1, "sqs:DeleteMessage"),  # started, then not deleted
+@pytest.mark.parametrize(("invocation", "missing", "started", "delivered", "left_in_queue", "denied"), [
+    ("FIRE_AND_FORGET", None, True, 3, 0, None),
+    ("REQUEST_RESPONSE", None, True, 3, 0, None),
+    ("FIRE_AND_FORGET", "sqs:GetQueueAttributes", False, 0, 3, "sqs:GetQueueAttributes"),
+    ("FIRE_AND_FORGET", "sqs:ReceiveMessage", False, 0, 3, "sqs:ReceiveMessage"),
+    ("FIRE_AND_FORGET", "states:StartExecution", False, 0, 3, "states:StartExecution"),
+    ("REQUEST_RESPONSE", "states:StartSyncExecution", False, 0, 3, "states:StartSyncExecution"),
+    ("FIRE_AND_FORGET", "sqs:DeleteMessage", True, 3, 3, "sqs:DeleteMessage"),  # started, then not deleted
 ])
-def test_the_pipe_role_needs_each_permission(aws: LocalAws, invocation: str, missing: str | None, delivered: int,
-                                             left_in_queue: int, denied: str | None) -> None:
+def test_the_pipe_role_needs_each_permission_once_per_batch(
+    aws: LocalAws, invocation: str, missing: str | None, started: bool, delivered: int, left_in_queue: int,
+    denied: str | None,
+) -> None:
     actions = tuple(a for a in PIPE_ROLE_ACTIONS if a != missing)
     machine_type = "EXPRESS" if invocation == "REQUEST_RESPONSE" else "STANDARD"
     out = aws.deploy_template("pipe-iam", pipe_template(invocation=invocation, machine_type=machine_type,
                                                         actions=actions)).outputs
-    send(aws, out["QueueUrl"], {"n": 1})
+    send(aws, out["QueueUrl"], {"n": 1}, {"n": 2}, {"n": 3})
 
     assert aws.run_pipes() == delivered
-    assert len(executions(aws, out["MachineArn"])) == delivered
+    assert [len(batch) for batch, _ in executions(aws, out["MachineArn"])] == ([3] if started else [])
     assert in_queue(aws, out["QueueUrl"]) == left_in_queue
     assert aws.access is not None
     if denied is None:

@@ -1,15 +1,19 @@
 """NotificationApi: a REST API in front of the workflow and the delivery log, with no Lambda.
 
-``POST /notifications`` starts an execution (direct ``states:StartExecution`` integration) and
-``GET /notifications/{id}`` reads the delivery-log record (direct ``dynamodb:GetItem``). Request
-and response mapping is done in API Gateway's Velocity (VTL) templates, defined below so they can
-be rendered and tested on their own.
+``POST /notifications`` starts an execution (direct ``states:StartExecution`` integration),
+``GET /notifications/{id}`` reads the delivery-log record (direct ``dynamodb:GetItem``) and, when
+the workflow has scheduled sends, ``DELETE /notifications/{id}`` cancels one (direct
+``dynamodb:UpdateItem``). Request and response mapping is done in API Gateway's Velocity (VTL)
+templates, defined below so they can be rendered and tested on their own.
 
 Responses of ``POST``: 202 ``{"notificationId", "executionArn"}``; 400 when the body breaks the
 request model (API Gateway's validator) or Step Functions refuses the input; 409 when the
 notificationId was used before (a Standard workflow keeps execution names for 90 days; a retry
 with the same id and body while the first execution still runs gets that execution's 202 again);
 429 when Step Functions throttles; 502 when it fails. ``GET``: 200 with the record, 404, 429, 502.
+``DELETE``: 200 ``{"notificationId", "status": "CANCELLED"}``; 404 when there is no scheduled send
+of the caller's with that id (none, another caller's, or no longer ``SCHEDULED``: one answer);
+400 for an id that cannot be a notificationId; 429, 502.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from ._log_encryption import allow_logs_to_use_key, retained_log_group
 from ._nag import nag_resource
 from ._props import PropError, is_token, require_int_between, require_number_between, require_workflow_or
 from .contract import MAX_EMAIL_RECIPIENTS
+from .delivery_log import CANCELLED, SCHEDULED
 from .feedback import LOG_ENCRYPTION_FINDINGS
 
 if TYPE_CHECKING:
@@ -41,6 +46,7 @@ __all__ = [
     "ID_PATTERN",
     "NotificationApi",
     "PHONE_PATTERN",
+    "cancel_request_template",
     "get_item_request_template",
     "record_response_template",
     "start_execution_request_template",
@@ -62,8 +68,9 @@ _MAX_SUBJECT = 998
 
 JSON = "application/json"
 _PACKS = ("NIST.800.53.R5", "HIPAA.Security")
-
-
+# A send time as ISO 8601 is at most 29 characters (2026-12-01T09:00:00.000+01:00); the workflow
+# checks its form, the API only caps its size.
+_MAX_SEND_AT = 40
 
 
 def _acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
@@ -123,14 +130,14 @@ STARTED_RESPONSE_TEMPLATE = (
 _THROTTLED = "$type.contains('Throttl') || $type.contains('LimitExceeded') || $type.contains('ThroughputExceeded')"
 
 
-def _client_error_template(what: str, conflict_branch: str = "") -> str:
+def _client_error_template(what: str, first_branches: str = "") -> str:
     """A 4xx from the service (HTTP 400 with a JSON ``__type``): the status is refined here, since
-    a selection pattern only sees the status code. ``conflict_branch`` starts with ``#if``."""
+    a selection pattern only sees the status code. ``first_branches`` starts with ``#if``."""
     return (
         "#set($type = \"$!input.path('$.__type')\")\n"
         "#set($type = $type.replaceAll('^.*[^A-Za-z0-9_]', ''))\n"
-        + conflict_branch
-        + ("#elseif(" if conflict_branch else "#if(") + _THROTTLED + ")\n"
+        + first_branches
+        + ("#elseif(" if first_branches else "#if(") + _THROTTLED + ")\n"
         "#set($context.responseOverride.status = 429)\n"
         "{\"message\": \"too many requests; retry later\"}\n"
         "#else\n"
@@ -168,6 +175,7 @@ def get_item_request_template(table_name: str) -> str:
 # Recipients and message text are left out: the record may hold them (hashed or plain), the API does not.
 _RECORD_FIELDS = ["status", "channel", "dialect", "caller", "receivedAt", "completedAt", "executionArn", "error",
                   "reason", "fallback", "lastDuplicateAt"]
+_SCHEDULE_FIELDS = ["sendAt", "cancelledAt"]
 _RESULT_FIELDS = ["status", "messageId", "error", "cause", "deliveryStatus", "deliveryDetail", "deliveryUpdatedAt"]
 
 
@@ -175,11 +183,13 @@ def _velocity_list(values: list[str]) -> str:
     return "[" + ", ".join(f"'{v}'" for v in values) + "]"
 
 
-def record_response_template(*, callers_own_only: bool = False) -> str:
+def record_response_template(*, callers_own_only: bool = False, scheduling: bool = False) -> str:
     """GetItem's typed item -> plain JSON; absent and empty fields are left out. String values go
     through $input.json, which writes them JSON-encoded. ``callers_own_only``: a record another
-    caller created answers 404, as one that does not exist (nothing tells the two apart)."""
+    caller created answers 404, as one that does not exist (nothing tells the two apart).
+    ``scheduling``: a scheduled send's ``sendAt`` and ``cancelledAt`` are shown too."""
     others = ("\"$!input.path('$.Item.caller.S')\" != $caller || " if callers_own_only else "")
+    fields = _RECORD_FIELDS + (_SCHEDULE_FIELDS if scheduling else [])
     return (
         (_CALLER if callers_own_only else "")
         + "#if(" + others + "\"$!input.path('$.Item.notificationId.S')\" == \"\")\n"
@@ -187,7 +197,7 @@ def record_response_template(*, callers_own_only: bool = False) -> str:
         "{\"message\": \"notification not found\"}\n"
         "#else\n"
         "{\"notificationId\": $input.json('$.Item.notificationId.S')\n"
-        "#foreach($field in " + _velocity_list(_RECORD_FIELDS) + ")\n"
+        "#foreach($field in " + _velocity_list(fields) + ")\n"
         "#set($path = \"$.Item.${field}.S\")\n"
         "#if(\"$!input.path($path)\" != \"\"),\"$field\": $input.json($path)#end\n"
         "#end\n"
@@ -218,6 +228,62 @@ def record_response_template(*, callers_own_only: bool = False) -> str:
 READ_CLIENT_ERROR_TEMPLATE = _client_error_template("the notification could not be read")
 READ_SERVER_ERROR_TEMPLATE = "{\"message\": \"the delivery log failed; retry later\"}\n"
 
+# An id outside ID_PATTERN names no record the API created (POST takes a notificationId of that
+# form, or the request id): it is answered 400 and never used as a key. DynamoDB refuses an empty
+# key without writing anything.
+_PATH_ID = (
+    "#set($id = \"$!input.params('id')\")\n"
+    "#if(!$id.matches('" + ID_PATTERN + "'))#set($id = '')#end\n"
+)
+# $context.requestTime is dd/MMM/yyyy:HH:mm:ss +hhmm; records keep ISO 8601 times.
+_REQUEST_TIME_ISO = (
+    "#set($months = {'Jan': '01', 'Feb': '02', 'Mar': '03', 'Apr': '04', 'May': '05', 'Jun': '06', "
+    "'Jul': '07', 'Aug': '08', 'Sep': '09', 'Oct': '10', 'Nov': '11', 'Dec': '12'})\n"
+    "#set($at = \"$context.requestTime\")\n"
+    "#set($month = $months.get($at.replaceAll('^[0-9]{2}/([A-Za-z]{3})/.*$', '$1')))\n"
+    "#set($at = $at.replaceAll('^([0-9]{2})/[A-Za-z]{3}/([0-9]{4}):([0-9:]{8}) ([+-][0-9]{2})([0-9]{2})$', "
+    "'$2-MM-$1T$3$4:$5').replaceAll('-MM-', \"-$!month-\").replaceAll('[+]00:00$', 'Z'))\n"
+)
+
+
+def cancel_request_template(table_name: str) -> str:
+    """UpdateItem: the record becomes ``CANCELLED`` (with ``cancelledAt``, the request time) only
+    while it is ``SCHEDULED`` and only when the caller sent it, as POST identified the caller (an
+    API without IAM authorization has one anonymous caller: the records without one)."""
+    return (
+        _PATH_ID + _CALLER + _REQUEST_TIME_ISO
+        + "{\"TableName\": \"" + table_name + "\",\n"
+        " \"Key\": {\"notificationId\": {\"S\": \"$id\"}},\n"
+        " \"UpdateExpression\": \"SET #status = :cancelled, cancelledAt = :at\",\n"
+        "#if($caller != '')\n"
+        " \"ConditionExpression\": \"#status = :scheduled AND caller = :caller\",\n"
+        "#else\n"
+        " \"ConditionExpression\": \"#status = :scheduled AND attribute_not_exists(caller)\",\n"
+        "#end\n"
+        " \"ExpressionAttributeNames\": {\"#status\": \"status\"},\n"
+        " \"ExpressionAttributeValues\": {\":cancelled\": {\"S\": \"" + CANCELLED + "\"}, "
+        "\":scheduled\": {\"S\": \"" + SCHEDULED + "\"}, \":at\": {\"S\": \"$util.escapeJavaScript($at)"
+        + _UNESCAPE_QUOTE + "\"}"
+        "#if($caller != ''), \":caller\": {\"S\": \"$util.escapeJavaScript($caller)" + _UNESCAPE_QUOTE + "\"}#end},\n"
+        " \"ReturnValues\": \"NONE\"}\n"
+    )
+
+
+CANCELLED_RESPONSE_TEMPLATE = (
+    _PATH_ID + "{\"notificationId\": \"$id\", \"status\": \"" + CANCELLED + "\"}\n"
+)
+#: Not found, another caller's and no longer SCHEDULED fail the same condition: one answer.
+NOT_CANCELLABLE_MESSAGE = "No scheduled notification with this id"
+CANCEL_CLIENT_ERROR_TEMPLATE = _client_error_template(
+    "the notification could not be cancelled",
+    _PATH_ID
+    + "#if($id == '')\n"
+    "{\"message\": \"the id must be 1 to 80 characters of A-Z a-z 0-9 _ -\"}\n"
+    "#elseif($type == 'ConditionalCheckFailedException')\n"
+    "#set($context.responseOverride.status = 404)\n"
+    "{\"message\": \"" + NOT_CANCELLABLE_MESSAGE + "\"}\n",
+)
+
 _ACCESS_LOG_FIELDS = {
     "requestId": "$context.requestId",
     "extendedRequestId": "$context.extendedRequestId",
@@ -243,7 +309,8 @@ class NotificationApi(Construct):
     Every prop is keyword-only.
 
     :param workflow: the notification workflow: ``POST /notifications`` starts its state machine
-        (granted its ``encryption_key``) and ``GET /notifications/{id}`` reads its delivery log.
+        (granted its ``encryption_key``), ``GET /notifications/{id}`` reads its delivery log and,
+        with its ``max_send_delay``, ``DELETE /notifications/{id}`` cancels a scheduled send.
         Default: none (then give ``state_machine`` and ``table``).
     :param state_machine: the state machine to start, when no ``workflow`` is given.
         Default: the workflow's.
@@ -281,9 +348,15 @@ class NotificationApi(Construct):
     :param per_key_throttling: requests per second (``rate_limit``) and burst (``burst_limit``)
         for each API key, both required and at most the stage's limits; only with
         ``api_key_required``. Default: none.
+    :param max_send_delay: the workflow's ``max_send_delay``, when no ``workflow`` is given: the
+        request model then accepts ``sendAt`` and ``delaySeconds`` (0 to this many seconds), and
+        ``DELETE /notifications/{id}`` cancels a scheduled send of the caller's (grant it with
+        :meth:`grant_cancel`). Default: the workflow's, else none (no scheduling: the model
+        refuses those fields and there is no ``DELETE``).
 
     Attributes: :attr:`api`, :attr:`url`, :attr:`access_log_group`, :attr:`execution_log_group`,
-    :attr:`start_method`, :attr:`read_method`, :attr:`read_all_method`, :attr:`request_model`,
+    :attr:`start_method`, :attr:`read_method`, :attr:`read_all_method`, :attr:`cancel_method`
+    (``None`` without scheduling), :attr:`request_model`,
     :attr:`request_validator`, :attr:`usage_plan`,
     :attr:`unacknowledged_findings` (cdk-nag findings left to the stack: none with the defaults
     and an ``encryption_key``) and :attr:`invoke_grant_finding`.
@@ -308,14 +381,17 @@ class NotificationApi(Construct):
         encryption_key: kms.IKey | None = None,
         api_key_required: bool = False,
         per_key_throttling: apigw.ThrottleSettings | None = None,
+        max_send_delay: cdk.Duration | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         require_workflow_or(_NAME, workflow, {
             "state_machine": state_machine, "table": table, "state_machine_key": state_machine_key,
+            "max_send_delay": max_send_delay,
         }, required=("state_machine", "table"))
         if workflow is not None:
             state_machine, table = workflow.state_machine, workflow.table
             state_machine_key = workflow.encryption_key
+            max_send_delay = workflow.max_send_delay
         assert state_machine is not None and table is not None  # require_workflow_or checked them
         self._check_props(
             authorization=authorization,
@@ -365,7 +441,7 @@ class NotificationApi(Construct):
             "NotificationRequest",
             content_type=JSON,
             description="A notification request (the workflow's canonical contract)",
-            schema=_request_schema(),
+            schema=_request_schema(max_send_delay),
         )
         self._integration_roles: list[iam.Role] = []
         notifications = self.api.root.add_resource("notifications")
@@ -380,11 +456,12 @@ class NotificationApi(Construct):
             method_responses=[apigw.MethodResponse(status_code=code) for code in ("202", "400", "409", "429", "502")],
         )
         read_role = self._read_role(table)
+        scheduling = max_send_delay is not None
 
         def read(resource: apigw.IResource, *, callers_own_only: bool) -> apigw.Method:
             return resource.add_resource("{id}").add_method(
                 "GET",
-                self._read_integration(table, read_role, callers_own_only=callers_own_only),
+                self._read_integration(table, read_role, callers_own_only=callers_own_only, scheduling=scheduling),
                 authorization_type=authorization,
                 api_key_required=api_key_required,
                 request_validator=self.request_validator,
@@ -397,6 +474,17 @@ class NotificationApi(Construct):
         self.read_method = read(notifications, callers_own_only=True)
         #: ``GET /all-notifications/{id}``: any delivery-log record (:meth:`grant_read_all`).
         self.read_all_method = read(self.api.root.add_resource("all-notifications"), callers_own_only=False)
+        #: ``DELETE /notifications/{id}``: cancels a scheduled send of the caller's
+        #: (:meth:`grant_cancel`); ``None`` without scheduling.
+        self.cancel_method = self.read_method.resource.add_method(
+            "DELETE",
+            self._cancel_integration(table),
+            authorization_type=authorization,
+            api_key_required=api_key_required,
+            request_validator=self.request_validator,
+            request_parameters={"method.request.path.id": True},
+            method_responses=[apigw.MethodResponse(status_code=code) for code in ("200", "400", "404", "429", "502")],
+        ) if scheduling else None
         if web_acl_arn is not None:
             wafv2.CfnWebACLAssociation(
                 self, "WebAcl", resource_arn=self.api.deployment_stage.stage_arn, web_acl_arn=web_acl_arn
@@ -469,36 +557,63 @@ class NotificationApi(Construct):
             ),
         )
 
-    def _read_role(self, table: dynamodb.ITable) -> iam.Role:
-        role = self._integration_role(
-            "ReadRecordRole", "API Gateway reads delivery-log records (GetItem on the table only)"
-        )
-        iam.Grant.add_to_principal(grantee=role, actions=["dynamodb:GetItem"], resource_arns=[table.table_arn])
+    def _table_role(self, construct_id: str, description: str, table: dynamodb.ITable, action: str,
+                    conditions: dict[str, dict[str, object]] | None = None) -> iam.Role:
+        """An integration role with one DynamoDB action on the table, and the table's key to decrypt."""
+        role = self._integration_role(construct_id, description)
+        iam.Grant.add_to_principal(grantee=role, actions=[f"dynamodb:{action}"], resource_arns=[table.table_arn],
+                                   conditions=conditions)
         if table.encryption_key is not None:
             table.encryption_key.grant_decrypt(role)
         return role
 
-    def _read_integration(self, table: dynamodb.ITable, role: iam.Role, *,
-                          callers_own_only: bool) -> apigw.AwsIntegration:
+    @staticmethod
+    def _table_integration(action: str, role: iam.Role, request_template: str, answer_template: str,
+                           client_error_template: str) -> apigw.AwsIntegration:
+        """A DynamoDB action: 200 with ``answer_template``, 4xx through ``client_error_template``
+        (which refines the status), a static 502."""
         return apigw.AwsIntegration(
             service="dynamodb",
-            action="GetItem",
+            action=action,
             integration_http_method="POST",
             options=apigw.IntegrationOptions(
                 credentials_role=role,
                 passthrough_behavior=apigw.PassthroughBehavior.NEVER,
-                request_templates={JSON: get_item_request_template(table.table_name)},
+                request_templates={JSON: request_template},
                 integration_responses=[
-                    apigw.IntegrationResponse(status_code="200",
-                                              response_templates={JSON: record_response_template(
-                                                  callers_own_only=callers_own_only)}),
+                    apigw.IntegrationResponse(status_code="200", response_templates={JSON: answer_template}),
                     apigw.IntegrationResponse(status_code="400", selection_pattern=r"4\d{2}",
-                                              response_templates={JSON: READ_CLIENT_ERROR_TEMPLATE}),
+                                              response_templates={JSON: client_error_template}),
                     apigw.IntegrationResponse(status_code="502", selection_pattern=r"5\d{2}",
                                               response_templates={JSON: READ_SERVER_ERROR_TEMPLATE}),
                 ],
             ),
         )
+
+    def _read_role(self, table: dynamodb.ITable) -> iam.Role:
+        return self._table_role("ReadRecordRole", "API Gateway reads delivery-log records (GetItem on the table only)",
+                                table, "GetItem")
+
+    def _read_integration(self, table: dynamodb.ITable, role: iam.Role, *,
+                          callers_own_only: bool, scheduling: bool) -> apigw.AwsIntegration:
+        return self._table_integration(
+            "GetItem", role, get_item_request_template(table.table_name),
+            record_response_template(callers_own_only=callers_own_only, scheduling=scheduling),
+            READ_CLIENT_ERROR_TEMPLATE)
+
+    def _cancel_integration(self, table: dynamodb.ITable) -> apigw.AwsIntegration:
+        role = self._table_role(
+            "CancelScheduledRole",
+            "API Gateway cancels scheduled sends (UpdateItem on the table only, of status and cancelledAt)",
+            table, "UpdateItem", conditions={
+                # The attributes the request names (key, update and condition) and no others;
+                # nothing of the record is returned.
+                "ForAllValues:StringEquals": {"dynamodb:Attributes": ["notificationId", "status", "cancelledAt",
+                                                                      "caller"]},
+                "StringEqualsIfExists": {"dynamodb:ReturnValues": "NONE"},
+            })
+        return self._table_integration("UpdateItem", role, cancel_request_template(table.table_name),
+                                       CANCELLED_RESPONSE_TEMPLATE, CANCEL_CLIENT_ERROR_TEMPLATE)
 
     # ---- cdk-nag --------------------------------------------------------------------------------
 
@@ -534,7 +649,7 @@ class NotificationApi(Construct):
                              "The integration role's only statement is attached as a policy of that one role; "
                              "a managed policy would only make it shareable.")
         if self._authorization == apigw.AuthorizationType.IAM:
-            for method in (self.start_method, self.read_method, self.read_all_method):
+            for method in self._methods:
                 _acknowledge(method, "AwsSolutions-COG4",
                              "Callers are AWS principals (services, jobs) authorized by IAM SigV4, not end users "
                              "of a Cognito user pool.")
@@ -564,9 +679,27 @@ class NotificationApi(Construct):
         cdk-nag reports it as :attr:`read_all_grant_finding`."""
         return self._grant(grantee, self.read_all_method)
 
+    def grant_cancel(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Lets ``grantee`` cancel the scheduled sends it made (``DELETE /notifications/{id}``;
+        another caller's answers 404); only with scheduling. cdk-nag reports it as
+        :attr:`cancel_grant_finding`."""
+        return self._grant(grantee, self._cancel_method_or_fail())
+
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
-        """:meth:`grant_send` and :meth:`grant_read_own` in one grant."""
+        """:meth:`grant_send` and :meth:`grant_read_own` in one grant (not :meth:`grant_cancel`)."""
         return self._grant(grantee, self.start_method, self.read_method)
+
+    @property
+    def _methods(self) -> list[apigw.Method]:
+        return [self.start_method, self.read_method, self.read_all_method,
+                *([self.cancel_method] if self.cancel_method is not None else [])]
+
+    def _cancel_method_or_fail(self) -> apigw.Method:
+        if self.cancel_method is None:
+            raise PropError(_NAME, "max_send_delay", None,
+                            "Cancelling needs scheduled sends: give a workflow with max_send_delay "
+                            "(or max_send_delay= with state_machine= and table=).")
+        return self.cancel_method
 
     @staticmethod
     def _grant(grantee: iam.IGrantable, *methods: apigw.Method) -> iam.Grant:
@@ -592,6 +725,11 @@ class NotificationApi(Construct):
     def read_all_grant_finding(self) -> str:
         """The cdk-nag finding id :meth:`grant_read_all` raises on a grantee's policy."""
         return f"AwsSolutions-IAM5[Resource::{nag_resource(self, self.read_all_method.method_arn)}]"
+
+    @property
+    def cancel_grant_finding(self) -> str:
+        """The cdk-nag finding id :meth:`grant_cancel` raises on a grantee's policy."""
+        return f"AwsSolutions-IAM5[Resource::{nag_resource(self, self._cancel_method_or_fail().method_arn)}]"
 
     # ---- prop checks ----------------------------------------------------------------------------
 
@@ -636,10 +774,11 @@ class NotificationApi(Construct):
                             "Use 1-128 letters, digits, '_' or '-', e.g. 'v1'.")
 
 
-def _request_schema() -> apigw.JsonSchema:
+def _request_schema(max_send_delay: cdk.Duration | None = None) -> apigw.JsonSchema:
     """The request contract as JSON Schema draft 4, for both dialects. It refuses what no channel
     could carry; a ``both`` with one channel's contact data invalid passes (the workflow sends the
-    other channel and records this one REJECTED). The workflow checks everything again."""
+    other channel and records this one REJECTED). The workflow checks everything again.
+    ``max_send_delay``: ``sendAt`` or ``delaySeconds`` (not both) are accepted too."""
     js, t = apigw.JsonSchema, apigw.JsonSchemaType
     address = js(type=t.STRING, min_length=3)
     addresses = js(type=t.ARRAY, items=address)
@@ -667,6 +806,13 @@ def _request_schema() -> apigw.JsonSchema:
         js(all_of=[carried("delivery_mode", ["mail", "dual"], old_email_to), only_old]),
     ]
     message_text = js(type=t.STRING, min_length=1, max_length=_MAX_TEXT)
+    # Scheduled sends: the workflow checks the time's form and window; the model caps the sizes
+    # and refuses both fields together.
+    schedule = {} if max_send_delay is None else {
+        "sendAt": js(type=t.STRING, max_length=_MAX_SEND_AT),
+        "delaySeconds": js(type=t.INTEGER, minimum=0,
+                           maximum=None if max_send_delay.is_unresolved() else int(max_send_delay.to_seconds())),
+    }
     return js(
         schema=apigw.JsonSchemaVersion.DRAFT4,
         title="NotificationRequest",
@@ -699,10 +845,12 @@ def _request_schema() -> apigw.JsonSchema:
             "message_content": message_text,
             "user_phone": js(type=t.STRING),
             "user_email": address,
+            **schedule,
         },
         all_of=[
             js(any_of=[js(required=["message"]), js(required=["message_content"])]),
             # At least one requested channel has valid contact data.
             js(any_of=carriers),
+            *([js(not_=js(required=list(schedule)))] if schedule else []),
         ],
     )

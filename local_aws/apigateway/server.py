@@ -22,6 +22,7 @@ import urllib.parse
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +56,17 @@ class GatewayResponse:
 
     def encoded(self) -> bytes:
         return (self.body if isinstance(self.body, str) else json.dumps(self.body)).encode()
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def request_time_context(received: datetime) -> dict[str, Any]:
+    """``$context.requestTime`` (CLF, ``dd/MMM/yyyy:HH:mm:ss +0000``, in UTC whatever the locale)
+    and ``$context.requestTimeEpoch`` (milliseconds), as API Gateway fills them."""
+    received = received.astimezone(UTC)
+    return {"requestTime": f"{received:%d}/{_MONTHS[received.month - 1]}/{received:%Y:%H:%M:%S} +0000",
+            "requestTimeEpoch": int(received.timestamp() * 1000)}
 
 
 def _refusal(status: int, error_type: str, body: dict[str, Any]) -> GatewayResponse:
@@ -121,7 +133,8 @@ class LocalApiGateway:
         if request_template is None and integration.get("PassthroughBehavior") == "NEVER":
             return _refusal(415, "UnsupportedMediaTypeException", {"message": "Unsupported Media Type"})
         context = {"httpMethod": http_method, "resourcePath": method.path, "path": split.path,
-                   "apiId": self.api.api_id, "stage": self.api.stage, "accountId": self.aws.account_id}
+                   "apiId": self.api.api_id, "stage": self.api.stage, "accountId": self.aws.account_id,
+                   **request_time_context(datetime.now(UTC))}
         parameters = {"path": path_parameters, "querystring": querystring, "header": header_values}
         text = body.decode("utf-8", "replace")
         try:

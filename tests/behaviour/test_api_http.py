@@ -10,18 +10,22 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from constructs_lib import NotificationApi, NotificationWorkflow
+from local_aws import LocalAws
 from local_aws.access import AccessRequest
 from local_aws.apigateway import ApiServer
 from local_aws.apigateway.client import ApiAnswer, call_api
-from tests.behaviour.conftest import Deployment, new_id
+from tests.behaviour.conftest import SENDER, Deployment, new_id
 from tests.conftest import ROOT
 
 SMS = {"channel": "sms", "message": "hi", "phoneNumber": "+15555550100"}
@@ -185,7 +189,10 @@ def test_sessions_of_one_role_are_one_caller(api: ApiServer, role_session: Crede
     {"channel": "sms", "message": "hi"},
     {**SMS, "notificationId": "has spaces"},
     {**SMS, "unexpected": True},
-], ids=["no phone number", "bad id", "unknown field"])
+    # this stack's workflow has no scheduled sends: a send time would be ignored, so it is refused
+    {**SMS, "sendAt": "2030-01-01T00:00:00Z"},
+    {**SMS, "delaySeconds": 5},
+], ids=["no phone number", "bad id", "unknown field", "sendAt without scheduling", "delaySeconds without scheduling"])
 def test_a_body_the_model_refuses_answers_400_and_starts_nothing(deployment: Deployment, api: ApiServer,
                                                                   sender: Credentials, body: dict[str, Any]) -> None:
     before = len(deployment.records())
@@ -300,3 +307,146 @@ def test_curl_with_aws_sigv4_is_accepted(api: ApiServer, sender: Credentials, tm
          f"{sender.access_key}:{sender.secret_key}", api.url + f"notifications/{nid}"],
         capture_output=True, text=True, timeout=30, check=True)
     assert json.loads(read.stdout)["status"] == "SENT"
+
+
+# ---- scheduled sends: DELETE /notifications/{id} cancels (issue 13) ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def scheduling(local_aws: LocalAws, tmp_path_factory: pytest.TempPathFactory) -> Deployment:
+    """A workflow with scheduled sends and its API, deployed beside the dev stack."""
+    app = cdk.App(outdir=str(tmp_path_factory.mktemp("api-scheduling")), analytics_reporting=False)
+    stack = cdk.Stack(app, "NotifyApiScheduling")
+    workflow = NotificationWorkflow(stack, "Workflow", sender=SENDER, email_identities=["example.com"],
+                                    max_send_delay=cdk.Duration.days(1))
+    NotificationApi(stack, "Api", workflow=workflow, cloud_watch_role=False)
+    template = app.synth().get_stack_by_name("NotifyApiScheduling").template
+    return Deployment(aws=local_aws, stack=local_aws.deploy_template("NotifyApiScheduling", template))
+
+
+@pytest.fixture(scope="module")
+def scheduling_api(scheduling: Deployment) -> Iterator[ApiServer]:
+    with scheduling.aws.serve_api(scheduling.stack.stack_name) as server:
+        yield server
+
+
+ALL_OWN = ("POST /notifications", "GET /notifications/*", "DELETE /notifications/*")
+
+
+@pytest.fixture(scope="module")
+def scheduler(scheduling: Deployment, scheduling_api: ApiServer) -> Credentials:
+    """Sends, reads and cancels its own notifications (grant_invoke and grant_cancel)."""
+    return _user(scheduling, "api-scheduler", _invoke_policy(scheduling_api, *ALL_OWN))
+
+
+@pytest.fixture(scope="module")
+def other_scheduler(scheduling: Deployment, scheduling_api: ApiServer) -> Credentials:
+    return _user(scheduling, "api-other-scheduler", _invoke_policy(scheduling_api, *ALL_OWN))
+
+
+def _schedule(deployment: Deployment, api: ApiServer, caller: Credentials, delay_s: int = 5) -> dict[str, Any]:
+    """POSTs an SMS ``delay_s`` ahead and waits for its record to be SCHEDULED; the request, with
+    the executionArn the API answered."""
+    request = {**SMS, "notificationId": new_id("later"), "delaySeconds": delay_s}
+    request["message"] = f"reminder {request['notificationId']}"
+    answer = call(api, "POST", "notifications", body=request, signed_by=caller)
+    assert answer.status == 202, answer.body
+    deadline = time.monotonic() + 10
+    while (item := _item(deployment, request["notificationId"])) is None or item["status"] != "SCHEDULED":
+        assert time.monotonic() < deadline, f"never SCHEDULED: {item}"
+        time.sleep(0.05)
+    return {**request, "executionArn": answer.body["executionArn"]}
+
+
+def _item(deployment: Deployment, notification_id: str) -> dict[str, Any] | None:
+    return deployment.aws.table_item(deployment.stack.table_name, {"notificationId": notification_id})
+
+
+def _ended(deployment: Deployment, execution_arn: str, timeout_s: float = 20) -> tuple[str, list[str]]:
+    """The execution's status once it has ended, and the states it entered."""
+    sfn = deployment.aws.client("stepfunctions")
+    deadline = time.monotonic() + timeout_s
+    while (status := sfn.describe_execution(executionArn=execution_arn)["status"]) == "RUNNING":
+        assert time.monotonic() < deadline, f"{execution_arn} still RUNNING"
+        time.sleep(0.1)
+    return status, deployment.aws.states_entered(execution_arn)
+
+
+def _sent(deployment: Deployment, request: dict[str, Any]) -> list[Any]:
+    return [m for m in deployment.aws.sms_messages() if m.message == request["message"]]
+
+
+def test_delete_cancels_a_scheduled_send_and_nothing_goes_out(scheduling: Deployment, scheduling_api: ApiServer,
+                                                              scheduler: Credentials) -> None:
+    request = _schedule(scheduling, scheduling_api, scheduler)
+    before = datetime.now(UTC).replace(microsecond=0)
+
+    answer = call(scheduling_api, "DELETE", f"notifications/{request['notificationId']}", signed_by=scheduler)
+
+    assert (answer.status, answer.body) == (200, {"notificationId": request["notificationId"], "status": "CANCELLED"})
+    record = scheduling.record(request["notificationId"])
+    assert record["status"] == "CANCELLED"
+    assert before <= datetime.fromisoformat(record["cancelledAt"]) <= datetime.now(UTC)
+    assert record["caller"] == "arn:aws:iam::123456789012:user/api-scheduler"
+    status, entered = _ended(scheduling, request["executionArn"])
+    assert (status, entered[-2:]) == ("SUCCEEDED", ["StartScheduledSend", "Cancelled"])
+    assert _sent(scheduling, request) == []
+    assert scheduling.record(request["notificationId"])["status"] == "CANCELLED"
+    read = call(scheduling_api, "GET", f"notifications/{request['notificationId']}", signed_by=scheduler)
+    assert (read.body["status"], read.body["cancelledAt"]) == ("CANCELLED", record["cancelledAt"])
+    assert scheduling.aws.access is not None and scheduling.aws.access.denials == []
+
+
+def test_only_the_sender_cancels_and_only_while_scheduled(scheduling: Deployment, scheduling_api: ApiServer,
+                                                          scheduler: Credentials,
+                                                          other_scheduler: Credentials) -> None:
+    """Another caller's DELETE, and the sender's once it was sent, answer 404 as for an unknown id."""
+    request = _schedule(scheduling, scheduling_api, scheduler)
+    path = f"notifications/{request['notificationId']}"
+    not_cancellable = (404, {"message": "No scheduled notification with this id"})
+
+    other = call(scheduling_api, "DELETE", path, signed_by=other_scheduler)
+
+    assert (other.status, other.body) == not_cancellable
+    assert scheduling.record(request["notificationId"])["status"] == "SCHEDULED"
+    assert "cancelledAt" not in scheduling.record(request["notificationId"])
+    status, entered = _ended(scheduling, request["executionArn"])
+    assert (status, entered[-1]) == ("SUCCEEDED", "RecordOutcome")
+    assert len(_sent(scheduling, request)) == 1
+
+    late = call(scheduling_api, "DELETE", path, signed_by=scheduler)
+
+    assert (late.status, late.body) == not_cancellable
+    assert scheduling.record(request["notificationId"])["status"] == "SENT"
+    unknown = call(scheduling_api, "DELETE", f"notifications/{new_id('missing')}", signed_by=scheduler)
+    assert (unknown.status, unknown.body) == not_cancellable
+
+
+@pytest.mark.parametrize("bad_id", ["two%20words", "a:b", "x" * 81])
+def test_delete_of_an_id_the_api_never_gives_answers_400(scheduling: Deployment, scheduling_api: ApiServer,
+                                                         scheduler: Credentials, bad_id: str) -> None:
+    before = scheduling.records()
+    answer = call(scheduling_api, "DELETE", f"notifications/{bad_id}", signed_by=scheduler)
+    assert (answer.status, answer.body) == (400, {"message": "the id must be 1 to 80 characters of A-Z a-z 0-9 _ -"})
+    assert scheduling.records() == before
+
+
+def test_cancelling_is_a_grant_of_its_own(scheduling: Deployment, scheduling_api: ApiServer) -> None:
+    sender_only = _user(scheduling, "api-scheduler-sends-only",
+                        _invoke_policy(scheduling_api, "POST /notifications", "GET /notifications/*"))
+    request = _schedule(scheduling, scheduling_api, sender_only, delay_s=2)
+
+    answer = call(scheduling_api, "DELETE", f"notifications/{request['notificationId']}", signed_by=sender_only)
+
+    assert answer.status == 403
+    assert scheduling.record(request["notificationId"])["status"] == "SCHEDULED"
+    assert _ended(scheduling, request["executionArn"])[0] == "SUCCEEDED"
+    assert len(_sent(scheduling, request)) == 1
+
+
+def test_the_scheduling_stacks_model_takes_a_send_time_and_refuses_two(scheduling_api: ApiServer,
+                                                                       scheduler: Credentials) -> None:
+    both = {**SMS, "notificationId": new_id("later"), "delaySeconds": 5, "sendAt": "2030-01-01T00:00:00Z"}
+    assert call(scheduling_api, "POST", "notifications", body=both, signed_by=scheduler).status == 400
+    too_late = {**SMS, "notificationId": new_id("later"), "delaySeconds": 86_401}
+    assert call(scheduling_api, "POST", "notifications", body=too_late, signed_by=scheduler).status == 400

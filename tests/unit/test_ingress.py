@@ -23,6 +23,7 @@ from constructs import Construct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from constructs_lib import NotificationWorkflow
 from constructs_lib._props import PropError
 from constructs_lib.ingress import NotificationApi
 from local_aws.apigateway.velocity import EXAMPLE_REQUEST_ID as REQUEST_ID
@@ -130,6 +131,14 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         per_key_throttling=apigw.ThrottleSettings(rate_limit=5, burst_limit=10),
     )
     keyed_api.add_caller_key("CallerKey", description="test: one caller")
+
+    scheduling_stack, scheduling_api = _api_with_key(app, "SchedulingIngress", cloud_watch_role=False,
+                                                     max_send_delay=cdk.Duration.days(1))
+    canceller = iam.Role(scheduling_stack, "Canceller", assumed_by=iam.AccountRootPrincipal())
+    scheduling_api.grant_cancel(canceller)
+    cdk.Validations.of(canceller).acknowledge(cdk.Acknowledgment(id=scheduling_api.cancel_grant_finding,
+                                                                 reason="test: any id"))
+    _scaffolding(canceller, *(f"{p}-IAMNoInlinePolicy" for p in PACKS[1:]))
     add_nag_canary(app)
     _checked(app, stack)
 
@@ -140,6 +149,8 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "open_findings": open_api.unacknowledged_findings,
         "keyed": assembly.get_stack_by_name("KeyedIngress").template,
         "keyed_findings": keyed_api.unacknowledged_findings,
+        "scheduling": assembly.get_stack_by_name("SchedulingIngress").template,
+        "scheduling_findings": scheduling_api.unacknowledged_findings,
         "api_findings": api.unacknowledged_findings,
         "findings": findings(outdir),
         "url": stack.resolve(api.url),
@@ -659,12 +670,13 @@ def _api_refs(template: dict[str, Any]) -> dict[str, str]:
     return {api: API_ID}
 
 
-@pytest.mark.parametrize("name", ["template", "open"])
+@pytest.mark.parametrize("name", ["template", "open", "scheduling"])
 def test_only_this_api_may_assume_the_integration_roles(synthesized: dict[str, Any], name: str) -> None:
     """API Gateway acting for another API or account cannot use these roles (confused deputy)."""
     template = synthesized[name]
-    for http_method in ("POST", "GET"):
-        role = _method(template, http_method)["Integration"]["Credentials"]["Fn::GetAtt"][0]
+    methods = [("POST", None), ("GET", None)] + ([("DELETE", "/notifications/{id}")] if name == "scheduling" else [])
+    for http_method, path in methods:
+        role = _method(template, http_method, path)["Integration"]["Credentials"]["Fn::GetAtt"][0]
         trust = resources_of_type(template, "AWS::IAM::Role")[role]["Properties"]["AssumeRolePolicyDocument"]
         [statement] = trust["Statement"]
         assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
@@ -749,6 +761,7 @@ def test_cdk_nag_finds_nothing_after_the_constructs_acknowledgements(synthesized
     assert synthesized["findings"] == only_the_canary()
     assert synthesized["api_findings"] == []
     assert synthesized["keyed_findings"] == []
+    assert synthesized["scheduling_findings"] == []
 
 
 def test_an_open_api_leaves_its_findings_to_the_stack(synthesized: dict[str, Any]) -> None:
@@ -874,3 +887,228 @@ def test_send_read_own_and_read_all_are_separate_grants(template: dict[str, Any]
     assert granted("Sender") == ["v1/POST/notifications"]
     assert granted("Reader") == ["v1/GET/notifications/*"]
     assert granted("Auditor") == ["v1/GET/all-notifications/*"]
+
+
+# ---- scheduled sends: the model and DELETE /notifications/{id} (issue 13) -------------------------
+
+ITEM_PATH = "/notifications/{id}"
+CANCEL_RESPONSES = {"200", "400", "404", "429", "502"}
+
+
+@pytest.fixture(scope="module")
+def scheduling(synthesized: dict[str, Any]) -> dict[str, Any]:
+    return synthesized["scheduling"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def cancel_templates(scheduling: dict[str, Any]) -> dict[str, str]:
+    return _integration_templates(scheduling, "DELETE", ITEM_PATH)
+
+
+def _methods(template: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(m["Properties"]["HttpMethod"], _path(template, m["Properties"]["ResourceId"]))
+            for m in resources_of_type(template, "AWS::ApiGateway::Method").values()}
+
+
+def test_delete_exists_only_with_scheduled_sends(synthesized: dict[str, Any]) -> None:
+    read_and_send = {("POST", "/notifications"), ("GET", ITEM_PATH), ("GET", "/all-notifications/{id}")}
+    for name in ("template", "open", "keyed"):
+        assert _methods(synthesized[name]) == read_and_send
+    assert _methods(synthesized["scheduling"]) == read_and_send | {("DELETE", ITEM_PATH)}
+
+
+def test_delete_updates_the_record_through_its_own_role(scheduling: dict[str, Any]) -> None:
+    [validator] = resources_of_type(scheduling, "AWS::ApiGateway::RequestValidator")
+    method = _method(scheduling, "DELETE", ITEM_PATH)
+    assert method["AuthorizationType"] == "AWS_IAM"
+    assert method["RequestValidatorId"] == {"Ref": validator}
+    assert method["RequestParameters"] == {"method.request.path.id": True}
+    assert "RequestModels" not in method
+    assert {r["StatusCode"] for r in method["MethodResponses"]} == CANCEL_RESPONSES
+    integration = method["Integration"]
+    assert integration["Type"] == "AWS" and integration["IntegrationHttpMethod"] == "POST"
+    assert ":dynamodb:action/UpdateItem" in _resolve(integration["Uri"], {})
+    assert integration["PassthroughBehavior"] == "NEVER"
+    assert [(r["StatusCode"], r.get("SelectionPattern")) for r in integration["IntegrationResponses"]] == [
+        ("200", None), ("400", r"4\d{2}"), ("502", r"5\d{2}")]
+    roles = {_method(scheduling, m, p)["Integration"]["Credentials"]["Fn::GetAtt"][0]
+             for m, p in (("POST", None), ("GET", None), ("DELETE", ITEM_PATH))}
+    assert len(roles) == 3  # one role per integration
+
+
+def test_the_cancel_role_may_only_set_the_status_of_a_record(scheduling: dict[str, Any]) -> None:
+    [table] = resources_of_type(scheduling, "AWS::DynamoDB::Table")
+    [key] = resources_of_type(scheduling, "AWS::KMS::Key")
+    role = _method(scheduling, "DELETE", ITEM_PATH)["Integration"]["Credentials"]["Fn::GetAtt"][0]
+    assert _role_statements(scheduling, role) == [
+        {"Action": "dynamodb:UpdateItem", "Effect": "Allow", "Resource": {"Fn::GetAtt": [table, "Arn"]},
+         "Condition": {
+             "ForAllValues:StringEquals": {"dynamodb:Attributes": ["notificationId", "status", "cancelledAt",
+                                                                   "caller"]},
+             "StringEqualsIfExists": {"dynamodb:ReturnValues": "NONE"}}},
+        {"Action": "kms:Decrypt", "Effect": "Allow", "Resource": {"Fn::GetAtt": [key, "Arn"]}},
+    ]
+
+
+def _cancel(templates: dict[str, str], notification_id: str, caller: str | None = SENDER,
+            request_time: str = "25/Nov/2026:20:39:59 +0000") -> dict[str, Any]:
+    template = templates["request"] if caller is None else _as(caller, templates["request"])
+    request: dict[str, Any] = render(template, path={"id": notification_id},
+                                     context={"requestTime": request_time}).json()
+    return request
+
+
+def test_cancel_sets_cancelled_only_on_the_callers_scheduled_record(cancel_templates: dict[str, str]) -> None:
+    request = _cancel(cancel_templates, "demo-sms-001")
+    assert request == {
+        "TableName": TABLE_NAME,
+        "Key": {"notificationId": {"S": "demo-sms-001"}},
+        "UpdateExpression": "SET #status = :cancelled, cancelledAt = :at",
+        "ConditionExpression": "#status = :scheduled AND caller = :caller",
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": {
+            ":cancelled": {"S": "CANCELLED"}, ":scheduled": {"S": "SCHEDULED"},
+            ":at": {"S": "2026-11-25T20:39:59Z"},
+            # as POST stores it: an assumed role without its session name
+            ":caller": {"S": "arn:aws:sts::123456789012:assumed-role/Sender"}},
+        "ReturnValues": "NONE",
+    }
+    assert _cancel(cancel_templates, "n", OTHER)["ExpressionAttributeValues"][":caller"] == {"S": OTHER}
+
+
+@pytest.mark.parametrize(("request_time", "iso"), [
+    ("01/Jan/2027:00:00:00 +0000", "2027-01-01T00:00:00Z"),
+    ("29/Feb/2028:23:59:59 +0000", "2028-02-29T23:59:59Z"),
+    ("05/Sep/2026:08:07:06 -0530", "2026-09-05T08:07:06-05:30"),
+])
+def test_cancelled_at_is_the_request_time_in_iso_8601(cancel_templates: dict[str, str], request_time: str,
+                                                      iso: str) -> None:
+    request = _cancel(cancel_templates, "n", request_time=request_time)
+    assert request["ExpressionAttributeValues"][":at"] == {"S": iso}
+
+
+def test_without_iam_the_one_anonymous_caller_cancels_records_without_a_caller(
+    cancel_templates: dict[str, str]
+) -> None:
+    request = _cancel(cancel_templates, "n", caller=None)
+    assert request["ConditionExpression"] == "#status = :scheduled AND attribute_not_exists(caller)"
+    assert ":caller" not in request["ExpressionAttributeValues"]
+
+
+@pytest.mark.parametrize("bad_id", ["two words", "a:b", "x" * 81, "it's", "a/b"])
+def test_an_id_the_api_never_gives_is_never_used_as_a_key(cancel_templates: dict[str, str], bad_id: str) -> None:
+    """DynamoDB refuses an empty key without writing; the client error template answers 400."""
+    assert _cancel(cancel_templates, bad_id)["Key"] == {"notificationId": {"S": ""}}
+    # as either engine refuses it: AWS for the empty key, the local one by the condition
+    for refused in ("ValidationException", "ConditionalCheckFailedException"):
+        error = {"__type": f"com.amazonaws.dynamodb.v20120810#{refused}", "message": "x"}
+        rendered = render(cancel_templates[r"4\d{2}"], json.dumps(error), path={"id": bad_id})
+        assert (rendered.status_override, rendered.json()) == (
+            None, {"message": "the id must be 1 to 80 characters of A-Z a-z 0-9 _ -"})
+
+
+def test_a_cancelled_record_answers_200_with_its_id(cancel_templates: dict[str, str]) -> None:
+    rendered = render(cancel_templates["default"], "{}", path={"id": "demo-sms-001"})
+    assert (rendered.status_override, rendered.json()) == (
+        None, {"notificationId": "demo-sms-001", "status": "CANCELLED"})
+
+
+def test_a_failed_condition_answers_one_404(cancel_templates: dict[str, str]) -> None:
+    """Not found, another caller's and no longer SCHEDULED all fail the condition alike."""
+    error = {"__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+             "message": "The conditional request failed"}
+    rendered = render(cancel_templates[r"4\d{2}"], json.dumps(error), path={"id": "demo-sms-001"})
+    assert (rendered.status_override, rendered.json()) == (404, {"message": "No scheduled notification with this id"})
+
+
+def test_cancel_throttling_answers_429_and_server_errors_502(cancel_templates: dict[str, str]) -> None:
+    error = {"__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException", "message": "x"}
+    assert render(cancel_templates[r"4\d{2}"], json.dumps(error), path={"id": "n"}).status_override == 429
+    other = {"__type": "com.amazonaws.dynamodb.v20120810#ValidationException", "message": "x"}
+    assert render(cancel_templates[r"4\d{2}"], json.dumps(other), path={"id": "n"}).json() == {
+        "message": "the notification could not be cancelled", "error": "ValidationException"}
+    assert render(cancel_templates[r"5\d{2}"], "{}").json() == {"message": "the delivery log failed; retry later"}
+
+
+def test_get_shows_the_send_time_with_scheduling(scheduling: dict[str, Any], template: dict[str, Any]) -> None:
+    item = {"notificationId": _s("n-3"), "status": _s("CANCELLED"), "channel": _s("sms"),
+            "sendAt": _s("2026-12-01T08:00:00.000Z"), "cancelledAt": _s("2026-11-30T10:00:00Z")}
+    shown = render(_integration_templates(scheduling, "GET", "/all-notifications/{id}")["default"],
+                   json.dumps({"Item": item})).json()
+    assert (shown["sendAt"], shown["cancelledAt"]) == ("2026-12-01T08:00:00.000Z", "2026-11-30T10:00:00Z")
+    unscheduled = render(_integration_templates(template, "GET", "/all-notifications/{id}")["default"],
+                         json.dumps({"Item": item})).json()
+    assert "sendAt" not in unscheduled and "cancelledAt" not in unscheduled
+
+
+@pytest.fixture(scope="module")
+def scheduling_schema(scheduling: dict[str, Any]) -> dict[str, Any]:
+    [model] = resources_of_type(scheduling, "AWS::ApiGateway::Model").values()
+    loaded: dict[str, Any] = model["Properties"]["Schema"]
+    return loaded
+
+
+SCHEDULED_REQUESTS = {
+    "sendAt": {**_example("sms"), "sendAt": "2026-12-01T09:00:00+01:00"},
+    "sendAt with milliseconds": {**_example("sms"), "sendAt": "2026-12-01T08:00:00.000Z"},
+    "delaySeconds 0": {**_example("sms"), "delaySeconds": 0},
+    "delaySeconds max_send_delay": {**_example("sms"), "delaySeconds": 86_400},
+}
+BAD_SCHEDULED_REQUESTS = {
+    "delaySeconds past max_send_delay": {**_example("sms"), "delaySeconds": 86_401},
+    "negative delaySeconds": {**_example("sms"), "delaySeconds": -1},
+    "fractional delaySeconds": {**_example("sms"), "delaySeconds": 1.5},
+    "delaySeconds a string": {**_example("sms"), "delaySeconds": "5"},
+    "sendAt a number": {**_example("sms"), "sendAt": 1790000000},
+    "sendAt over 40 characters": {**_example("sms"), "sendAt": "2026-12-01T09:00:00+01:00" + " " * 16},
+    "both sendAt and delaySeconds": {**_example("sms"), "sendAt": "2026-12-01T08:00:00Z", "delaySeconds": 5},
+}
+
+
+@pytest.mark.parametrize("body", list(SCHEDULED_REQUESTS.values()), ids=list(SCHEDULED_REQUESTS))
+def test_with_scheduling_the_model_takes_a_send_time(scheduling_schema: dict[str, Any], schema: dict[str, Any],
+                                                     body: dict[str, Any]) -> None:
+    jsonschema.Draft4Validator(scheduling_schema).validate(body)
+    assert not jsonschema.Draft4Validator(schema).is_valid(body)  # without scheduling: refused
+
+
+@pytest.mark.parametrize("body", list(BAD_SCHEDULED_REQUESTS.values()), ids=list(BAD_SCHEDULED_REQUESTS))
+def test_with_scheduling_the_model_refuses_a_bad_send_time(scheduling_schema: dict[str, Any],
+                                                           body: dict[str, Any]) -> None:
+    assert not jsonschema.Draft4Validator(scheduling_schema).is_valid(body)
+
+
+@pytest.mark.parametrize("name", ["sms", "email", "both"])
+def test_with_scheduling_the_examples_still_pass(scheduling_schema: dict[str, Any], name: str) -> None:
+    jsonschema.Draft4Validator(scheduling_schema).validate(_example(name))
+
+
+def test_grant_cancel_allows_delete_only(scheduling: dict[str, Any]) -> None:
+    [stage] = resources_of_type(scheduling, "AWS::ApiGateway::Stage")
+    [role] = [k for k in resources_of_type(scheduling, "AWS::IAM::Role") if k.startswith("Canceller")]
+    [statement] = _role_statements(scheduling, role)
+    assert statement["Action"] == "execute-api:Invoke"
+    assert _resolve(statement["Resource"], {stage: "v1"}).split("/", 1)[1] == "v1/DELETE/notifications/*"
+
+
+def test_fails_when_cancelling_is_granted_without_scheduling(
+    scope: Callable[[], tuple[cdk.Stack, sfn.StateMachine, dynamodb.Table]]
+) -> None:
+    stack, machine, table = scope()
+    api = NotificationApi(stack, "Api", state_machine=machine, table=table)
+    assert api.cancel_method is None
+    with pytest.raises(PropError) as raised:
+        api.grant_cancel(iam.Role(stack, "Canceller", assumed_by=iam.AccountRootPrincipal()))
+    assert raised.value.prop == "max_send_delay"
+
+
+def test_the_workflows_max_send_delay_turns_cancelling_on() -> None:
+    stack = cdk.Stack(cdk.App(), "FromWorkflow")
+    on = NotificationWorkflow(stack, "Scheduling", sender="n@example.com", email_identities=["example.com"],
+                              max_send_delay=cdk.Duration.days(2))
+    off = NotificationWorkflow(stack, "Immediate", sender="n@example.com", email_identities=["example.com"])
+    assert NotificationApi(stack, "On", workflow=on, cloud_watch_role=False).cancel_method is not None
+    assert NotificationApi(stack, "Off", workflow=off, cloud_watch_role=False).cancel_method is None
+    with pytest.raises(PropError) as raised:
+        NotificationApi(stack, "Both", workflow=off, max_send_delay=cdk.Duration.days(1))
+    assert raised.value.prop == "max_send_delay"

@@ -2,6 +2,7 @@
 workflow, its monitoring, its API and its delivery-status feedback)."""
 
 from ._props import PropError
+from .buffered_ingress import BufferedIngress
 from .contract import UNSUPPORTED_CHANNEL, VALIDATION_ERROR
 from .delivery_log import REQUIRED_INDEXES, DeliveryLog
 from .feedback import DeliveryFeedback
@@ -19,6 +20,7 @@ from .workflow import (
 __all__ = [
     "NotificationService",
     "NotificationApiOptions",
+    "BufferedIngress",
     "DELIVERY_FAILED",
     "DELIVERY_LOG_UNAVAILABLE",
     "DeliveryFeedback",

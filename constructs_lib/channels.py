@@ -16,6 +16,9 @@ from .retry import EMAIL_PERMANENT_ERRORS, SMS_PERMANENT_ERRORS, RetryPolicy
 # Errors are kept as codes only: SES and SNS causes can quote the recipient.
 SENT = '{% {"status":"SENT","messageId":$states.result.MessageId,"error":""} %}'
 FAILED = '{% {"status":"FAILED","messageId":"","error":$states.errorOutput.Error} %}'
+#: Error of a channel that waited longer than it may for a slot of its send rate.
+SEND_RATE_LIMITED = "SendRateLimited"
+RATE_LIMITED_OUTCOME = f'{{% {{"status":"FAILED","messageId":"","error":"{SEND_RATE_LIMITED}"}} %}}'
 
 
 def sms_send_state(
@@ -81,3 +84,8 @@ def channel_not_sent(scope: Construct, state_id: str) -> sfn.Pass:
     return sfn.Pass.jsonata(scope, state_id, outputs=(
         '{% {"status":"FAILED","messageId":"","error":$states.input.Error} %}'
     ))
+
+
+def rate_limited(scope: Construct, state_id: str) -> sfn.Pass:
+    """Ends a ``both`` branch whose channel waited too long for a send-rate slot."""
+    return sfn.Pass.jsonata(scope, state_id, outputs=RATE_LIMITED_OUTCOME)

@@ -26,6 +26,20 @@ UNSUPPORTED_CHANNEL = "UnsupportedChannel"
 SCHEDULED_RECORD_FIELD = "scheduledRecord"
 #: What a duplicate request writes on the original record (kept when a scheduled send claims it).
 DUPLICATE_ATTRIBUTES = ("duplicateCount", "lastDuplicateExecutionArn", "lastDuplicateAt")
+#: A pipe's batch of one (``BufferedIngress``) as a request: the message's request, keyed by the
+#: SQS message id when it has no ``notificationId`` (redeliveries then claim the same record). A
+#: body that is not an object becomes a request without a message, so it is rejected and recorded.
+QUEUED_REQUEST = ('{% $type($states.input) = "array" ? ($m := $states.input[0]; '
+                  '$merge([{"notificationId": $m.messageId}, '
+                  '$type($m.request) = "object" ? $m.request : {"queued": $m.request}])) : $states.input %}')
+#: The send-rate units a request takes (``$request`` in scope). SMS: message parts, as carriers
+#: count them (GSM-7 up to 160 characters, else 153 a part; taken as non-GSM, UCS-2, when any
+#: character is outside printable ASCII: 70, else 67 a part). Email: recipients, as SES counts
+#: its sending rate (To, Cc and Bcc).
+SMS_PARTS = ('($m := $request.message; $l := $length($m); $contains($m, /^[ -~\\n\\r]*$/) '
+             '? ($l <= 160 ? 1 : $ceil($l / 153)) : ($l <= 70 ? 1 : $ceil($l / 67)))')
+EMAIL_RECIPIENTS = ('($d := $request.sendEmail.Destination; '
+                    '$count($d.ToAddresses) + $count($d.CcAddresses) + $count($d.BccAddresses))')
 #: SES refuses a message with more than this many recipients in To, Cc and Bcc together.
 MAX_EMAIL_RECIPIENTS = 50
 #: The older request dialect: its ``delivery_mode`` values, and its fields as canonical ones.

@@ -18,6 +18,8 @@ CONDITIONAL_CHECK_FAILED = "DynamoDB.ConditionalCheckFailedException"
 #: Record statuses of a scheduled send: waiting for its time, and cancelled before it.
 SCHEDULED = "SCHEDULED"
 CANCELLED = "CANCELLED"
+#: Send-rate counters share the table; ``#`` never appears in a notificationId.
+RATE_ITEM_PREFIX = "rate#"
 # Provider message ids, written only for a channel that was sent (index keys cannot be empty),
 # so delivery-status feedback can find the record from an SES or SNS event.
 SMS_MESSAGE_ID_ATTRIBUTE = "smsMessageId"
@@ -176,6 +178,38 @@ class DeliveryLog(Construct):
             "Output": "{% $merge([$states.input, {\"" + SCHEDULED_RECORD_FIELD + "\": $states.result.Attributes}]) %}",
             "TimeoutSeconds": int(timeout.to_seconds()),
         })
+        DELIVERY_LOG_RETRY.apply(state, transient_errors=DELIVERY_LOG_TRANSIENT_ERRORS)
+        return state
+
+    def _take_send_slot(self, scope: Construct, state_id: str, *, channel: str, per_second: int, units: str,
+                        timeout: cdk.Duration, wait: cdk.Duration) -> sfn.CustomState:
+        """Takes ``units`` (a JSONata expression, at most ``per_second``) of this second's
+        ``per_second`` for ``channel`` before a send: a conditional counter on the item
+        ``rate#<channel>#<epoch second>`` (gone two minutes later by TTL). When the second is full
+        the update fails with ``DynamoDB.ConditionalCheckFailedException`` and is tried again
+        about every half second (full jitter), each time in the second it runs in, for ``wait``.
+        The caller grants ``dynamodb:UpdateItem``."""
+        taken = f"$min([{units}, {per_second}])"
+        second = "$floor($millis() / 1000)"
+        state = sfn.CustomState(scope, state_id, state_json={
+            "Type": "Task",
+            "Resource": f"arn:{cdk.Aws.PARTITION}:states:::dynamodb:updateItem",
+            "Arguments": {
+                "TableName": self.table.table_name,
+                "Key": {PARTITION_KEY: {"S": f'{{% "{RATE_ITEM_PREFIX}{channel}#" & $string({second}) %}}'}},
+                "UpdateExpression": "ADD used :n SET expiresAt = :expires",
+                "ConditionExpression": "attribute_not_exists(used) OR used <= :room",
+                "ExpressionAttributeValues": {
+                    ":n": {"N": f"{{% $string({taken}) %}}"},
+                    ":room": {"N": f"{{% $string({per_second} - {taken}) %}}"},
+                    ":expires": {"N": f"{{% $string({second} + 120) %}}"},
+                },
+            },
+            "TimeoutSeconds": int(timeout.to_seconds()),
+        })
+        state.add_retry(errors=[CONDITIONAL_CHECK_FAILED], interval=cdk.Duration.seconds(1),
+                        max_attempts=max(1, int(wait.to_seconds()) * 2), backoff_rate=1.0,
+                        jitter_strategy=sfn.JitterType.FULL)
         DELIVERY_LOG_RETRY.apply(state, transient_errors=DELIVERY_LOG_TRANSIENT_ERRORS)
         return state
 

@@ -20,6 +20,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from ._props import PropError
+from .buffered_ingress import BufferedIngress
 from .feedback import DeliveryFeedback
 from .ingress import NotificationApi
 from .monitoring import NotificationMonitoring
@@ -88,7 +89,8 @@ class NotificationService(Construct):
     :param table_removal_policy: for a new table. Default: ``RETAIN``.
     :param backup_plan: ``True`` for a daily AWS Backup plan of the table, or a plan of yours.
         Default: ``False`` (point-in-time recovery only).
-    :param workflow_type: ``STANDARD`` or ``EXPRESS``. Default: ``STANDARD``.
+    :param workflow_type: ``STANDARD`` or ``EXPRESS``. Default: ``STANDARD``, or ``EXPRESS`` with
+        ``buffered_ingress``.
     :param timeout: the whole execution. Default: 5 minutes.
     :param log_retention: retention of the workflow's execution logs and of the feedback's logs.
         Default: one month.
@@ -108,6 +110,9 @@ class NotificationService(Construct):
     :param feedback: create ``DeliveryFeedback`` (SES events and SMS delivery logs onto the
         records). Without ``monitoring`` its dead-letter alarm has no action and the NIST 800-53
         and HIPAA packs report it. Default: ``False``.
+    :param buffered_ingress: create ``BufferedIngress``: an encrypted SQS queue (with a
+        dead-letter queue and two alarms on the monitoring's topic) that an EventBridge Pipe drains
+        into the workflow, which is then built with ``queued_input``. Default: ``False``.
     :raises PropError: when a prop is unusable (the parts check their own props too).
     """
 
@@ -125,7 +130,7 @@ class NotificationService(Construct):
         table: dynamodb.ITable | None = None,
         table_removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
         backup_plan: bool | backup.IBackupPlan = False,
-        workflow_type: sfn.StateMachineType = sfn.StateMachineType.STANDARD,
+        workflow_type: sfn.StateMachineType | None = None,
         timeout: cdk.Duration = DEFAULT_TIMEOUT,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         encryption_key: kms.IKey | None = None,
@@ -135,12 +140,17 @@ class NotificationService(Construct):
         sms_monthly_spend_limit_usd: float | None = 1.0,
         api: bool | NotificationApiOptions = False,
         feedback: bool = False,
+        buffered_ingress: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         options = dict(workflow_options or {})
         explicit = {"sender", "email_identities", "allowed_senders", "default_subject", "configuration_set_name",
                     "sms_topic", "table", "table_removal_policy", "backup_plan", "workflow_type", "timeout",
                     "log_retention", "encryption_key"}
+        if "queued_input" in options:
+            raise PropError(_NAME, "workflow_options['queued_input']", options["queued_input"],
+                            "Give buffered_ingress=True: the service builds the queue, the pipe and the "
+                            "workflow's input together.")
         for prop in options:
             if prop in explicit:
                 raise PropError(_NAME, f"workflow_options[{prop!r}]", options[prop],
@@ -172,10 +182,13 @@ class NotificationService(Construct):
             table=table,
             table_removal_policy=table_removal_policy,
             backup_plan=backup_plan,
-            workflow_type=workflow_type,
+            # The buffered path starts executions at the queue's pace: Express by default there.
+            workflow_type=workflow_type or (
+                sfn.StateMachineType.EXPRESS if buffered_ingress else sfn.StateMachineType.STANDARD),
             timeout=timeout,
             log_retention=log_retention,
             encryption_key=encryption_key,
+            queued_input=buffered_ingress,
             **options,
         )
         key = self.workflow.encryption_key
@@ -201,6 +214,14 @@ class NotificationService(Construct):
             self.feedback = DeliveryFeedback(
                 self, "DeliveryFeedback", workflow=self.workflow, configuration_set_name=configuration_set_name,
                 log_retention=log_retention, encryption_key=key,
+                alarm_topic=self.monitoring.alarm_topic if self.monitoring is not None else None,
+            )
+
+        #: The queue and pipe in front of the workflow (``None`` unless ``buffered_ingress`` is on).
+        self.buffered_ingress: BufferedIngress | None = None
+        if buffered_ingress:
+            self.buffered_ingress = BufferedIngress(
+                self, "BufferedIngress", workflow=self.workflow, encryption_key=key,
                 alarm_topic=self.monitoring.alarm_topic if self.monitoring is not None else None,
             )
 

@@ -21,9 +21,16 @@ from constructs import Construct
 
 from . import contract
 from ._log_encryption import allow_logs_to_use_key
-from ._props import PropError, is_token, require_duration_between, require_email
+from ._props import PropError, is_token, require_duration_between, require_email, require_int_between
 from ._props import is_domain as _is_domain
-from .channels import FAILED, channel_not_sent, email_send_state, sms_send_state
+from .channels import (
+    FAILED,
+    RATE_LIMITED_OUTCOME,
+    channel_not_sent,
+    email_send_state,
+    rate_limited,
+    sms_send_state,
+)
 from .delivery_log import (
     CONDITIONAL_CHECK_FAILED,
     EMAIL_MESSAGE_ID_ATTRIBUTE,
@@ -101,6 +108,19 @@ class NotificationWorkflow(Construct):
         (its record ``SCHEDULED``, cancellable by setting it ``CANCELLED``), and the state
         machine's timeout becomes ``timeout`` plus this. STANDARD only; at most a year minus
         ``timeout``. Default: ``None`` (off).
+    :param queued_input: the workflow is started by an EventBridge Pipe from ``BufferedIngress``:
+        its input is the pipe's batch of one, ``[{"request": ..., "messageId": ...}]``, read by
+        a first Pass state, ``ReadQueuedRequest`` (the SQS message id keys the record when the
+        request has no ``notificationId``, so a message delivered twice is sent once). Other
+        input (a request object) is read as usual. Default: ``False``.
+    :param sms_max_parts_per_second: the most SMS parts a second this workflow hands SNS, across all
+        its executions (your origination identity's throughput: toll-free 3, 10DLC 1 to 75, short
+        code 100). Each SMS first takes its parts from a per-second counter in the delivery log
+        (``TakeSmsSlot``), waiting while the second is full. Default: ``None`` (no limit).
+    :param ses_max_send_rate: the most email recipients a second this workflow hands SES (your
+        account's maximum send rate; 1 in the sandbox). Each email first takes its recipients
+        (To, Cc and Bcc, at most the rate) from the counter (``TakeEmailSlot``). Default:
+        ``None`` (no limit).
     """
 
     def __init__(
@@ -133,6 +153,9 @@ class NotificationWorkflow(Construct):
         sms_fallback_to_email: bool = False,
         record_retention: cdk.Duration = DEFAULT_RECORD_RETENTION,
         max_send_delay: cdk.Duration | None = None,
+        queued_input: bool = False,
+        sms_max_parts_per_second: int | None = None,
+        ses_max_send_rate: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._sms_retry = sms_retry or default_sms_retry()
@@ -156,6 +179,18 @@ class NotificationWorkflow(Construct):
         self._check_max_send_delay(max_send_delay, workflow_type, timeout)
         #: How far ahead a request may schedule its send (``None``: scheduled sends are off).
         self.max_send_delay = max_send_delay
+        #: Whether the workflow reads a pipe's batch (see ``BufferedIngress``).
+        self.queued_input = queued_input
+        for prop, rate in (("sms_max_parts_per_second", sms_max_parts_per_second),
+                           ("ses_max_send_rate", ses_max_send_rate)):
+            if rate is not None:
+                require_int_between(_NAME, prop, rate, 1, 10_000)
+        #: The configured send rates (``None``: not limited).
+        self.sms_max_parts_per_second = sms_max_parts_per_second
+        self.ses_max_send_rate = ses_max_send_rate
+        # A send waits for a slot at most half the execution's time, so its record is still written.
+        self._slot_wait = cdk.Duration.seconds(max(1, int(timeout.to_seconds() / 2))) \
+            if not timeout.is_unresolved() else cdk.Duration.minutes(1)
         self._sender = sender
         self._default_subject = default_subject
         self._configuration_set_name = configuration_set_name
@@ -275,6 +310,8 @@ class NotificationWorkflow(Construct):
         validate.when(sfn.Condition.jsonata(route.email_only), self._email_path(), comment="email only")
         validate.when(sfn.Condition.jsonata(route.sms_only), self._sms_path(), comment="sms only")
         validate.otherwise(self._both_path())
+        if self.queued_input:
+            return sfn.Pass.jsonata(self, "ReadQueuedRequest", outputs=contract.QUEUED_REQUEST).next(validate)
         return validate
 
     def _claim(self, state_id: str) -> sfn.CustomState:
@@ -336,24 +373,30 @@ class NotificationWorkflow(Construct):
         send = sms_send_state(self, "SendSms", topic=self._sms_topic, retry=self._sms_retry,
                               timeout=self._task_timeout)
         failed = {"sms": FAILED}
+        first_sms = self._limited(send, "sms", "TakeSmsSlot", on_wait_exceeded=self._record_failed)
         if self._sms_fallback:
             can_fall_back = sfn.Choice.jsonata(self, "FallBackToEmail")
             send_email = self._send_email("SendFallbackEmail")
             send_email.add_catch(self._record_failed, assign={"email": FAILED})
             send_email.next(self._record_sent)
+            first_email = self._limited(send_email, "email", "TakeFallbackEmailSlot",
+                                        on_wait_exceeded=self._record_failed)
             can_fall_back.when(sfn.Condition.jsonata('{% $request.channel = "sms" and $exists($request.sendEmail) %}'),
-                               send_email,
+                               first_email,
                                assign={"fallback": "email"})
             can_fall_back.otherwise(self._record_failed)
             send.add_catch(can_fall_back, assign=failed)
         else:
             send.add_catch(self._record_failed, assign=failed)
-        return self._claim("ClaimSms").next(send.next(self._record_sent))
+        send.next(self._record_sent)
+        return self._claim("ClaimSms").next(first_sms)
 
     def _email_path(self) -> sfn.IChainable:
         send = self._send_email("SendEmail")
         send.add_catch(self._record_failed, assign={"email": FAILED})
-        return self._claim("ClaimEmail").next(send.next(self._record_sent))
+        send.next(self._record_sent)
+        first = self._limited(send, "email", "TakeEmailSlot", on_wait_exceeded=self._record_failed)
+        return self._claim("ClaimEmail").next(first)
 
     def _both_path(self) -> sfn.IChainable:
         """Each branch catches its own failure, so one channel never cancels the other."""
@@ -365,9 +408,27 @@ class NotificationWorkflow(Construct):
         send_both = sfn.Parallel.jsonata(
             self, "SendBoth", assign={"sms": "{% $states.result[0] %}", "email": "{% $states.result[1] %}"},
         )
-        send_both.branch(sms)
-        send_both.branch(email)
+        send_both.branch(self._limited(sms, "sms", "TakeSmsSlotOfBoth",
+                                       on_wait_exceeded=rate_limited(self, "SmsRateLimited")))
+        send_both.branch(self._limited(email, "email", "TakeEmailSlotOfBoth",
+                                       on_wait_exceeded=rate_limited(self, "EmailRateLimited")))
         return self._claim("ClaimBoth").next(send_both.next(self._record_sent))
+
+    def _limited(self, send: sfn.CustomState, channel: str, slot_id: str,
+                 on_wait_exceeded: sfn.IChainable) -> sfn.IChainable:
+        """``send``, after taking its units of the channel's send rate when one is configured. A
+        send that waited too long for a slot is FAILED with ``SendRateLimited``."""
+        per_second = self.sms_max_parts_per_second if channel == "sms" else self.ses_max_send_rate
+        if per_second is None:
+            return send
+        slot = self.delivery_log._take_send_slot(
+            self, slot_id, channel=channel, per_second=per_second,
+            units=contract.SMS_PARTS if channel == "sms" else contract.EMAIL_RECIPIENTS,
+            timeout=self._task_timeout, wait=self._slot_wait)
+        # In a Parallel branch the catcher's output is the branch's; elsewhere the outcome is assigned.
+        slot.add_catch(on_wait_exceeded, assign=None if isinstance(on_wait_exceeded, sfn.Pass) else {
+            channel: RATE_LIMITED_OUTCOME})
+        return slot.next(send)
 
     def _send_email(self, state_id: str, outcome: str = "assign") -> sfn.CustomState:
         return email_send_state(self, state_id, retry=self._email_retry, timeout=self._task_timeout,

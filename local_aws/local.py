@@ -436,9 +436,10 @@ class LocalAws:
     # ---- EventBridge Pipes and Scheduler ---------------------------------------------------
 
     def run_pipes(self, max_batches: int | None = None) -> int:
-        """One pass of every RUNNING SQS -> Step Functions pipe, as each pipe's role: receive,
-        start one execution per message, delete what was delivered (``local_aws.pipes``).
-        ``max_batches`` caps the receives per pipe; returns the messages delivered."""
+        """One pass of every RUNNING SQS -> Step Functions pipe, as each pipe's role: receive a
+        batch, start one execution with the batch as a JSON array (as AWS does, even for a batch of
+        one), delete what was delivered (``local_aws.pipes``). ``max_batches`` caps the batches per
+        pipe; returns the messages delivered."""
         return run_pipes(self, max_batches=max_batches)
 
     def fire_due_schedules(self, now: datetime.datetime | None = None) -> list[str]:

@@ -44,6 +44,10 @@ class EnvironmentSettings:
     region: str | None
     api: bool = True
     delivery_feedback: bool = True
+    buffered_ingress: bool = False
+    max_send_delay_days: int | None = None
+    sms_max_parts_per_second: int | None = None
+    ses_max_send_rate: int | None = None
 
 
 def _fail(where: str, value: Any, fix: str) -> ConfigError:
@@ -74,11 +78,16 @@ def environment_settings(name: str, raw: Any) -> EnvironmentSettings:
     if not isinstance(raw, Mapping):
         raise _fail(where, raw, "Give an object with at least sender and emailIdentities.")
     known = {"sender", "emailIdentities", "allowedSenders", "workflowType", "logRetentionDays",
-             "alarmEmail", "account", "region", "api", "deliveryFeedback"}
+             "alarmEmail", "account", "region", "api", "deliveryFeedback", "bufferedIngress", "maxSendDelayDays",
+             "smsMaxPartsPerSecond", "sesMaxSendRate"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise _fail(where, unknown, f"Remove the unknown keys or fix their spelling; known keys: {sorted(known)}.")
-    workflow_type = raw.get("workflowType", "STANDARD")
+    buffered = raw.get("bufferedIngress", False)
+    if not isinstance(buffered, bool):
+        raise _fail(f"{where}.bufferedIngress", buffered, "Use true or false.")
+    # The buffered path starts executions at the queue's pace: Express unless chosen otherwise.
+    workflow_type = raw.get("workflowType", "EXPRESS" if buffered else "STANDARD")
     if workflow_type not in _WORKFLOW_TYPES:
         raise _fail(f"{where}.workflowType", workflow_type, "Use STANDARD or EXPRESS.")
     retention = raw.get("logRetentionDays", 30)
@@ -91,6 +100,21 @@ def environment_settings(name: str, raw: Any) -> EnvironmentSettings:
         raise _fail(f"{where}.account", account, "Give a 12-digit account id or null.")
     if region is not None and not (isinstance(region, str) and re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region)):
         raise _fail(f"{where}.region", region, "Give a region such as 'eu-west-1' or null.")
+    max_send_delay_days = raw.get("maxSendDelayDays")
+    if max_send_delay_days is not None:
+        if isinstance(max_send_delay_days, bool) or not isinstance(max_send_delay_days, int) \
+                or not 1 <= max_send_delay_days <= 364:
+            raise _fail(f"{where}.maxSendDelayDays", max_send_delay_days,
+                        "Give a whole number of days from 1 to 364 (a Standard execution lasts at most a year), "
+                        "or null to turn scheduled sends off.")
+        if workflow_type != "STANDARD":
+            raise _fail(f"{where}.maxSendDelayDays", max_send_delay_days,
+                        "Scheduled sends wait inside a Standard execution: set workflowType to STANDARD.")
+    rates = {key: raw.get(key) for key in ("smsMaxPartsPerSecond", "sesMaxSendRate")}
+    for key, rate in rates.items():
+        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int) or not 1 <= rate <= 10_000):
+            raise _fail(f"{where}.{key}", rate, "Give a whole number of sends a second from 1 to 10000 (your "
+                                                "account's quota), or null for no limit.")
     switches = {key: raw.get(key, True) for key in ("api", "deliveryFeedback")}
     for key, value in switches.items():
         if not isinstance(value, bool):
@@ -99,6 +123,10 @@ def environment_settings(name: str, raw: Any) -> EnvironmentSettings:
         name=name,
         api=switches["api"],
         delivery_feedback=switches["deliveryFeedback"],
+        buffered_ingress=buffered,
+        max_send_delay_days=max_send_delay_days,
+        sms_max_parts_per_second=rates["smsMaxPartsPerSecond"],
+        ses_max_send_rate=rates["sesMaxSendRate"],
         sender=_email(f"{where}.sender", raw.get("sender")),
         email_identities=_string_list(f"{where}.emailIdentities", raw.get("emailIdentities"), required=True),
         allowed_senders=tuple(

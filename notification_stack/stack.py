@@ -34,11 +34,14 @@ class NotificationStack(cdk.Stack):
             alarm_email=settings.alarm_email,
             api=settings.api,
             feedback=settings.delivery_feedback,
+            buffered_ingress=settings.buffered_ingress,
+            workflow_options=_workflow_options(settings),
         )
         self.configuration_set = self.service.configuration_set
         self.workflow = self.service.workflow
         self.api = self.service.api
         self.feedback = self.service.feedback
+        self.buffered_ingress = self.service.buffered_ingress
         assert self.service.monitoring is not None  # on by default
         self.monitoring = self.service.monitoring
 
@@ -51,9 +54,22 @@ class NotificationStack(cdk.Stack):
         if self.feedback is not None:
             cdk.CfnOutput(self, "SmsDeliveryStatusRoleArn", value=self.feedback.sms_delivery_status_role.role_arn)
             cdk.CfnOutput(self, "FeedbackDeadLetterQueueUrl", value=self.feedback.dead_letter_queue.queue_url)
+        if self.buffered_ingress is not None:
+            cdk.CfnOutput(self, "IngressQueueUrl", value=self.buffered_ingress.queue.queue_url)
         if self.workflow.failed_executions is not None:
             cdk.CfnOutput(self, "FailedExecutionsQueueUrl", value=self.workflow.failed_executions.queue_url)
 
         cdk.Validations.of(self).add_plugins(
             AwsSolutionsChecks(self), NIST80053R5Checks(self), HIPAASecurityChecks(self)
         )
+
+
+def _workflow_options(settings: EnvironmentSettings) -> dict[str, object]:
+    """The optional workflow features the environment turns on."""
+    options: dict[str, object] = {
+        "sms_max_parts_per_second": settings.sms_max_parts_per_second,
+        "ses_max_send_rate": settings.ses_max_send_rate,
+    }
+    if settings.max_send_delay_days is not None:
+        options["max_send_delay"] = cdk.Duration.days(settings.max_send_delay_days)
+    return {key: value for key, value in options.items() if value is not None}

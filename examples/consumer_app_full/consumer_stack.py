@@ -1,6 +1,7 @@
 """A consumer's stack with every part of notify-cdk's NotificationService on: an Express workflow
-writing into the consumer's own table, SMS through the consumer's own topic, the API and the
-delivery-status feedback loop, checked by the three cdk-nag packs like the consumer's own code."""
+writing into the consumer's own table, SMS through the consumer's own topic, the API, the
+delivery-status feedback loop and the buffered ingress, checked by the three cdk-nag packs like the
+consumer's own code."""
 
 from __future__ import annotations
 
@@ -66,6 +67,8 @@ class ConsumerStack(cdk.Stack):
             backup_plan=True,
             api=NotificationApiOptions(throttling_rate_limit=20, throttling_burst_limit=40),
             feedback=True,
+            # Reminders are queued in bursts: an SQS queue and a pipe in front of the workflow.
+            buffered_ingress=True,
             alarm_email="oncall@clinic.example.org",
         )
         workflow = self.notifications.workflow

@@ -58,8 +58,9 @@ SCHEDULES: list[Any] = [
 ]
 
 
-def test_every_expression_of_a_scheduling_workflow_agrees_with_the_reference(tmp_path: Path) -> None:
-    """Scheduled sends add expressions of their own (time parsing, the window, the wait)."""
+def test_every_expression_of_a_workflow_with_every_option_agrees_with_the_reference(tmp_path: Path) -> None:
+    """Scheduled sends (time parsing, the window, the wait), send-rate slots (SMS parts, email
+    recipients) and the pipe's batch add expressions of their own."""
     import aws_cdk as cdk
 
     from constructs_lib import NotificationWorkflow
@@ -67,13 +68,22 @@ def test_every_expression_of_a_scheduling_workflow_agrees_with_the_reference(tmp
     app = cdk.App(outdir=str(tmp_path), analytics_reporting=False)
     stack = cdk.Stack(app, "Scheduling")
     NotificationWorkflow(stack, "Workflow", sender="n@example.com", email_identities=["example.com"],
-                         max_send_delay=cdk.Duration.days(30))
+                         max_send_delay=cdk.Duration.days(30), sms_max_parts_per_second=2, ses_max_send_rate=3,
+                         queued_input=True)
     asl = definition(app.synth().get_stack_by_name("Scheduling").template, DEPLOYED_VALUES)
     base = {"notificationId": "n-1", "channel": "sms", "message": "hi", "phoneNumber": "+15555550100"}
     inputs = [{**base, **schedule} for schedule in SCHEDULES]
     inputs.append({**base, "delaySeconds": 30, "scheduledRecord": {"duplicateCount": {"N": "2"}, "status": {"S": "X"}}})
+    messages = ["x" * 160, "x" * 161, "y" * 500, "héllo", "é" * 71, "日本語のテキスト" * 20,
+                "line\nbreak", "tab\tx", ""]
+    inputs += [{**base, "message": message} for message in messages]
+    inputs += [[{"request": {**base, "message": "queued"}, "messageId": "m-1"}],
+               [{"request": "text", "messageId": "m-2"}],
+               {**base, "channel": "email",
+                "email": {"to": ["a@example.org", "b@example.org"], "bcc": ["c@example.org"]}}]
 
     mismatches = conformance.check(asl, inputs, results=RESULTS, variables=OUTCOMES)
 
-    assert any("WaitUntilSendAt" in str(site) for site in conformance.expressions(asl))
+    sites = " ".join(str(site) for site in conformance.expressions(asl))
+    assert all(state in sites for state in ("WaitUntilSendAt", "TakeSmsSlot", "TakeEmailSlot", "ReadQueuedRequest"))
     assert mismatches == [], "\n".join(str(m) for m in mismatches[:10])

@@ -68,6 +68,8 @@ def test_full_consumer_app_wires_every_part_to_its_own_resources(tmp_path: Path)
         in machine["Properties"]["DefinitionString"]["Fn::Join"][1]
     assert len(_of_type(template, "AWS::ApiGateway::RestApi")) == 1
     assert len(_of_type(template, "AWS::SES::ConfigurationSet")) == 1
+    [pipe] = _of_type(template, "AWS::Pipes::Pipe").values()
+    assert pipe["Properties"]["Target"] == {"Ref": next(iter(_of_type(template, "AWS::StepFunctions::StateMachine")))}
     [selection] = _of_type(template, "AWS::Backup::BackupSelection").values()
     assert table in json.dumps(selection["Properties"])
     alarm_topic = next(t for t in _of_type(template, "AWS::SNS::Topic") if "Monitoring" in t)

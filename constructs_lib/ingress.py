@@ -1,16 +1,19 @@
 """NotificationApi: a REST API in front of the workflow and the delivery log, with no Lambda.
 
-``POST /notifications`` starts an execution (direct ``states:StartExecution`` integration),
-``GET /notifications/{id}`` reads the delivery-log record (direct ``dynamodb:GetItem``) and, when
-the workflow has scheduled sends, ``DELETE /notifications/{id}`` cancels one (direct
-``dynamodb:UpdateItem``). Request and response mapping is done in API Gateway's Velocity (VTL)
-templates, defined below so they can be rendered and tested on their own.
+``POST /notifications`` starts an execution (direct ``states:StartExecution`` integration) or,
+with ``queue``, queues the request for ``BufferedIngress`` (direct ``sqs:SendMessage``
+integration), ``GET /notifications/{id}`` reads the delivery-log record (direct
+``dynamodb:GetItem``) and, when the workflow has scheduled sends, ``DELETE /notifications/{id}``
+cancels one (direct ``dynamodb:UpdateItem``). Request and response mapping is done in API
+Gateway's Velocity (VTL) templates, defined below so they can be rendered and tested on their own.
 
 Responses of ``POST``: 202 ``{"notificationId", "executionArn"}``; 400 when the body breaks the
 request model (API Gateway's validator) or Step Functions refuses the input; 409 when the
 notificationId was used before (a Standard workflow keeps execution names for 90 days; a retry
 with the same id and body while the first execution still runs gets that execution's 202 again);
-429 when Step Functions throttles; 502 when it fails. ``GET``: 200 with the record, 404, 429, 502.
+429 when Step Functions throttles; 502 when it fails. With ``queue``: 202 ``{"notificationId"}``
+(queued: the pipe starts the workflow later), 400 for the model or a message SQS refuses, 429, 502,
+and no 409 (the workflow's claim finds a repeated id). ``GET``: 200 with the record, 404, 429, 502.
 ``DELETE``: 200 ``{"notificationId", "status": "CANCELLED"}``; 404 when there is no scheduled send
 of the caller's with that id (none, another caller's, or no longer ``SCHEDULED``: one answer);
 400 for an id that cannot be a notificationId; 429, 502.
@@ -28,6 +31,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct, IConstruct
@@ -49,6 +53,7 @@ __all__ = [
     "cancel_request_template",
     "get_item_request_template",
     "record_response_template",
+    "send_message_request_template",
     "start_execution_request_template",
 ]
 
@@ -95,26 +100,48 @@ _CALLER = (
 )
 
 
+# $id: the request's notificationId, else the API request id; $fields: "caller" and, when the
+# body has no notificationId, that id, inserted after the body's opening brace; _REQUEST_JSON is
+# the body with them, escaped for a JSON string.
+_REQUEST_WITH_CALLER_AND_ID = (
+    "#set($id = \"$!input.path('$.notificationId')\")\n"
+    + _CALLER
+    + "## Fields inserted after the body's opening brace (the model guarantees a non-empty object).\n"
+    "#set($q = '\"')\n"
+    "#set($fields = '')\n"
+    "#if($caller != '')#set($fields = \"${q}caller${q}:${q}$caller${q},\")#end\n"
+    "#if($id == '')#set($id = $context.requestId)"
+    "#set($fields = \"$fields${q}notificationId${q}:${q}$id${q},\")#end\n"
+    "#set($body = $input.json('$'))\n"
+    "#set($afterBrace = $body.indexOf('{') + 1)\n"
+)
+_REQUEST_JSON = "{$util.escapeJavaScript($fields)$util.escapeJavaScript($body.substring($afterBrace))" + _UNESCAPE_QUOTE
+
+
 def start_execution_request_template(state_machine_arn: str) -> str:
     """StartExecution: name = the request's notificationId, else the API request id; the input is
     the body with that same id in it, so the delivery-log key equals the execution name, and with
     ``caller``, the caller's identity, which the record keeps for :meth:`NotificationApi.grant_read_own`
     (the request model refuses a body that names a caller itself)."""
     return (
-        "#set($id = \"$!input.path('$.notificationId')\")\n"
-        + _CALLER
-        + "## Fields inserted after the body's opening brace (the model guarantees a non-empty object).\n"
-        "#set($q = '\"')\n"
-        "#set($fields = '')\n"
-        "#if($caller != '')#set($fields = \"${q}caller${q}:${q}$caller${q},\")#end\n"
-        "#if($id == '')#set($id = $context.requestId)"
-        "#set($fields = \"$fields${q}notificationId${q}:${q}$id${q},\")#end\n"
-        "#set($body = $input.json('$'))\n"
-        "#set($afterBrace = $body.indexOf('{') + 1)\n"
-        "{\"stateMachineArn\": \"" + state_machine_arn + "\",\n"
+        _REQUEST_WITH_CALLER_AND_ID
+        + "{\"stateMachineArn\": \"" + state_machine_arn + "\",\n"
         " \"name\": \"$util.escapeJavaScript($id)" + _UNESCAPE_QUOTE + "\",\n"
-        " \"input\": \"{$util.escapeJavaScript($fields)$util.escapeJavaScript($body.substring($afterBrace))"
-        + _UNESCAPE_QUOTE + "\"}\n"
+        " \"input\": \"" + _REQUEST_JSON + "\"}\n"
+    )
+
+
+def send_message_request_template(queue_url: str) -> str:
+    """SQS ``SendMessageBatch`` (AWS JSON protocol) with one entry: the message body is the request
+    with ``caller`` and ``notificationId`` set as :func:`start_execution_request_template` sets them,
+    so the record is keyed by that id; the entry's ``Id`` is the same id (the model's pattern is
+    SQS's for an entry id), and SQS answers it back, so the 202 can name it. A batch of one rather
+    than ``SendMessage``: that answer holds no field of the request."""
+    return (
+        _REQUEST_WITH_CALLER_AND_ID
+        + "{\"QueueUrl\": \"" + queue_url + "\",\n"
+        " \"Entries\": [{\"Id\": \"$util.escapeJavaScript($id)" + _UNESCAPE_QUOTE + "\",\n"
+        "  \"MessageBody\": \"" + _REQUEST_JSON + "\"}]}\n"
     )
 
 
@@ -161,6 +188,30 @@ START_CLIENT_ERROR_TEMPLATE = _client_error_template(
     "#end\n",
 )
 START_SERVER_ERROR_TEMPLATE = "{\"message\": \"the workflow service failed; retry later\"}\n"
+
+# SendMessageBatch answers 200 even when its one entry failed: the entry is then under Failed,
+# with SQS's code and whether the sender caused it.
+QUEUED_RESPONSE_TEMPLATE = (
+    "#set($id = \"$!input.path('$.Successful[0].Id')\")\n"
+    "#if($id != '')\n"
+    "{\"notificationId\": \"$util.escapeJavaScript($id)" + _UNESCAPE_QUOTE + "\"}\n"
+    "#else\n"
+    "#set($type = \"$!input.path('$.Failed[0].Code')\")\n"
+    "#if(" + _THROTTLED + ")\n"
+    "#set($context.responseOverride.status = 429)\n"
+    "{\"message\": \"too many requests; retry later\"}\n"
+    "#elseif($input.path('$.Failed[0].SenderFault') == true)\n"
+    "#set($context.responseOverride.status = 400)\n"
+    "{\"message\": \"the notification was not accepted\", \"error\": \"$util.escapeJavaScript($type)"
+    + _UNESCAPE_QUOTE + "\"}\n"
+    "#else\n"
+    "#set($context.responseOverride.status = 502)\n"
+    "{\"message\": \"the queue failed; retry later\"}\n"
+    "#end\n"
+    "#end\n"
+)
+QUEUE_CLIENT_ERROR_TEMPLATE = _client_error_template("the notification was not accepted")
+QUEUE_SERVER_ERROR_TEMPLATE = "{\"message\": \"the queue failed; retry later\"}\n"
 
 
 def get_item_request_template(table_name: str) -> str:
@@ -303,6 +354,20 @@ _ACCESS_LOG_FIELDS = {
 }
 
 
+def _integration_responses(ok_status: str, ok_template: str, client_error_template: str,
+                           server_error_template: str) -> list[apigw.IntegrationResponse]:
+    """The service's answer by its HTTP status: ``ok_status`` by default, 400 for a 4xx (the
+    template may refine the status), 502 for a 5xx."""
+    return [
+        apigw.IntegrationResponse(status_code=ok_status, response_templates={JSON: ok_template}),
+        # Selection patterns of an AWS integration match the service's HTTP status.
+        apigw.IntegrationResponse(status_code="400", selection_pattern=r"4\d{2}",
+                                  response_templates={JSON: client_error_template}),
+        apigw.IntegrationResponse(status_code="502", selection_pattern=r"5\d{2}",
+                                  response_templates={JSON: server_error_template}),
+    ]
+
+
 class NotificationApi(Construct):
     """An API Gateway REST API to send notifications and read their delivery-log records.
 
@@ -353,6 +418,15 @@ class NotificationApi(Construct):
         ``DELETE /notifications/{id}`` cancels a scheduled send of the caller's (grant it with
         :meth:`grant_cancel`). Default: the workflow's, else none (no scheduling: the model
         refuses those fields and there is no ``DELETE``).
+    :param queue: the ``BufferedIngress`` queue in front of the workflow (``ingress.queue``):
+        ``POST /notifications`` then queues the request (``sqs:SendMessage``, through a role that
+        may only send to this queue and use its key for that) instead of starting an execution,
+        and answers 202 once SQS has it; the pipe starts the workflow later, and GET shows the
+        record from then on. There is no 409 on this path: a repeated ``notificationId`` is found
+        by the workflow's claim (recorded as a duplicate, nothing sent again). Required with a
+        workflow built with ``queued_input`` (it reads the pipe's batch, not a request), refused
+        with one without it. ``NotificationService(buffered_ingress=True, api=True)`` gives it.
+        Default: none (POST starts the workflow).
 
     Attributes: :attr:`api`, :attr:`url`, :attr:`access_log_group`, :attr:`execution_log_group`,
     :attr:`start_method`, :attr:`read_method`, :attr:`read_all_method`, :attr:`cancel_method`
@@ -382,17 +456,19 @@ class NotificationApi(Construct):
         api_key_required: bool = False,
         per_key_throttling: apigw.ThrottleSettings | None = None,
         max_send_delay: cdk.Duration | None = None,
+        queue: sqs.IQueue | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         require_workflow_or(_NAME, workflow, {
             "state_machine": state_machine, "table": table, "state_machine_key": state_machine_key,
             "max_send_delay": max_send_delay,
-        }, required=("state_machine", "table"))
+        }, required=("table",) if queue is not None else ("state_machine", "table"))
+        self._check_queue(queue, workflow, state_machine, state_machine_key)
         if workflow is not None:
             state_machine, table = workflow.state_machine, workflow.table
             state_machine_key = workflow.encryption_key
             max_send_delay = workflow.max_send_delay
-        assert state_machine is not None and table is not None  # require_workflow_or checked them
+        assert table is not None  # require_workflow_or checked it
         self._check_props(
             authorization=authorization,
             throttling_rate_limit=throttling_rate_limit,
@@ -445,15 +521,24 @@ class NotificationApi(Construct):
         )
         self._integration_roles: list[iam.Role] = []
         notifications = self.api.root.add_resource("notifications")
-        #: ``POST /notifications``: StartExecution with the notification id as the execution name.
+        answers: tuple[str, ...]
+        if queue is None:
+            assert state_machine is not None  # require_workflow_or checked it
+            send = self._start_integration(state_machine, state_machine_key)
+            answers = ("202", "400", "409", "429", "502")
+        else:
+            # No 409: a repeated notificationId is queued too, and the workflow's claim finds it.
+            send, answers = self._queue_integration(queue), ("202", "400", "429", "502")
+        #: ``POST /notifications``: StartExecution with the notification id as the execution name,
+        #: or with ``queue`` SendMessageBatch of one message to it.
         self.start_method = notifications.add_method(
             "POST",
-            self._start_integration(state_machine, state_machine_key),
+            send,
             authorization_type=authorization,
             api_key_required=api_key_required,
             request_validator=self.request_validator,
             request_models={JSON: self.request_model},
-            method_responses=[apigw.MethodResponse(status_code=code) for code in ("202", "400", "409", "429", "502")],
+            method_responses=[apigw.MethodResponse(status_code=code) for code in answers],
         )
         read_role = self._read_role(table)
         scheduling = max_send_delay is not None
@@ -546,14 +631,35 @@ class NotificationApi(Construct):
                 credentials_role=role,
                 passthrough_behavior=apigw.PassthroughBehavior.NEVER,
                 request_templates={JSON: start_execution_request_template(state_machine.state_machine_arn)},
-                integration_responses=[
-                    apigw.IntegrationResponse(status_code="202", response_templates={JSON: STARTED_RESPONSE_TEMPLATE}),
-                    # Selection patterns of an AWS integration match the service's HTTP status.
-                    apigw.IntegrationResponse(status_code="400", selection_pattern=r"4\d{2}",
-                                              response_templates={JSON: START_CLIENT_ERROR_TEMPLATE}),
-                    apigw.IntegrationResponse(status_code="502", selection_pattern=r"5\d{2}",
-                                              response_templates={JSON: START_SERVER_ERROR_TEMPLATE}),
-                ],
+                integration_responses=_integration_responses("202", STARTED_RESPONSE_TEMPLATE,
+                                                             START_CLIENT_ERROR_TEMPLATE, START_SERVER_ERROR_TEMPLATE),
+            ),
+        )
+
+    def _queue_integration(self, queue: sqs.IQueue) -> apigw.AwsIntegration:
+        role = self._integration_role(
+            "SendToQueueRole", "API Gateway queues notification requests (SendMessage on the queue only)"
+        )
+        iam.Grant.add_to_principal(grantee=role, actions=["sqs:SendMessage"], resource_arns=[queue.queue_arn])
+        if queue.encryption_master_key is not None:
+            # SQS encrypts the message with a data key of the queue's key, for the sender.
+            queue.encryption_master_key.grant(role, "kms:GenerateDataKey", "kms:Decrypt")
+        return apigw.AwsIntegration(
+            service="sqs",
+            # The queue's own path (the form AWS documents for SQS integrations); the body names it too.
+            path=f"{queue.env.account}/{queue.queue_name}",
+            integration_http_method="POST",
+            options=apigw.IntegrationOptions(
+                credentials_role=role,
+                passthrough_behavior=apigw.PassthroughBehavior.NEVER,
+                # SQS's AWS JSON protocol: JSON in, JSON out (the Query protocol answers XML).
+                request_parameters={
+                    "integration.request.header.Content-Type": "'application/x-amz-json-1.0'",
+                    "integration.request.header.X-Amz-Target": "'AmazonSQS.SendMessageBatch'",
+                },
+                request_templates={JSON: send_message_request_template(queue.queue_url)},
+                integration_responses=_integration_responses("202", QUEUED_RESPONSE_TEMPLATE,
+                                                             QUEUE_CLIENT_ERROR_TEMPLATE, QUEUE_SERVER_ERROR_TEMPLATE),
             ),
         )
 
@@ -580,13 +686,8 @@ class NotificationApi(Construct):
                 credentials_role=role,
                 passthrough_behavior=apigw.PassthroughBehavior.NEVER,
                 request_templates={JSON: request_template},
-                integration_responses=[
-                    apigw.IntegrationResponse(status_code="200", response_templates={JSON: answer_template}),
-                    apigw.IntegrationResponse(status_code="400", selection_pattern=r"4\d{2}",
-                                              response_templates={JSON: client_error_template}),
-                    apigw.IntegrationResponse(status_code="502", selection_pattern=r"5\d{2}",
-                                              response_templates={JSON: READ_SERVER_ERROR_TEMPLATE}),
-                ],
+                integration_responses=_integration_responses("200", answer_template, client_error_template,
+                                                             READ_SERVER_ERROR_TEMPLATE),
             ),
         )
 
@@ -732,6 +833,25 @@ class NotificationApi(Construct):
         return f"AwsSolutions-IAM5[Resource::{nag_resource(self, self._cancel_method_or_fail().method_arn)}]"
 
     # ---- prop checks ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_queue(queue: sqs.IQueue | None, workflow: NotificationWorkflow | None,
+                     state_machine: sfn.IStateMachine | None, state_machine_key: kms.IKey | None) -> None:
+        queued_input = workflow is not None and workflow.queued_input
+        if queue is None:
+            if queued_input:
+                raise PropError(_NAME, "queue", None,
+                                "The workflow reads a pipe's batch (queued_input), not a request: give "
+                                "queue=<its BufferedIngress>.queue so POST queues the request.")
+            return
+        if workflow is not None and not queued_input:
+            raise PropError(_NAME, "queue", queue.node.path,
+                            "POST would queue requests no pipe starts this workflow with: build the workflow "
+                            "with queued_input=True and a BufferedIngress on that queue, or drop queue=.")
+        for prop, value in (("state_machine", state_machine), ("state_machine_key", state_machine_key)):
+            if value is not None:
+                raise PropError(_NAME, prop, value,
+                                f"With queue= POST sends to the queue and starts nothing: drop {prop}=.")
 
     @staticmethod
     def _check_per_key_throttling(api_key_required: bool, throttling: apigw.ThrottleSettings | None,

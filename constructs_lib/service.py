@@ -16,6 +16,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -105,7 +106,8 @@ class NotificationService(Construct):
         Default: none.
     :param sms_monthly_spend_limit_usd: the account's SNS SMS spend limit; the monitoring alarms at
         80% of it (``None``: no spend alarm). Default: 1 (a new account's limit).
-    :param api: ``True`` or ``NotificationApiOptions`` to create ``NotificationApi``.
+    :param api: ``True`` or ``NotificationApiOptions`` to create ``NotificationApi``; with
+        ``buffered_ingress`` its ``POST`` queues requests (the API's ``queue`` is the ingress's).
         Default: ``False``.
     :param feedback: create ``DeliveryFeedback`` (SES events and SMS delivery logs onto the
         records). Without ``monitoring`` its dead-letter alarm has no action and the NIST 800-53
@@ -194,12 +196,18 @@ class NotificationService(Construct):
         key = self.workflow.encryption_key
         #: The API (``None`` unless ``api`` is on).
         self.api: NotificationApi | None = None
-        if api is not False:
+
+        def create_api(queue: sqs.IQueue | None) -> None:
             api_options = api if isinstance(api, NotificationApiOptions) else NotificationApiOptions()
-            self.api = NotificationApi(self, "Api", workflow=self.workflow, encryption_key=key,
+            self.api = NotificationApi(self, "Api", workflow=self.workflow, encryption_key=key, queue=queue,
                                        # Not asdict: it would deep-copy the CDK structs.
                                        **{f.name: getattr(api_options, f.name)
                                           for f in dataclasses.fields(api_options)})
+
+        # With buffered ingress the API's POST sends to its queue, so the API comes after it;
+        # otherwise here, where it always was (templates keep their resource order).
+        if api is not False and not buffered_ingress:
+            create_api(None)
         #: The alarms, alarm topic and dashboard (``None`` with ``monitoring=False``).
         self.monitoring: NotificationMonitoring | None = None
         if monitoring:
@@ -224,6 +232,8 @@ class NotificationService(Construct):
                 self, "BufferedIngress", workflow=self.workflow, encryption_key=key,
                 alarm_topic=self.monitoring.alarm_topic if self.monitoring is not None else None,
             )
+            if api is not False:
+                create_api(self.buffered_ingress.queue)
 
     def grant_send(self, grantee: iam.IGrantable) -> iam.Grant:
         """Lets ``grantee`` send notifications by starting the workflow

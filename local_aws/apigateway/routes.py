@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 
 def resolve_intrinsic(value: Any, aws: LocalAws, stack: DeployedStack) -> Any:
-    """Fn::Join, Ref and Fn::GetAtt <Role>.Arn, as CloudFormation resolved them in the deployment."""
+    """Fn::Join, Ref, Fn::GetAtt <Role>.Arn and <Queue>.QueueName, as CloudFormation resolved them
+    in the deployment."""
     if isinstance(value, str):
         return value
     if "Fn::Join" in value:
@@ -24,8 +25,11 @@ def resolve_intrinsic(value: Any, aws: LocalAws, stack: DeployedStack) -> Any:
         pseudo = {"AWS::Partition": "aws", "AWS::Region": aws.region, "AWS::AccountId": aws.account_id}
         return pseudo.get(value["Ref"]) or stack.physical_id(value["Ref"])
     logical_id, attribute = value["Fn::GetAtt"]
-    if attribute != "Arn" or stack.resources[logical_id].resource_type != "AWS::IAM::Role":
-        raise ValueError(f"cannot resolve {value}: only a role's Arn is modelled")
+    resource_type = stack.resources[logical_id].resource_type
+    if (resource_type, attribute) == ("AWS::SQS::Queue", "QueueName"):
+        return stack.physical_id(logical_id).rsplit("/", 1)[-1]  # Ref is the queue's URL
+    if (resource_type, attribute) != ("AWS::IAM::Role", "Arn"):
+        raise ValueError(f"cannot resolve {value}: only a role's Arn and a queue's QueueName are modelled")
     return aws.client("iam").get_role(RoleName=stack.physical_id(logical_id))["Role"]["Arn"]
 
 

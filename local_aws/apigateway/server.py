@@ -8,7 +8,10 @@ its credentials role (API Gateway assuming it under the role's trust policy); th
 response chosen by its selection pattern on the service's HTTP status, its template rendered,
 ``$context.responseOverride.status`` honoured.
 
-Not modelled: throttling, usage plans and API keys, WAF, custom domains, caching, CORS, binary
+AWS integrations are served by action URI (``...:states:action/StartExecution``), or by path URI
+with the AWS JSON protocol's headers mapped as static values (SQS: ``X-Amz-Target:
+AmazonSQS.SendMessageBatch``, the queue named in the body). Not modelled: the Query protocol
+(form bodies), throttling, usage plans and API keys, WAF, custom domains, caching, CORS, binary
 media, Lambda and HTTP integrations, and API Gateway's exact error bodies for every case.
 """
 
@@ -46,6 +49,9 @@ JSON = "application/json"
 # API Gateway's service names in integration URIs that boto3 spells otherwise.
 _BOTO3_SERVICE = {"states": "stepfunctions"}
 _ACTION_URI = re.compile(r"arn:[^:]+:apigateway:[^:]+:(?P<service>[^:]+):action/(?P<action>\w+)")
+# A path URI calls the service's own path; the AWS JSON protocol names the action in X-Amz-Target.
+_PATH_URI = re.compile(r"arn:[^:]+:apigateway:[^:]+:(?P<service>[^:]+):path/(?P<path>.*)")
+_JSON_PROTOCOL = "application/x-amz-json-1.0"
 
 
 @dataclass
@@ -189,9 +195,9 @@ class LocalApiGateway:
     def _call_integration(self, integration: dict[str, Any], request: str, method_arn: str,
                           caller: str) -> tuple[int, str]:
         """The service's HTTP status and body as API Gateway receives them."""
-        uri = _ACTION_URI.fullmatch(integration.get("Uri", ""))
-        if integration.get("Type") != "AWS" or uri is None:
-            raise NotImplementedError(f"only AWS service integrations with action URIs are served, not {integration}")
+        if integration.get("Type") != "AWS":
+            raise NotImplementedError(f"only AWS service integrations are served, not {integration}")
+        service, action = _service_action(integration)
         role_arn = integration.get("Credentials")
         if role_arn is None:
             raise NotImplementedError("an AWS integration without a credentials role")
@@ -200,7 +206,7 @@ class LocalApiGateway:
             params = json.loads(request)
         except ValueError as error:
             return 400, json.dumps({"__type": "SerializationException", "message": str(error)})
-        client = self._client(uri["service"])
+        client = self._client(service)
         received: dict[str, Any] = {}
 
         def keep_raw_response(response_dict: dict[str, Any], **_: Any) -> None:
@@ -212,7 +218,7 @@ class LocalApiGateway:
                        if self.aws.access is not None else (lambda: None))
             client.meta.events.register(event, keep_raw_response)
             try:
-                getattr(client, xform_name(uri["action"]))(**params)
+                getattr(client, xform_name(action))(**params)
             except ParamValidationError as error:
                 return 400, json.dumps({"__type": "ValidationException", "message": str(error)})
             except ClientError as error:
@@ -261,6 +267,24 @@ class LocalApiGateway:
                           **parameters)
         return GatewayResponse(int(rendered.status_override or chosen["StatusCode"]), rendered.text,
                                dict(rendered.header_overrides))
+
+
+def _service_action(integration: dict[str, Any]) -> tuple[str, str]:
+    """The service and action an AWS integration calls: from an action URI, or from a path URI
+    whose static headers speak the AWS JSON protocol (``X-Amz-Target: <Prefix>.<Action>``, as for
+    SQS). The path itself is not read: the request body names the resource."""
+    uri = integration.get("Uri", "")
+    by_action = _ACTION_URI.fullmatch(uri)
+    if by_action is not None:
+        return by_action["service"], by_action["action"]
+    by_path = _PATH_URI.fullmatch(uri)
+    headers = {name.rsplit(".", 1)[-1].lower(): value.strip("'")
+               for name, value in integration.get("RequestParameters", {}).items()
+               if name.startswith("integration.request.header.") and value.startswith("'") and value.endswith("'")}
+    if by_path is None or headers.get("content-type") != _JSON_PROTOCOL or "." not in headers.get("x-amz-target", ""):
+        raise NotImplementedError(f"only action URIs, or path URIs with static AWS JSON protocol headers "
+                                  f"(Content-Type {_JSON_PROTOCOL} and X-Amz-Target), are served, not {integration}")
+    return by_path["service"], headers["x-amz-target"].rsplit(".", 1)[-1]
 
 
 class ApiServer:

@@ -16,6 +16,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks
@@ -23,13 +24,14 @@ from constructs import Construct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from constructs_lib import NotificationWorkflow
+from constructs_lib import NotificationService, NotificationWorkflow
 from constructs_lib._props import PropError
 from constructs_lib.ingress import NotificationApi
 from local_aws.apigateway.velocity import EXAMPLE_REQUEST_ID as REQUEST_ID
 from local_aws.apigateway.velocity import render
 from tests.conftest import ROOT, cdk_json_context
 from tests.support.asl import resources_of_type
+from tests.support.nag import add_all_packs, beyond_the_canary
 from tests.unit.test_nag_gate import REPORT_WITHOUT_FAILING, add_nag_canary, findings, only_the_canary
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -1112,3 +1114,166 @@ def test_the_workflows_max_send_delay_turns_cancelling_on() -> None:
     with pytest.raises(PropError) as raised:
         NotificationApi(stack, "Both", workflow=off, max_send_delay=cdk.Duration.days(1))
     assert raised.value.prop == "max_send_delay"
+
+
+# ---- POST to the buffered-ingress queue (issue 13) ----------------------------------------------
+
+QUEUE_NAME = "NotifyQueued-BufferedIngressQueue-Ab12Cd34"
+QUEUE_URL = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{QUEUE_NAME}"
+QUEUED_RESPONSES = {"202", "400", "429", "502"}
+
+
+@pytest.fixture(scope="module")
+def queued(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """NotificationService(buffered_ingress=True, api=True) under the three packs, with the canary."""
+    outdir = tmp_path_factory.mktemp("queued")
+    app = _reporting_app(outdir)
+    stack = cdk.Stack(app, "Queued", synthesizer=cdk.DefaultStackSynthesizer(generate_bootstrap_version_rule=False))
+    service = NotificationService(stack, "Default", sender="n@example.com", email_identities=["example.com"],
+                                  buffered_ingress=True, api=True)
+    add_all_packs(app)
+    add_nag_canary(app)
+    assembly = app.synth()
+    assert service.buffered_ingress is not None and service.api is not None
+    return {"template": assembly.get_stack_by_name("Queued").template, "outdir": outdir,
+            "queue": stack.get_logical_id(service.buffered_ingress.queue.node.default_child),  # type: ignore[arg-type]
+            "key": stack.get_logical_id(service.workflow.encryption_key.node.default_child)}  # type: ignore[arg-type]
+
+
+def _queued_refs(queued: dict[str, Any]) -> dict[str, str]:
+    return {queued["queue"]: QUEUE_URL, f"{queued['queue']}.QueueName": QUEUE_NAME}
+
+
+@pytest.fixture(scope="module")
+def queue_templates(queued: dict[str, Any]) -> dict[str, str]:
+    integration = _method(queued["template"], "POST")["Integration"]
+    templates = {"request": _resolve(integration["RequestTemplates"]["application/json"], _queued_refs(queued))}
+    for response in integration["IntegrationResponses"]:
+        templates[response.get("SelectionPattern", "default")] = response["ResponseTemplates"]["application/json"]
+    return templates
+
+
+def test_with_a_queue_post_sends_a_batch_of_one_to_it_in_the_json_protocol(queued: dict[str, Any]) -> None:
+    method = _method(queued["template"], "POST")
+    assert method["AuthorizationType"] == "AWS_IAM" and "RequestModels" in method
+    assert {r["StatusCode"] for r in method["MethodResponses"]} == QUEUED_RESPONSES  # no 409 on this path
+    integration = method["Integration"]
+    assert (integration["Type"], integration["IntegrationHttpMethod"], integration["PassthroughBehavior"]) == (
+        "AWS", "POST", "NEVER")
+    assert _resolve(integration["Uri"], _queued_refs(queued)) == \
+        f"arn:aws:apigateway:{REGION}:sqs:path/{ACCOUNT}/{QUEUE_NAME}"
+    assert integration["RequestParameters"] == {
+        "integration.request.header.Content-Type": "'application/x-amz-json-1.0'",
+        "integration.request.header.X-Amz-Target": "'AmazonSQS.SendMessageBatch'"}
+    assert [(r["StatusCode"], r.get("SelectionPattern")) for r in integration["IntegrationResponses"]] == [
+        ("202", None), ("400", r"4\d{2}"), ("502", r"5\d{2}")]
+
+
+def test_the_queue_role_may_only_send_to_the_queue_and_use_its_key_for_that(queued: dict[str, Any]) -> None:
+    template = queued["template"]
+    role = _method(template, "POST")["Integration"]["Credentials"]["Fn::GetAtt"][0]
+    assert role.startswith("ApiSendToQueueRole")
+    assert _role_statements(template, role) == [
+        {"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": {"Fn::GetAtt": [queued["queue"], "Arn"]}},
+        {"Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Effect": "Allow",
+         "Resource": {"Fn::GetAtt": [queued["key"], "Arn"]}},
+    ]
+    [statement] = resources_of_type(template, "AWS::IAM::Role")[role]["Properties"]["AssumeRolePolicyDocument"][
+        "Statement"]
+    assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert set(statement["Condition"]) == {"ArnLike", "StringEquals"}
+
+
+def test_with_a_queue_the_api_has_no_start_execution_role(queued: dict[str, Any]) -> None:
+    template = queued["template"]
+    api_roles = {k for k in resources_of_type(template, "AWS::IAM::Role") if k.startswith("Api")}
+    assert not any(r.startswith("ApiStartExecutionRole") for r in api_roles)
+    starters = {role["Ref"] for policy in resources_of_type(template, "AWS::IAM::Policy").values()
+                for s in policy["Properties"]["PolicyDocument"]["Statement"]
+                if "states:StartExecution" in json.dumps(s["Action"]) for role in policy["Properties"]["Roles"]}
+    assert [r for r in starters if not r.startswith("BufferedIngressPipeRole")] == []  # only the pipe starts it
+
+
+def _queued_request(templates: dict[str, str], body: dict[str, Any], caller: str | None = None) -> dict[str, Any]:
+    template = templates["request"] if caller is None else _as(caller, templates["request"])
+    request: dict[str, Any] = render(template, json.dumps(body)).json()
+    assert request["QueueUrl"] == QUEUE_URL
+    [entry] = request["Entries"]
+    assert set(entry) == {"Id", "MessageBody"}
+    return entry
+
+
+def test_the_message_is_the_request_with_the_caller_and_its_id(queue_templates: dict[str, str]) -> None:
+    entry = _queued_request(queue_templates, _example("sms"), caller=SENDER)
+    assert entry["Id"] == "demo-sms-001"
+    assert json.loads(entry["MessageBody"]) == {"caller": "arn:aws:sts::123456789012:assumed-role/Sender",
+                                                **_example("sms")}
+
+
+def test_without_an_id_the_request_id_names_the_message_and_keys_the_record(queue_templates: dict[str, str]) -> None:
+    body = {k: v for k, v in _example("email").items() if k != "notificationId"}
+    entry = _queued_request(queue_templates, body)
+    assert entry["Id"] == REQUEST_ID
+    assert json.loads(entry["MessageBody"]) == {"notificationId": REQUEST_ID, **body}
+
+
+@settings(max_examples=100, deadline=None)
+@given(message=st.text(), with_id=st.booleans())
+def test_any_text_survives_the_queue(queue_templates: dict[str, str], message: str, with_id: bool) -> None:
+    body: dict[str, Any] = {"channel": "sms", "message": message, "phoneNumber": "+15555550100",
+                            **({"notificationId": "n_1"} if with_id else {})}
+    assert json.loads(_queued_request(queue_templates, body)["MessageBody"]) == {
+        "notificationId": "n_1" if with_id else REQUEST_ID, **body}
+
+
+def test_a_queued_message_answers_202_with_the_id_sqs_answers_back(queue_templates: dict[str, str]) -> None:
+    answer = {"Successful": [{"Id": "demo-sms-001", "MessageId": "5fea7756-0ea4-451a-a703-a558b933e274",
+                              "MD5OfMessageBody": "65a8e27d8879283831b664bd8b7f0ad4"}], "Failed": []}
+    rendered = render(queue_templates["default"], json.dumps(answer))
+    assert rendered.status_override is None  # the integration response's own 202
+    assert rendered.json() == {"notificationId": "demo-sms-001"}
+
+
+@pytest.mark.parametrize(("failed", "status", "answer"), [
+    ({"Code": "RequestThrottled", "SenderFault": False}, 429, {"message": "too many requests; retry later"}),
+    ({"Code": "InvalidMessageContents", "SenderFault": True}, 400,
+     {"message": "the notification was not accepted", "error": "InvalidMessageContents"}),
+    ({"Code": "InternalError", "SenderFault": False}, 502, {"message": "the queue failed; retry later"}),
+])
+def test_a_failed_entry_answers_by_its_code_and_fault(queue_templates: dict[str, str], failed: dict[str, Any],
+                                                      status: int, answer: dict[str, str]) -> None:
+    """SendMessageBatch answers 200 with the entry under Failed."""
+    body = {"Successful": [], "Failed": [{"Id": "demo-sms-001", "Message": "...", **failed}]}
+    rendered = render(queue_templates["default"], json.dumps(body))
+    assert (rendered.status_override, rendered.json()) == (status, answer)
+
+
+@pytest.mark.parametrize(("error_type", "status", "answer"), [
+    ("com.amazonaws.sqs#KmsThrottled", 429, {"message": "too many requests; retry later"}),
+    ("com.amazonaws.sqs#BatchRequestTooLong", None,
+     {"message": "the notification was not accepted", "error": "BatchRequestTooLong"}),
+])
+def test_a_refused_request_answers_429_or_400(queue_templates: dict[str, str], error_type: str, status: int | None,
+                                              answer: dict[str, str]) -> None:
+    rendered = render(queue_templates[r"4\d{2}"], json.dumps({"__type": error_type, "message": "..."}))
+    assert (rendered.status_override, rendered.json()) == (status, answer)
+    assert render(queue_templates[r"5\d{2}"], "{}").json() == {"message": "the queue failed; retry later"}
+
+
+def test_cdk_nag_finds_nothing_in_a_service_whose_api_queues(queued: dict[str, Any]) -> None:
+    assert beyond_the_canary(queued["outdir"]) == {}
+
+
+def test_fails_when_the_queue_and_the_workflow_do_not_go_together() -> None:
+    stack, machine, table = _stack(cdk.App(), "QueueProps")
+    queued_workflow = NotificationWorkflow(stack, "Queued", sender="n@example.com", email_identities=["example.com"],
+                                           queued_input=True)
+    plain_workflow = NotificationWorkflow(stack, "Plain", sender="n@example.com", email_identities=["example.com"])
+    queue = sqs.Queue(stack, "Queue")
+    for props, prop in (({"workflow": queued_workflow}, "queue"),  # it reads a batch: POST cannot start it
+                        ({"workflow": plain_workflow, "queue": queue}, "queue"),  # no pipe starts it
+                        ({"state_machine": machine, "table": table, "queue": queue}, "state_machine")):
+        with pytest.raises(PropError) as raised:
+            NotificationApi(stack, f"Api{prop}{len(props)}", **props)
+        assert raised.value.prop == prop
+    NotificationApi(stack, "ApiQueued", table=table, queue=queue)  # the table to read and the queue suffice

@@ -238,3 +238,23 @@ def test_under_the_id_default_the_parts_keep_the_logical_ids_they_have_as_childr
         NotificationService(stack, "Default", sender=SENDER, email_identities=IDENTITIES, api=True, feedback=True)
 
     assert _logical_ids(service) == _logical_ids(parts)
+
+
+def test_with_buffered_ingress_the_apis_post_queues_to_the_ingress_queue() -> None:
+    stack = _stack()
+    service = _service(stack, api=True, buffered_ingress=True)
+
+    assert service.api is not None and service.buffered_ingress is not None
+    template = _template(stack)
+    queue = stack.get_logical_id(service.buffered_ingress.queue.node.default_child)  # type: ignore[arg-type]
+    [post] = [m["Properties"] for m in resources_of_type(template, "AWS::ApiGateway::Method").values()
+              if m["Properties"]["HttpMethod"] == "POST"]
+    uri = json.dumps(post["Integration"]["Uri"])
+    assert ":sqs:path/" in uri and json.dumps({"Fn::GetAtt": [queue, "QueueName"]}) in uri
+    assert {"Ref": queue} in post["Integration"]["RequestTemplates"]["application/json"]["Fn::Join"][1]
+    # Without buffered ingress POST starts the workflow, as before.
+    plain = _stack("Plain")
+    _service(plain, api=True)
+    [plain_post] = [m["Properties"] for m in resources_of_type(_template(plain), "AWS::ApiGateway::Method").values()
+                    if m["Properties"]["HttpMethod"] == "POST"]
+    assert ":states:action/StartExecution" in json.dumps(plain_post["Integration"]["Uri"])

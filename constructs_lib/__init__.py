@@ -3,6 +3,7 @@ workflow, its monitoring, its API and its delivery-status feedback)."""
 
 from ._props import PropError
 from .buffered_ingress import BufferedIngress
+from .bulk import BulkSend, bulk_record_key
 from .contract import UNSUPPORTED_CHANNEL, VALIDATION_ERROR
 from .delivery_log import REQUIRED_INDEXES, DeliveryLog
 from .feedback import DeliveryFeedback
@@ -21,6 +22,7 @@ __all__ = [
     "NotificationService",
     "NotificationApiOptions",
     "BufferedIngress",
+    "BulkSend",
     "DELIVERY_FAILED",
     "DELIVERY_LOG_UNAVAILABLE",
     "DeliveryFeedback",
@@ -35,5 +37,6 @@ __all__ = [
     "UNSUPPORTED_CHANNEL",
     "VALIDATION_ERROR",
     "default_email_retry",
+    "bulk_record_key",
     "default_sms_retry",
 ]

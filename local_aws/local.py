@@ -73,6 +73,7 @@ from local_aws.scheduler import (
     fire_due_schedules,
     model_schedules_in_cloudformation,
 )
+from local_aws.sfn_tasks import start_executions_from_tasks
 
 DUMMY_KEY = "testing"
 POLL_SECONDS = 0.05
@@ -524,6 +525,7 @@ def _bridges() -> Iterator[EmailRequestLog]:
         stack.enter_context(bind_jsonata_evaluator())
         stack.enter_context(redrive_executions())
         stack.enter_context(distributed_map_bridges())
+        stack.enter_context(start_executions_from_tasks())
         stack.enter_context(model_pipes_in_cloudformation())
         stack.enter_context(model_schedules_in_cloudformation())
         stack.enter_context(enable_updated_schedules_by_default())

@@ -423,9 +423,9 @@ class NotificationApi(Construct):
         may only send to this queue and use its key for that) instead of starting an execution,
         and answers 202 once SQS has it; the pipe starts the workflow later, and GET shows the
         record from then on. There is no 409 on this path: a repeated ``notificationId`` is found
-        by the workflow's claim (recorded as a duplicate, nothing sent again). Required with a
-        workflow built with ``queued_input`` (it reads the pipe's batch, not a request), refused
-        with one without it. ``NotificationService(buffered_ingress=True, api=True)`` gives it.
+        by the workflow's claim (recorded as a duplicate, nothing sent again). Refused with a
+        workflow built without ``queued_input`` (no pipe would start it with the queued requests).
+        ``NotificationService(buffered_ingress=True, api=True)`` gives it.
         Default: none (POST starts the workflow).
 
     Attributes: :attr:`api`, :attr:`url`, :attr:`access_log_group`, :attr:`execution_log_group`,
@@ -839,11 +839,7 @@ class NotificationApi(Construct):
                      state_machine: sfn.IStateMachine | None, state_machine_key: kms.IKey | None) -> None:
         queued_input = workflow is not None and workflow.queued_input
         if queue is None:
-            if queued_input:
-                raise PropError(_NAME, "queue", None,
-                                "The workflow reads a pipe's batch (queued_input), not a request: give "
-                                "queue=<its BufferedIngress>.queue so POST queues the request.")
-            return
+            return  # a workflow with queued_input reads a request started directly as well
         if workflow is not None and not queued_input:
             raise PropError(_NAME, "queue", queue.node.path,
                             "POST would queue requests no pipe starts this workflow with: build the workflow "

@@ -1270,10 +1270,11 @@ def test_fails_when_the_queue_and_the_workflow_do_not_go_together() -> None:
                                            queued_input=True)
     plain_workflow = NotificationWorkflow(stack, "Plain", sender="n@example.com", email_identities=["example.com"])
     queue = sqs.Queue(stack, "Queue")
-    for props, prop in (({"workflow": queued_workflow}, "queue"),  # it reads a batch: POST cannot start it
-                        ({"workflow": plain_workflow, "queue": queue}, "queue"),  # no pipe starts it
+    for props, prop in (({"workflow": plain_workflow, "queue": queue}, "queue"),  # no pipe starts it
                         ({"state_machine": machine, "table": table, "queue": queue}, "state_machine")):
         with pytest.raises(PropError) as raised:
             NotificationApi(stack, f"Api{prop}{len(props)}", **props)
         assert raised.value.prop == prop
     NotificationApi(stack, "ApiQueued", table=table, queue=queue)  # the table to read and the queue suffice
+    # A workflow with queued_input reads a request started directly too, so POST may start it.
+    NotificationApi(stack, "ApiDirect", workflow=queued_workflow)

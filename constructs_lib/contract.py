@@ -260,7 +260,9 @@ def route(contract: Sequence[Rule], *, sms_may_carry_email: bool = False, schedu
         email_only=_expression(f'$c = "email" or {_broken(contract, SMS)}'),
         # Neither: an sms request, or a both with a valid phone number.
         sms_only=_expression(f'$c = "sms" or {_broken(contract, EMAIL)}'),
-        scheduled=_expression(f"$at > $millis() + {SCHEDULE_THRESHOLD_SECONDS * 1000}") if scheduling else None,
+        # A comparison with an undefined $at is undefined, not false: a Choice refuses that.
+        scheduled=(_expression(f"$exists($at) and $at > $millis() + {SCHEDULE_THRESHOLD_SECONDS * 1000}")
+                   if scheduling else None),
     )
 
 
@@ -327,7 +329,7 @@ def request_expression(contract: Sequence[Rule], *, sender: str, default_subject
         '$ne($r.caller) ? {"caller": {"S": $r.caller}}, '
         '$exists($no) ? {"status": {"S": "REJECTED"}, "error": {"S": $reject($no).error}, "reason": {"S": $no}, '
         '"completedAt": {"S": $t}} : {"status": {"S": '
-        + ('$at > $millis() ? "SCHEDULED" : ' if scheduling else "")
+        + ('$exists($at) and $at > $millis() ? "SCHEDULED" : ' if scheduling else "")
         + '"PROCESSING"}, "channel": {"S": $c}}'
         + (', $exists($sa) ? {"sendAt": {"S": $sa}}, '
            f'$sift($r.{SCHEDULED_RECORD_FIELD}, function($v, $k){{$k in {_literal(list(DUPLICATE_ATTRIBUTES))}}})'

@@ -262,6 +262,30 @@ def check(
             if not same_outcome(python, expected)]
 
 
+def conditions_not_boolean(
+    definition: Mapping[str, Any],
+    inputs: Sequence[Any],
+    *,
+    variables: Mapping[str, Any] | None = None,
+    results: Mapping[str, Any] | None = None,
+) -> list[tuple[Site, int, dict[str, Any]]]:
+    """Choice conditions that give anything but true or false for an input: Step Functions fails
+    the execution (``States.QueryEvaluationError``) when a condition is undefined, an error or not
+    a boolean, and both evaluators can agree on such an outcome."""
+    found = []
+    frozen = bridge.fixed_functions(NOW_MS, FIXED_UUID, FIXED_RANDOM)
+    with mock.patch.object(bridge, "step_functions_functions", lambda: dict(frozen)):
+        for index, input in enumerate(inputs):
+            bound = derive_variables(definition, input, results, variables)
+            for site in expressions(definition):
+                if site.state_type != "Choice" or not site.field.endswith(".Condition"):
+                    continue
+                outcome = _python_outcome(site.expression, _states_binding(site, input, results or {}), bound)
+                if outcome["kind"] != "value" or not isinstance(outcome["value"], bool):
+                    found.append((site, index, outcome))
+    return found
+
+
 def evaluate_reference(cases: Sequence[tuple[str, Mapping[str, Any]]]) -> list[dict[str, Any]]:
     """Outcomes from the reference implementation, one Node process for the batch."""
     request = {"now": NOW_MS, "cases": [{"expression": e, "bindings": dict(b)} for e, b in cases]}

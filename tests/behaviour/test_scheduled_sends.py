@@ -136,6 +136,17 @@ def test_a_second_request_with_a_scheduled_id_sends_nothing(scheduling: Deployme
     assert scheduling.record(request["notificationId"])["duplicateCount"] == 1
 
 
+def test_a_request_without_a_send_time_goes_out_at_once(scheduling: Deployment) -> None:
+    request = _sms()
+
+    result = scheduling.run(request)
+
+    assert (result.status, result.states_entered) == (
+        "SUCCEEDED", ["ValidateRequest", "ClaimSms", "SendSms", "RecordOutcome"])
+    assert "sendAt" not in scheduling.record(request["notificationId"])
+    assert len(_sent(scheduling, request)) == 1
+
+
 def test_a_send_time_just_past_goes_out_now(scheduling: Deployment) -> None:
     request = _sms(sendAt=(datetime.now(UTC) - timedelta(seconds=20)).isoformat(timespec="seconds"))
 

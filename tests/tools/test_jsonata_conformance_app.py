@@ -47,6 +47,7 @@ def test_every_expression_of_the_workflow_agrees_with_the_reference(synthesized:
 
     assert len(sites) >= 30  # the check saw the workflow's expressions, not an empty definition
     assert mismatches == [], "\n".join(str(m) for m in mismatches[:10])
+    assert conformance.conditions_not_boolean(asl, inputs, results=RESULTS, variables=OUTCOMES) == []
 
 
 SCHEDULES: list[Any] = [
@@ -83,7 +84,10 @@ def test_every_expression_of_a_workflow_with_every_option_agrees_with_the_refere
                 "email": {"to": ["a@example.org", "b@example.org"], "bcc": ["c@example.org"]}}]
 
     mismatches = conformance.check(asl, inputs, results=RESULTS, variables=OUTCOMES)
+    not_boolean = conformance.conditions_not_boolean(asl, inputs, results=RESULTS, variables=OUTCOMES)
 
     sites = " ".join(str(site) for site in conformance.expressions(asl))
     assert all(state in sites for state in ("WaitUntilSendAt", "TakeSmsSlot", "TakeEmailSlot", "ReadQueuedRequest"))
     assert mismatches == [], "\n".join(str(m) for m in mismatches[:10])
+    # A request without a send time once made the scheduled condition undefined (a failed execution).
+    assert not_boolean == [], [(site.state, site.field, index, outcome) for site, index, outcome in not_boolean[:5]]

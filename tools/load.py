@@ -6,6 +6,8 @@ What runs (``LOAD_REQUESTS``, ``LOAD_SCHEDULED`` and ``LOAD_THROTTLE`` change th
   workflow with send-rate limits (sms 20 parts a second, email 20 recipients a second); 1 in 50 is
   queued twice (a client's retry) and 1 in 100 is invalid;
 - 50 scheduled sends (``delaySeconds`` 5 to 60) on a Standard workflow with scheduled sends;
+- a bulk job (``LOAD_BULK``, 2,000 recipients from a JSON Lines object in S3) on that workflow, its
+  Distributed Map's concurrency derived from the send rates;
 - provider throttling injected at random on 5% of SNS Publish and SES SendEmail calls.
 
 It checks, from the emulator's own records: every request has exactly one final record, nothing is
@@ -32,10 +34,12 @@ from typing import Any
 from unittest import mock
 
 import aws_cdk as cdk
+from aws_cdk import aws_s3 as s3
 from moto.sesv2.models import SESV2Backend
 from moto.sns.models import SNSBackend
 
-from constructs_lib import NotificationService, NotificationWorkflow
+from constructs_lib import BulkSend, NotificationService, NotificationWorkflow
+from constructs_lib.bulk import bulk_record_key
 from local_aws import LocalAws
 from local_aws.faults import ses_too_many_requests, sns_throttled
 
@@ -96,9 +100,12 @@ def _templates(outdir: Path) -> dict[str, dict[str, Any]]:
                         monitoring=False, workflow_options={"sms_max_parts_per_second": SMS_RATE,
                                                             "ses_max_send_rate": EMAIL_RATE})
     scheduled = cdk.Stack(app, "NotifyLoadScheduled")
-    NotificationWorkflow(scheduled, "Workflow", sender=SENDER, email_identities=["example.com"],
-                         max_send_delay=cdk.Duration.days(1), sms_max_parts_per_second=SMS_RATE,
-                         ses_max_send_rate=EMAIL_RATE)
+    timed = NotificationWorkflow(scheduled, "Workflow", sender=SENDER, email_identities=["example.com"],
+                                 max_send_delay=cdk.Duration.days(1), sms_max_parts_per_second=SMS_RATE,
+                                 ses_max_send_rate=EMAIL_RATE)
+    lists = s3.Bucket(scheduled, "Lists")
+    BulkSend(scheduled, "Bulk", workflow=timed, recipients_bucket=lists, recipients_prefix="bulk/",
+             timeout=cdk.Duration.hours(2))
     assembly = app.synth()
     return {name: assembly.get_stack_by_name(name).template for name in ("NotifyLoad", "NotifyLoadScheduled")}
 
@@ -132,11 +139,11 @@ def _per_second(moments: list[float]) -> Counter[int]:
     return Counter(int(moment) for moment in moments)
 
 
-def run(requests: int, scheduled: int, throttle: float) -> dict[str, Any]:
+def run(requests: int, scheduled: int, throttle: float, bulk: int) -> dict[str, Any]:
     started = time.monotonic()
     templates = _templates(ROOT / "cdk.out.load")
     calls = ProviderCalls(throttle=throttle)
-    figures: dict[str, Any] = {"requests": requests, "scheduled": scheduled, "throttle": throttle}
+    figures: dict[str, Any] = {"requests": requests, "scheduled": scheduled, "bulk": bulk, "throttle": throttle}
     with LocalAws.in_process() as aws, recorded_provider_calls(calls):
         aws.verify_email_identities(["example.com"])
         buffered = aws.deploy_template("NotifyLoad", templates["NotifyLoad"])
@@ -154,12 +161,16 @@ def run(requests: int, scheduled: int, throttle: float) -> dict[str, Any]:
             sqs.send_message_batch(QueueUrl=queue, Entries=[
                 {"Id": str(n), "MessageBody": body} for n, body in enumerate(bodies[i:i + 10])])
         sfn = aws.client("stepfunctions")
+        [timed_machine] = [k for k, r in templates["NotifyLoadScheduled"]["Resources"].items()
+                           if r["Type"] == "AWS::StepFunctions::StateMachine" and k.startswith("Workflow")]
+        timed_arn = timed.physical_id(timed_machine)
         scheduled_ids = []
         for n in range(scheduled):
             request = {**_request(n), "notificationId": f"timed-{n}", "delaySeconds": 5 + (n * 55) // max(1, scheduled)}
             request["message"] = f"timed message {n}"
-            sfn.start_execution(stateMachineArn=timed.state_machine_arn, name=f"timed-{n}", input=json.dumps(request))
+            sfn.start_execution(stateMachineArn=timed_arn, name=f"timed-{n}", input=json.dumps(request))
             scheduled_ids.append(request)
+        bulk_arn = _start_bulk(aws, timed, templates["NotifyLoadScheduled"], bulk)
         # Drain the queue at the pace the engine keeps up with (a pipe polls as fast as it can; the
         # embedded engine runs executions in threads of this one process).
         while True:
@@ -171,11 +182,12 @@ def run(requests: int, scheduled: int, throttle: float) -> dict[str, Any]:
                 waiting = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible")
                 if sum(int(attributes[name]) for name in waiting) == 0:
                     break
-        _wait_idle(aws, [buffered.state_machine_arn, timed.state_machine_arn], time.monotonic() + 1800)
+        _wait_idle(aws, [buffered.state_machine_arn, timed_arn, bulk_arn], time.monotonic() + 1800)
         elapsed = time.monotonic() - load_started
 
         figures.update(_checks(aws, buffered, timed, requests, scheduled_ids, calls))
-        executions = [e for m in (buffered.state_machine_arn, timed.state_machine_arn)
+        figures.update(_bulk_checks(aws, timed.table_name, bulk, calls))
+        executions = [e for m in (buffered.state_machine_arn, timed_arn, bulk_arn)
                       for p in sfn.get_paginator("list_executions").paginate(stateMachineArn=m)
                       for e in p["executions"]]
         figures["executions"] = len(executions)
@@ -188,6 +200,40 @@ def run(requests: int, scheduled: int, throttle: float) -> dict[str, Any]:
     return figures
 
 
+BULK_ID, BULK_TEXT = "loadbulk", "bulk load message"
+
+
+def _start_bulk(aws: LocalAws, timed: Any, template: dict[str, Any], recipients: int) -> str:
+    """Uploads the recipients as JSON Lines and starts the bulk job; returns its state machine."""
+    [bucket_id] = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::S3::Bucket"]
+    [bulk_id] = [k for k, r in template["Resources"].items()
+                 if r["Type"] == "AWS::StepFunctions::StateMachine" and k.startswith("Bulk")]
+    bucket, bulk_arn = timed.physical_id(bucket_id), timed.physical_id(bulk_id)
+    lines = "".join(json.dumps({"phoneNumber": f"+1555{n:07d}"}) + "\n" for n in range(recipients))
+    aws.client("s3").put_object(Bucket=bucket, Key="bulk/load.jsonl", Body=lines.encode())
+    if recipients:
+        aws.client("stepfunctions").start_execution(stateMachineArn=bulk_arn, name=BULK_ID, input=json.dumps({
+            "bulkId": BULK_ID, "channel": "sms", "message": BULK_TEXT,
+            "recipientsObject": {"bucket": bucket, "key": "bulk/load.jsonl", "format": "jsonl"}}))
+    return bulk_arn
+
+
+def _bulk_checks(aws: LocalAws, table: str, recipients: int, calls: ProviderCalls) -> dict[str, Any]:
+    if not recipients:
+        return {}
+    records = {r["notificationId"]: r for r in aws.table_items(table)}
+    ids = [f"{BULK_ID}-{n}" for n in range(recipients)]
+    summary = records.get(bulk_record_key(BULK_ID), {})
+    sent = sum(1 for i in ids if records.get(i, {}).get("status") == "SENT")
+    accepted = sum(1 for c in calls.calls if not c[3] and BULK_TEXT in c[2])
+    return {
+        "bulk_lost": [i for i in ids if records.get(i, {}).get("status") not in FINAL],
+        "bulk_summary": {k: summary.get(k) for k in ("status", "total", "counts")},
+        # Every recipient has its own number: more accepted calls than SENT records is a second send.
+        "bulk_sent_twice": max(0, accepted - sent),
+    }
+
+
 def _checks(aws: LocalAws, buffered: Any, timed: Any, requests: int, scheduled: list[dict[str, Any]],
             calls: ProviderCalls) -> dict[str, Any]:
     records = {r["notificationId"]: r for r in aws.table_items(buffered.table_name)}
@@ -196,11 +242,11 @@ def _checks(aws: LocalAws, buffered: Any, timed: Any, requests: int, scheduled: 
     missing = [i for i in expected if i not in records or records[i]["status"] not in FINAL]
     missing += [r["notificationId"] for r in scheduled if r["notificationId"] not in timed_records
                 or timed_records[r["notificationId"]]["status"] not in FINAL]
-    accepted = [c for c in calls.calls if not c[3]]
+    accepted = [c for c in calls.calls if not c[3] and BULK_TEXT not in c[2]]  # the bulk is checked apart
     sent_texts = Counter((c[1], _text_key(c)) for c in accepted)
     twice = [key for key, n in sent_texts.items() if n > 1]
     statuses = Counter(r["status"] for r in list(records.values()) + list(timed_records.values())
-                       if not r["notificationId"].startswith("rate#"))
+                       if not r["notificationId"].startswith(("rate#", "bulk#")))
     first_call: dict[tuple[str, str], float] = {}
     for call in calls.calls:
         first_call.setdefault((call[1], _text_key(call)), call[0])
@@ -252,12 +298,13 @@ def _states_entered(aws: LocalAws, *tables: str) -> dict[str, float]:
     for table in tables:
         for record in aws.table_items(table):
             arn = record.get("executionArn")
-            if not arn or record["notificationId"].startswith("rate#") or len(per_path) > 10 \
+            if not arn or record["notificationId"].startswith(("rate#", "bulk#")) \
                     or sum(len(n) for n in per_path.values()) > 600:
                 continue
             entered = aws.states_entered(arn)
-            scheduled = "WaitUntilSendAt" in entered
-            path = ("scheduled " if scheduled else "") + str(record.get("channel", "rejected"))
+            kind = "scheduled " if "WaitUntilSendAt" in entered else \
+                "bulk " if record["notificationId"].startswith(BULK_ID) else ""
+            path = kind + str(record.get("channel", "rejected"))
             if record["status"] == "REJECTED":
                 path = "rejected"
             per_path[path].append(len(entered))
@@ -270,10 +317,11 @@ def write_doc(figures: dict[str, Any], ok: bool) -> None:
              f"Written by `make load` (`python -m tools.load`) on {now}; nproc {os.cpu_count()}.",
              f"Result: **{'PASS' if ok else 'FAIL'}**.", "",
              "| figure | value |", "|---|---|"]
-    for key in ("requests", "scheduled", "throttle", "executions", "load_seconds", "executions_per_second",
+    for key in ("requests", "scheduled", "bulk", "throttle", "executions", "load_seconds", "executions_per_second",
                 "wall_seconds", "statuses", "lost", "sent_twice", "scheduled_sent_early", "provider_calls", "throttled",
                 "limits", "max_first_calls_per_second", "slot_seconds_over_limit", "max_calls_per_second",
-                "seconds_over_limit_all_calls", "states_entered", "denials"):
+                "seconds_over_limit_all_calls", "bulk_lost", "bulk_sent_twice", "bulk_summary", "states_entered",
+                "denials"):
         value = figures.get(key)
         if isinstance(value, float):
             value = f"{value:.2f}"
@@ -293,9 +341,10 @@ def write_doc(figures: dict[str, Any], ok: bool) -> None:
 
 def main() -> int:
     figures = run(int(os.environ.get("LOAD_REQUESTS", "2000")), int(os.environ.get("LOAD_SCHEDULED", "50")),
-                  float(os.environ.get("LOAD_THROTTLE", "0.05")))
+                  float(os.environ.get("LOAD_THROTTLE", "0.05")), int(os.environ.get("LOAD_BULK", "2000")))
     ok = not figures["lost"] and not figures["sent_twice"] and not figures["slot_seconds_over_limit"] \
-        and not figures["scheduled_sent_early"] and figures["denials"] == 0
+        and not figures["scheduled_sent_early"] and figures["denials"] == 0 \
+        and not figures.get("bulk_lost") and not figures.get("bulk_sent_twice")
     print(json.dumps(figures, indent=2, default=str))
     write_doc(figures, ok)
     return 0 if ok else 1

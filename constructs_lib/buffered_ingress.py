@@ -13,6 +13,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from ._nag import acknowledge_own_role_policy
 from ._props import PropError, require_duration_between, require_int_between
 from .feedback import ALARM_ACTION_FINDINGS
 from .workflow import NotificationWorkflow
@@ -156,12 +157,7 @@ class BufferedIngress(Construct):
         if alarm_topic is not None:
             for alarm in (self.backlog_alarm, self.dead_letter_alarm):
                 alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
-        for pack in ("NIST.800.53.R5", "HIPAA.Security"):
-            cdk.Validations.of(self.pipe_role).acknowledge(cdk.Acknowledgment(
-                id=f"{pack}-IAMNoInlinePolicy",
-                reason="The pipe's grants are attached as a policy owned by its one role; a managed policy "
-                       "would only make that least-privilege set shareable.",
-            ))
+        acknowledge_own_role_policy(self.pipe_role, "the pipe's")
         #: cdk-nag findings a stack must acknowledge itself (choices this construct cannot own).
         self.unacknowledged_findings: list[str] = [] if alarm_topic else list(ALARM_ACTION_FINDINGS)
 

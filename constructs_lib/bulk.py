@@ -15,7 +15,7 @@ from constructs import Construct
 
 from . import contract
 from ._log_encryption import allow_logs_to_use_key
-from ._nag import nag_resource
+from ._nag import acknowledge_own_role_policy, nag_resource
 from ._props import PropError, require_duration_between, require_int_between
 from .delivery_log import CONDITIONAL_CHECK_FAILED, PARTITION_KEY
 from .retry import DELIVERY_LOG_RETRY, DELIVERY_LOG_TRANSIENT_ERRORS
@@ -518,12 +518,7 @@ class BulkSend(Construct):
 
     def _acknowledge_findings(self) -> None:
         role_policy = self.state_machine.role.node.find_child("DefaultPolicy")
-        for pack in ("NIST.800.53.R5", "HIPAA.Security"):
-            cdk.Validations.of(role_policy).acknowledge(cdk.Acknowledgment(
-                id=f"{pack}-IAMNoInlinePolicy",
-                reason="CDK attaches the bulk machine's grants as a policy owned by its one role; a managed "
-                       "policy would only make that least-privilege set shareable.",
-            ))
+        acknowledge_own_role_policy(role_policy, "the bulk machine's")
         acknowledged = [
             ("AwsSolutions-IAM5[Resource::*]",
              "The CloudWatch Logs delivery actions Step Functions logging uses and X-Ray tracing have no "

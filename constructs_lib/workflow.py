@@ -21,6 +21,7 @@ from constructs import Construct
 
 from . import contract
 from ._log_encryption import allow_logs_to_use_key
+from ._nag import acknowledge_own_role_policy
 from ._props import PropError, is_token, require_duration_between, require_email, require_int_between
 from ._props import is_domain as _is_domain
 from .channels import (
@@ -632,12 +633,7 @@ class NotificationWorkflow(Construct):
         """Findings that follow from what the state machine must be allowed to do, acknowledged on
         the resource they arise on."""
         role_policy = self.state_machine.role.node.find_child("DefaultPolicy")
-        for pack in ("NIST.800.53.R5", "HIPAA.Security"):
-            cdk.Validations.of(role_policy).acknowledge(cdk.Acknowledgment(
-                id=f"{pack}-IAMNoInlinePolicy",
-                reason="CDK attaches the state machine's grants as a policy owned by its one role; "
-                       "a managed policy would only make that least-privilege set shareable.",
-            ))
+        acknowledge_own_role_policy(role_policy, "the state machine's")
         cdk.Validations.of(self.state_machine).acknowledge(cdk.Acknowledgment(
             id="AwsSolutions-IAM5[Resource::*]",
             reason="Three action groups have no resource-level permissions and need '*': sns:Publish "

@@ -11,6 +11,7 @@ from .ingress import NotificationApi
 from .monitoring import NotificationMonitoring
 from .retry import RetryPolicy, default_email_retry, default_sms_retry
 from .service import NotificationApiOptions, NotificationService
+from .templates import NotificationTemplates
 from .workflow import (
     DELIVERY_FAILED,
     DELIVERY_LOG_UNAVAILABLE,
@@ -31,6 +32,7 @@ __all__ = [
     "REJECTED_NOTIFICATION_ID_TAKEN",
     "REQUIRED_INDEXES",
     "NotificationMonitoring",
+    "NotificationTemplates",
     "NotificationWorkflow",
     "PropError",
     "RetryPolicy",

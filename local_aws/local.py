@@ -73,6 +73,7 @@ from local_aws.scheduler import (
     fire_due_schedules,
     model_schedules_in_cloudformation,
 )
+from local_aws.ses_v2 import ses_v2_bridges
 from local_aws.sfn_tasks import start_executions_from_tasks
 
 DUMMY_KEY = "testing"
@@ -529,7 +530,9 @@ def _bridges() -> Iterator[EmailRequestLog]:
         stack.enter_context(model_pipes_in_cloudformation())
         stack.enter_context(model_schedules_in_cloudformation())
         stack.enter_context(enable_updated_schedules_by_default())
-        yield stack.enter_context(capture_email_requests())
+        email_log = stack.enter_context(capture_email_requests())
+        stack.enter_context(ses_v2_bridges(email_log))  # after the capture: it records rendered templates
+        yield email_log
 
 
 def _start_access_check(cleanup: ExitStack) -> AccessCheck:

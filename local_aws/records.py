@@ -109,6 +109,13 @@ class SentEmail:
     ``body`` is what moto stores: the HTML body when one was sent, else the text body.
     ``reply_to``, ``text_body``, ``html_body`` and ``configuration_set`` come from the
     ``capture_email_requests`` bridge (empty/None for mail sent while it was off).
+
+    From ``local_aws.ses_v2``: a v2 templated send has ``kind="template"``, the rendered subject and
+    bodies, ``template`` and ``template_data``; ``headers`` are those SES adds (List-Unsubscribe),
+    ``contact_list``/``topic`` the ``ListManagementOptions``. SES accepts some messages without
+    delivering them: ``undelivered`` maps each such recipient to why (``OnAccountSuppressionList``,
+    ``UnsubscribedRecipient``, ``RenderingFailure``) and ``events`` holds the events SES publishes
+    for it (``Bounce``, ``Rendering Failure``), in its event publishing shape.
     """
 
     message_id: str
@@ -126,10 +133,20 @@ class SentEmail:
     raw_data: str | None = None
     template: str | None = None
     template_data: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    contact_list: str | None = None
+    topic: str | None = None
+    undelivered: dict[str, str] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def from_address(self) -> str:
         return self.source
+
+    @property
+    def delivered_to(self) -> list[str]:
+        """The recipients SES delivered to (to, cc and bcc less ``undelivered``)."""
+        return [a for a in (*self.to, *self.cc, *self.bcc) if a not in self.undelivered]
 
 
 def sent_email_from_moto(message: Any, details: dict[str, Any]) -> SentEmail:
@@ -153,14 +170,23 @@ def sent_email_from_moto(message: Any, details: dict[str, Any]) -> SentEmail:
             template=message.template,
             template_data=message.template_data,
         )
+    rendered = "rendering_error" not in details  # a template SES could not render has no content
     return SentEmail(
         **common,
-        subject=message.subject,
-        body=message.body,
+        subject=message.subject if rendered else None,
+        body=message.body if rendered else None,
         reply_to=list(details.get("reply_to") or []),
-        text_body=details.get("text_body"),
-        html_body=details.get("html_body"),
+        text_body=details.get("text_body") if rendered else None,
+        html_body=details.get("html_body") if rendered else None,
         configuration_set=details.get("configuration_set"),
+        kind=details.get("kind", "simple"),
+        template=details.get("template"),
+        template_data=details.get("template_data"),
+        headers=dict(details.get("headers") or {}),
+        contact_list=details.get("contact_list"),
+        topic=details.get("topic"),
+        undelivered=dict(details.get("undelivered") or {}),
+        events=list(details.get("events") or []),
     )
 
 

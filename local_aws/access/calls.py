@@ -25,6 +25,16 @@ from local_aws.access.check import AccessRequest, ContextValue
 DYNAMODB_ITEM_OPERATIONS = frozenset({"PutItem", "UpdateItem", "GetItem", "DeleteItem", "Query", "Scan"})
 #: SES operations that send mail (authorized on the sending identity and the configuration set).
 SES_SEND_OPERATIONS = frozenset({"SendEmail", "SendRawEmail", "SendTemplatedEmail", "SendBulkEmail"})
+#: SES v2 operations and what they authorize on (service authorization reference): (ARN kind, parameter).
+SES_V2_RESOURCES: dict[str, tuple[str | None, str]] = {
+    **{op: ("contact-list", "ContactListName") for op in (
+        "GetContact", "GetContactList", "ListContacts", "CreateContact", "UpdateContact", "DeleteContact")},
+    **{op: ("template", "TemplateName") for op in (
+        "GetEmailTemplate", "CreateEmailTemplate", "UpdateEmailTemplate", "DeleteEmailTemplate")},
+    **{op: (None, "") for op in (
+        "GetSuppressedDestination", "PutSuppressedDestination", "DeleteSuppressedDestination",
+        "ListSuppressedDestinations", "ListEmailTemplates")},
+}
 #: SQS operations of a queue's consumer, and the IAM action each authorizes as.
 SQS_CONSUMER_OPERATIONS = {
     "ReceiveMessage": "ReceiveMessage",
@@ -75,7 +85,17 @@ def requests_for_call(
         configuration_set = params.get("ConfigurationSetName")
         if configuration_set:
             asked.append(ask(action, resources.arn("ses", f"configuration-set/{configuration_set}"), extra))
+        template = ((params.get("Content") or {}).get("Template") or {}).get("TemplateName")
+        if template:  # a v2 send from a stored template (ListManagementOptions authorizes on nothing)
+            asked.append(ask(action, resources.arn("ses", f"template/{template}"), extra))
         return asked
+    if iam_prefix == "ses" and operation in SES_V2_RESOURCES:
+        # SES v2 reads and writes on a contact list or a template; the account's suppression list
+        # authorizes on "*" (a tenant's would be on the tenant, not modelled).
+        kind, key = SES_V2_RESOURCES[operation]
+        if params.get("TenantName"):
+            raise UnmodelledCall(f"{action} with TenantName: no access rule for tenants")
+        return [ask(action, resources.arn("ses", f"{kind}/{params[key]}") if kind else "*")]
     if iam_prefix == "dynamodb" and operation in DYNAMODB_ITEM_OPERATIONS:
         table = str(params["TableName"])
         table_arn = resources.arn("dynamodb", f"table/{table}")

@@ -9,6 +9,7 @@ from .delivery_log import REQUIRED_INDEXES, DeliveryLog
 from .feedback import DeliveryFeedback
 from .ingress import NotificationApi
 from .monitoring import NotificationMonitoring
+from .preferences import RecipientPreferences
 from .retry import RetryPolicy, default_email_retry, default_sms_retry
 from .service import NotificationApiOptions, NotificationService
 from .templates import NotificationTemplates
@@ -35,6 +36,7 @@ __all__ = [
     "NotificationTemplates",
     "NotificationWorkflow",
     "PropError",
+    "RecipientPreferences",
     "RetryPolicy",
     "UNSUPPORTED_CHANNEL",
     "VALIDATION_ERROR",

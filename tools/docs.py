@@ -1,5 +1,5 @@
 """Regenerate the generated documentation: docs/workflow.md (and .svg), and the README's
-``api`` and ``cost`` sections.
+``api``, ``cost`` and ``capacity`` sections.
 
     python -m tools.docs            # or: make docs
     python -m tools.docs --check    # exit 1 when something generated is stale; writes nothing
@@ -318,6 +318,14 @@ def render_cost() -> str:
     return cost_table(load_states_entered(), README_VOLUME, DEFAULT_MIX)
 
 
+def render_capacity() -> str:
+    """The capacity tables (tools/capacity.py) for the same states entered."""
+    from tools.capacity import readme_section
+    from tools.cost import load_states_entered
+
+    return readme_section(load_states_entered())
+
+
 # ---- command --------------------------------------------------------------------------------
 
 
@@ -329,6 +337,7 @@ def expected_files(templates: dict[str, Any]) -> dict[Path, str]:
     readme = replace_section(readme, "diagram", render_readme_section(templates))
     readme = replace_section(readme, "api", render_api()[0])
     readme = replace_section(readme, "cost", render_cost())
+    readme = replace_section(readme, "capacity", render_capacity())
     return {MARKDOWN_PATH: render_markdown(templates), README_PATH: readme}
 
 
@@ -355,7 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for path, text in expected_files(templates).items():
         if path.name == "README.md" and path.read_text() != text:
             path.write_text(text)
-            print(f"updated {path.relative_to(ROOT)}: generated sections diagram, api, cost")
+            print(f"updated {path.relative_to(ROOT)}: generated sections diagram, api, cost, capacity")
     write_docs(templates)
     gaps = render_api()[1]
     if gaps:

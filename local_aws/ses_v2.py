@@ -45,20 +45,24 @@ not send it, reporting a ``Bounce`` with ``bounceType`` ``Permanent`` and ``boun
 ``OnAccountSuppressionList``: the recipient is ``undelivered`` with ``OnAccountSuppressionList`` and
 that event is recorded. The other recipients of the message are delivered.
 
+Step Functions: an ``aws-sdk`` task's result has its timestamps as ISO 8601 text (UTC, with
+milliseconds), not the datetimes boto3 parses, which moto's engine kept and could not serialise.
+
 CloudFormation: ``AWS::SES::Template`` (``Template: {TemplateName, SubjectPart, HtmlPart,
 TextPart}``; ``Ref`` and ``Fn::GetAtt Id`` give the name) and ``AWS::SES::ContactList``
 (``ContactListName``, ``Description``, ``Topics``, ``Tags``; ``Ref`` gives the name) are created,
 updated (a new name replaces) and deleted; without a name CloudFormation makes one.
 
-Not verified against AWS (documented behaviour, guessed details): the error for an unknown
-template, contact list or topic in ``SendEmail`` (the model lists ``NotFoundException``; the messages
-are local), the bounce subtype for an unsubscribed contact (AWS documents a bounce, not its
-subtype), what ``TopicDefaultPreferences`` holds, whether SES HTML-escapes values, and the case
-rule of the suppression list. Not emulated: Handlebars blocks, partials and comments (``{{#if}}``,
-``{{#each}}``, ``{{> p}}``; refused with ``BadRequestException`` rather than sent unrendered),
-``TestRenderEmailTemplate``, tenants' suppression lists, configuration-set suppression overrides,
-addresses added to the suppression list by bounces, publishing the events to event destinations,
-and v1 ``SendTemplatedEmail`` rendering (moto stores it unrendered).
+Not verified against AWS (documented behaviour, guessed details): the error for an unknown template,
+contact list or topic in ``SendEmail`` (the model lists ``NotFoundException``; the messages are
+local), the bounce subtype for an unsubscribed contact (AWS documents a bounce, not its subtype),
+what ``TopicDefaultPreferences`` holds, the text form of timestamps in aws-sdk results, whether SES
+HTML-escapes values, and the case rule of the suppression list. Not emulated: Handlebars blocks,
+partials and comments (``{{#if}}``, ``{{#each}}``, ``{{> p}}``; refused with ``BadRequestException``
+rather than sent unrendered), ``TestRenderEmailTemplate``, tenants' suppression lists,
+configuration-set suppression overrides, addresses added to the suppression list by bounces,
+publishing the events to event destinations, and v1 ``SendTemplatedEmail`` rendering (moto stores it
+unrendered).
 """
 
 from __future__ import annotations
@@ -564,6 +568,40 @@ def model_ses_resources_in_cloudformation() -> Iterator[None]:
         yield
 
 
+# ---- Step Functions ---------------------------------------------------------------------------
+
+
+def timestamps_as_text(value: Any) -> Any:
+    """``value`` with each datetime as ISO 8601 text in UTC with milliseconds (``...T12:00:00.000Z``)."""
+    if isinstance(value, datetime.datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
+        return moment.astimezone(datetime.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if isinstance(value, dict):
+        return {key: timestamps_as_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [timestamps_as_text(item) for item in value]
+    return value
+
+
+@contextmanager
+def sdk_task_timestamps_as_text() -> Iterator[None]:
+    """moto's engine gives an ``aws-sdk`` task the boto3 response as it is, datetimes included
+    (``getContact``'s ``CreatedTimestamp``, ``getSuppressedDestination``'s ``LastUpdateTime``), which
+    no later state and no DescribeExecution can serialise; Step Functions gives them as text."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+        StateTaskServiceAwsSdk,
+    )
+
+    original = StateTaskServiceAwsSdk._eval_service_task
+
+    def eval_service_task(self: Any, env: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, env, *args, **kwargs)
+        env.stack.append(timestamps_as_text(env.stack.pop()))
+
+    with mock.patch.object(StateTaskServiceAwsSdk, "_eval_service_task", eval_service_task):
+        yield
+
+
 # ---- the bridge -------------------------------------------------------------------------------
 
 #: The SES v2 operations moto lacks or answers short, by the handler name moto dispatches to.
@@ -589,4 +627,5 @@ def ses_v2_bridges(log: EmailRequestLog) -> Iterator[None]:
             stack.enter_context(mock.patch.object(SESV2Response, name, handler, create=True))
         stack.enter_context(emulate_send_email(log))
         stack.enter_context(model_ses_resources_in_cloudformation())
+        stack.enter_context(sdk_task_timestamps_as_text())
         yield

@@ -5,11 +5,21 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from local_aws import ExecutionResult, LocalAws
 
 SENDER = "noreply@example.com"
+
+
+@contextmanager
+def ses_sender() -> Iterator[LocalAws]:
+    """An in-process LocalAws where ``example.com`` (so ``SENDER``) may send."""
+    with LocalAws.in_process() as aws:
+        aws.verify_email_identities(["example.com"])
+        yield aws
 
 
 def policy(*statements: dict[str, Any]) -> str:

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local_aws import LocalAws
-from tests.local_aws.ses_v2_support import SENDER, allow, role, run_sesv2_task
+from tests.local_aws.ses_v2_support import SENDER, allow, role, run_sesv2_task, ses_sender
 
 WELCOME = {"Subject": "Welcome, {{name}}", "Text": "Hello {{name}}, you have {{count}} new {{user.kind}} messages.",
            "Html": "<p>Hello <b>{{name}}</b></p>"}
@@ -19,8 +19,7 @@ WELCOME = {"Subject": "Welcome, {{name}}", "Text": "Hello {{name}}, you have {{c
 
 @pytest.fixture
 def aws() -> Iterator[LocalAws]:
-    with LocalAws.in_process() as local:
-        local.verify_email_identities(["example.com"])
+    with ses_sender() as local:
         local.client("sesv2").create_email_template(TemplateName="welcome", TemplateContent=WELCOME)
         yield local
 

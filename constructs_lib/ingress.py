@@ -17,12 +17,21 @@ and no 409 (the workflow's claim finds a repeated id). ``GET``: 200 with the rec
 ``DELETE``: 200 ``{"notificationId", "status": "CANCELLED"}``; 404 when there is no scheduled send
 of the caller's with that id (none, another caller's, or no longer ``SCHEDULED``: one answer);
 400 for an id that cannot be a notificationId; 429, 502.
+
+With ``bulk_summaries``, ``GET /bulks/{bulkId}`` reads a bulk's summary record (direct
+``dynamodb:GetItem``): 200 with its status and counts, 404, 400 for an id that cannot be a bulkId,
+429, 502. With ``preferences_table``, ``GET /recipients/{recipientId}/preferences`` reads a
+recipient's preferences (``dynamodb:GetItem``: 200, 404) and ``PUT`` replaces them
+(``dynamodb:UpdateItem`` returning the stored item: 200 with it; 400 for the model), both 400 for an
+id that cannot be a recipientId, 429, 502.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import zoneinfo
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, cast
 
 import aws_cdk as cdk
@@ -39,22 +48,33 @@ from constructs import Construct, IConstruct
 from ._log_encryption import allow_logs_to_use_key, retained_log_group
 from ._nag import nag_resource
 from ._props import PropError, is_token, require_int_between, require_number_between, require_workflow_or
+from .bulk import BULK_ID_PATTERN, BULK_RECORD_PREFIX
 from .contract import MAX_EMAIL_RECIPIENTS
-from .delivery_log import CANCELLED, SCHEDULED
+from .delivery_log import CANCELLED, PARTITION_KEY, SCHEDULED
 from .feedback import LOG_ENCRYPTION_FINDINGS
 
 if TYPE_CHECKING:
     from .workflow import NotificationWorkflow
 
 __all__ = [
+    "CATEGORY_PATTERN",
     "ID_PATTERN",
+    "LOCALE_PATTERN",
     "NotificationApi",
     "PHONE_PATTERN",
+    "PREFERENCE_CHANNELS",
+    "RECIPIENT_ID_PATTERN",
+    "TEMPLATE_NAME_PATTERN",
+    "TIME_OF_DAY_PATTERN",
+    "bulk_summary_request_template",
     "cancel_request_template",
     "get_item_request_template",
+    "preferences_response_template",
+    "read_preferences_request_template",
     "record_response_template",
     "send_message_request_template",
     "start_execution_request_template",
+    "write_preferences_request_template",
 ]
 
 _NAME = "NotificationApi"
@@ -64,6 +84,24 @@ _STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"
 #: E.164 phone number.
 PHONE_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+#: recipientId: the key of a recipient's preferences (an id of the caller's, or an address or number).
+RECIPIENT_ID_PATTERN = r"^[A-Za-z0-9_.@+:-]{1,128}$"
+#: A notification category (a request's ``category``, a key of a recipient's ``optOut``).
+CATEGORY_PATTERN = r"^[a-z0-9_-]{1,64}$"
+#: A template's name.
+TEMPLATE_NAME_PATTERN = r"^[a-z0-9-]{1,64}$"
+#: A locale: a language, or a language and a region (``en``, ``pt-BR``).
+LOCALE_PATTERN = r"^[a-z]{2,3}(-[A-Z]{2})?$"
+#: A time of day, 24-hour ``HH:MM`` (quiet hours' ``start`` and ``end``).
+TIME_OF_DAY_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+#: The channels a recipient may opt out of.
+PREFERENCE_CHANNELS = ("sms", "email")
+# An optOut key: a category, or * for every category.
+_OPT_OUT_KEY_PATTERN = r"^([a-z0-9_-]{1,64}|\*)$"
+# Categories a recipient may list in optOut: far more than an application has.
+_MAX_OPT_OUT_CATEGORIES = 100
+# RFC 5321: an address is at most 254 characters.
+_MAX_ADDRESS = 254
 # Message text and HTML body: far above any real notification (an SMS is cut into 160-character
 # parts; email text of this size is already a document), so larger text is an abuse or a mistake.
 # Step Functions still refuses an input over 256 KB.
@@ -230,8 +268,19 @@ _SCHEDULE_FIELDS = ["sendAt", "cancelledAt"]
 _RESULT_FIELDS = ["status", "messageId", "error", "cause", "deliveryStatus", "deliveryDetail", "deliveryUpdatedAt"]
 
 
-def _velocity_list(values: list[str]) -> str:
+def _velocity_list(values: Sequence[str]) -> str:
     return "[" + ", ".join(f"'{v}'" for v in values) + "]"
+
+
+def _item_strings(fields: Sequence[str], root: str = "$.Item") -> str:
+    """``,"field": "value"`` for each of ``fields`` that is a non-empty string attribute of the
+    typed item at ``root``."""
+    return (
+        "#foreach($field in " + _velocity_list(fields) + ")\n"
+        "#set($path = \"" + root + ".${field}.S\")\n"
+        "#if(\"$!input.path($path)\" != \"\"),\"$field\": $input.json($path)#end\n"
+        "#end\n"
+    )
 
 
 def record_response_template(*, callers_own_only: bool = False, scheduling: bool = False) -> str:
@@ -248,10 +297,7 @@ def record_response_template(*, callers_own_only: bool = False, scheduling: bool
         "{\"message\": \"notification not found\"}\n"
         "#else\n"
         "{\"notificationId\": $input.json('$.Item.notificationId.S')\n"
-        "#foreach($field in " + _velocity_list(fields) + ")\n"
-        "#set($path = \"$.Item.${field}.S\")\n"
-        "#if(\"$!input.path($path)\" != \"\"),\"$field\": $input.json($path)#end\n"
-        "#end\n"
+        + _item_strings(fields) +
         "#if(\"$!input.path('$.Item.duplicateCount.N')\" != \"\"),"
         "\"duplicateCount\": $input.path('$.Item.duplicateCount.N')#end\n"
         "## metadata is stored as the JSON text of the request's metadata object.\n"
@@ -282,10 +328,15 @@ READ_SERVER_ERROR_TEMPLATE = "{\"message\": \"the delivery log failed; retry lat
 # An id outside ID_PATTERN names no record the API created (POST takes a notificationId of that
 # form, or the request id): it is answered 400 and never used as a key. DynamoDB refuses an empty
 # key without writing anything.
-_PATH_ID = (
-    "#set($id = \"$!input.params('id')\")\n"
-    "#if(!$id.matches('" + ID_PATTERN + "'))#set($id = '')#end\n"
-)
+def _path_id(parameter: str, pattern: str) -> str:
+    """``$id``: the path parameter when it matches ``pattern``, else empty."""
+    return (
+        "#set($id = \"$!input.params('" + parameter + "')\")\n"
+        "#if(!$id.matches('" + pattern + "'))#set($id = '')#end\n"
+    )
+
+
+_PATH_ID = _path_id("id", ID_PATTERN)
 # $context.requestTime is dd/MMM/yyyy:HH:mm:ss +hhmm; records keep ISO 8601 times.
 _REQUEST_TIME_ISO = (
     "#set($months = {'Jan': '01', 'Feb': '02', 'Mar': '03', 'Apr': '04', 'May': '05', 'Jun': '06', "
@@ -325,15 +376,202 @@ CANCELLED_RESPONSE_TEMPLATE = (
 )
 #: Not found, another caller's and no longer SCHEDULED fail the same condition: one answer.
 NOT_CANCELLABLE_MESSAGE = "No scheduled notification with this id"
-CANCEL_CLIENT_ERROR_TEMPLATE = _client_error_template(
-    "the notification could not be cancelled",
-    _PATH_ID
-    + "#if($id == '')\n"
-    "{\"message\": \"the id must be 1 to 80 characters of A-Z a-z 0-9 _ -\"}\n"
+
+
+def _id_client_error_template(what: str, parameter: str, pattern: str, id_rule: str, more_branches: str = "") -> str:
+    """:func:`_client_error_template` that first answers an invalid path id with ``id_rule``;
+    ``more_branches`` start with ``#elseif``."""
+    return _client_error_template(what, _path_id(parameter, pattern) + "#if($id == '')\n"
+                                  "{\"message\": \"the " + parameter + " must be " + id_rule + "\"}\n"
+                                  + more_branches)
+
+
+CANCEL_CLIENT_ERROR_TEMPLATE = _id_client_error_template(
+    "the notification could not be cancelled", "id", ID_PATTERN, "1 to 80 characters of A-Z a-z 0-9 _ -",
     "#elseif($type == 'ConditionalCheckFailedException')\n"
     "#set($context.responseOverride.status = 404)\n"
     "{\"message\": \"" + NOT_CANCELLABLE_MESSAGE + "\"}\n",
 )
+
+
+# ---- bulk summaries and recipient preferences -------------------------------------------------
+
+
+def _escaped(expression: str) -> str:
+    """``expression`` written into a JSON string of the template."""
+    return "$util.escapeJavaScript(" + expression + ")" + _UNESCAPE_QUOTE
+
+
+def _get_item_by_path_id(table_name: str, parameter: str, pattern: str, key_attribute: str,
+                         key_prefix: str = "") -> str:
+    """GetItem keyed by ``key_prefix`` and the path parameter. An id outside ``pattern`` names no
+    item the API or the workflow wrote: the request then has no ``Key``, so DynamoDB refuses it
+    (400) without reading anything (an empty key would do on AWS, but an emulator may accept one)."""
+    return (
+        _path_id(parameter, pattern)
+        + "{\"TableName\": \"" + table_name + "\",\n"
+        + _key_of_valid_id(key_attribute, key_prefix)
+        + " \"ConsistentRead\": true}\n"
+    )
+
+
+def _key_of_valid_id(attribute: str, prefix: str = "") -> str:
+    # The prefix is a single-quoted literal: Velocity reads nothing in it (bulk# holds a #).
+    return (
+        "#set($keyPrefix = '" + prefix + "')\n"
+        "#if($id != '')\n"
+        " \"Key\": {\"" + attribute + "\": {\"S\": \"$keyPrefix$id\"}},\n"
+        "#end\n"
+    )
+
+
+def bulk_summary_request_template(table_name: str) -> str:
+    """GetItem of a bulk's summary record, ``bulk#<bulkId>`` (see ``bulk_record_key``)."""
+    return _get_item_by_path_id(table_name, "bulkId", BULK_ID_PATTERN, PARTITION_KEY, BULK_RECORD_PREFIX)
+
+
+# A bulk summary as BulkSend keeps it; kind and expiresAt are the table's own.
+_BULK_FIELDS = ["status", "source", "executionArn", "receivedAt", "startedAt", "completedAt", "error", "cause",
+                "reason"]
+_BULK_NUMBERS = ["total", "runs"]
+
+#: The summary as plain JSON: ``counts`` holds the recipients per final status (empty until one
+#: ends), ``total`` is left out until known (an S3 list's is counted as the bulk ends).
+BULK_SUMMARY_RESPONSE_TEMPLATE = (
+    "#if(\"$!input.path('$.Item.kind.S')\" != \"bulk\" || \"$!input.path('$.Item.bulkId.S')\" == \"\")\n"
+    "#set($context.responseOverride.status = 404)\n"
+    "{\"message\": \"bulk not found\"}\n"
+    "#else\n"
+    "{\"bulkId\": $input.json('$.Item.bulkId.S')\n"
+    + _item_strings(_BULK_FIELDS)
+    + "#foreach($field in " + _velocity_list(_BULK_NUMBERS) + ")\n"
+    "#set($path = \"$.Item.${field}.N\")\n"
+    "#if(\"$!input.path($path)\" != \"\"),\"$field\": $input.path($path)#end\n"
+    "#end\n"
+    ",\"counts\": {\n"
+    "#if(\"$!input.path('$.Item.counts.M')\" != \"\")\n"
+    "#set($counts = $input.path('$.Item.counts.M'))\n"
+    "#set($separator = \"\")\n"
+    "#foreach($status in $counts.keySet())\n"
+    "$separator\"" + _escaped("$status") + "\": $counts.get($status).N\n"
+    "#set($separator = \",\")\n"
+    "#end\n"
+    "#end\n"
+    "}}\n"
+    "#end\n"
+)
+BULK_CLIENT_ERROR_TEMPLATE = _id_client_error_template(
+    "the bulk could not be read", "bulkId", BULK_ID_PATTERN, "1 to 64 characters of A-Z a-z 0-9 _ -")
+
+_PREFERENCE_STRINGS = ["phoneNumber", "email", "locale"]
+# What PUT replaces (recipientId is the key, updatedAt the API's).
+_PREFERENCE_FIELDS = [*_PREFERENCE_STRINGS, "optOut", "quietHours"]
+_QUIET_HOURS_FIELDS = ["start", "end", "timeZone"]
+_RECIPIENT_ID_RULE = "1 to 128 characters of A-Z a-z 0-9 _ . @ + : -"
+
+
+def read_preferences_request_template(table_name: str) -> str:
+    """GetItem of the recipient's preferences (partition key ``recipientId``)."""
+    return _get_item_by_path_id(table_name, "recipientId", RECIPIENT_ID_PATTERN, "recipientId")
+
+
+def write_preferences_request_template(table_name: str) -> str:
+    """UpdateItem that replaces a recipient's preferences: each field the body gives (the request
+    model checked them) is set and each it leaves out removed, ``updatedAt`` is the request time,
+    and the stored item comes back (``ALL_NEW``). Not PutItem: it returns no more than the item it
+    replaced, and a response template cannot read the request body, so the answer could not show
+    what was stored."""
+    given = {field: "\"$!input.path('$." + field + "')\" != ''" for field in _PREFERENCE_FIELDS}
+    # Every name is set or removed, so ExpressionAttributeNames holds none that is unused.
+    set_or_remove = "".join(
+        "#if(" + given[field] + ")#set($sets = \"$sets, ${h}" + field + " = :" + field + "\")"
+        "#else#set($removes = \"$removes, ${h}" + field + "\")#end\n" for field in _PREFERENCE_FIELDS)
+    names = ", ".join("\"${h}" + name + "\": \"" + name + "\"" for name in ["updatedAt", *_PREFERENCE_FIELDS])
+    strings = "".join(
+        "#if(" + given[field] + "), \":" + field + "\": {\"S\": \"" + _escaped("$input.path('$." + field + "')")
+        + "\"}#end\n" for field in _PREFERENCE_STRINGS)
+    quiet_hours = ", ".join(
+        "\"" + field + "\": {\"S\": \"" + _escaped("$input.path('$.quietHours." + field + "')") + "\"}"
+        for field in _QUIET_HOURS_FIELDS)
+    return (
+        _path_id("recipientId", RECIPIENT_ID_PATTERN) + _REQUEST_TIME_ISO
+        # Names as ${h}name: no # in the template's text, where Velocity looks for directives.
+        + "#set($h = '#')\n"
+        "#set($sets = '')\n"
+        "#set($removes = '')\n"
+        + set_or_remove
+        + "{\"TableName\": \"" + table_name + "\",\n"
+        + _key_of_valid_id("recipientId")
+        + " \"UpdateExpression\": \"SET ${h}updatedAt = :updatedAt$sets"
+        "#if($removes != '') REMOVE $removes.substring(2)#end\",\n"
+        " \"ExpressionAttributeNames\": {" + names + "},\n"
+        " \"ExpressionAttributeValues\": {\":updatedAt\": {\"S\": \"" + _escaped("$at") + "\"}\n"
+        + strings
+        + "## optOut: category -> list of channels.\n"
+        "#if(" + given["optOut"] + ")\n"
+        ", \":optOut\": {\"M\": {\n"
+        "#set($optOut = $input.path('$.optOut'))\n"
+        "#set($separator = '')\n"
+        "#foreach($category in $optOut.keySet())\n"
+        "$separator\"" + _escaped("$category") + "\": {\"L\": [\n"
+        "#set($channelSeparator = '')\n"
+        "#foreach($channel in $optOut.get($category))$channelSeparator{\"S\": \"" + _escaped("$channel") + "\"}"
+        "#set($channelSeparator = ', ')#end\n"
+        "]}\n"
+        "#set($separator = ', ')\n"
+        "#end\n"
+        "}}\n"
+        "#end\n"
+        "#if(" + given["quietHours"] + "), \":quietHours\": {\"M\": {" + quiet_hours + "}}#end\n"
+        "},\n"
+        " \"ReturnValues\": \"ALL_NEW\"}\n"
+    )
+
+
+def preferences_response_template(source: str = "Item") -> str:
+    """The typed item under ``source`` (GetItem's ``Item``, UpdateItem's ``Attributes``) -> the
+    preferences as plain JSON (absent fields left out); 404 without one."""
+    root = "$." + source
+    return (
+        "#if(\"$!input.path('" + root + ".recipientId.S')\" == \"\")\n"
+        "#set($context.responseOverride.status = 404)\n"
+        "{\"message\": \"no preferences for this recipient\"}\n"
+        "#else\n"
+        "{\"recipientId\": $input.json('" + root + ".recipientId.S')\n"
+        + _item_strings([*_PREFERENCE_STRINGS, "updatedAt"], root)
+        + "#if(\"$!input.path('" + root + ".optOut.M')\" != \"\")\n"
+        ",\"optOut\": {\n"
+        "#set($optOut = $input.path('" + root + ".optOut.M'))\n"
+        "#set($separator = \"\")\n"
+        "#foreach($category in $optOut.keySet())\n"
+        "$separator\"" + _escaped("$category") + "\": [\n"
+        "#set($channelSeparator = \"\")\n"
+        "#foreach($channel in $optOut.get($category).L)$channelSeparator\"" + _escaped("$channel.S") + "\""
+        "#set($channelSeparator = \",\")#end\n"
+        "]\n"
+        "#set($separator = \",\")\n"
+        "#end\n"
+        "}\n"
+        "#end\n"
+        "#if(\"$!input.path('" + root + ".quietHours.M')\" != \"\")\n"
+        ",\"quietHours\": {\n"
+        "#set($separator = \"\")\n"
+        "#foreach($field in " + _velocity_list(_QUIET_HOURS_FIELDS) + ")\n"
+        "#set($path = \"" + root + ".quietHours.M.${field}.S\")\n"
+        "#if(\"$!input.path($path)\" != \"\")$separator\"$field\": $input.json($path)"
+        "#set($separator = \",\")#end\n"
+        "#end\n"
+        "}\n"
+        "#end\n"
+        "}\n"
+        "#end\n"
+    )
+
+
+READ_PREFERENCES_CLIENT_ERROR_TEMPLATE = _id_client_error_template(
+    "the preferences could not be read", "recipientId", RECIPIENT_ID_PATTERN, _RECIPIENT_ID_RULE)
+WRITE_PREFERENCES_CLIENT_ERROR_TEMPLATE = _id_client_error_template(
+    "the preferences could not be stored", "recipientId", RECIPIENT_ID_PATTERN, _RECIPIENT_ID_RULE)
 
 _ACCESS_LOG_FIELDS = {
     "requestId": "$context.requestId",
@@ -352,6 +590,10 @@ _ACCESS_LOG_FIELDS = {
     "integrationLatency": "$context.integration.latency",
     "xrayTraceId": "$context.xrayTraceId",
 }
+
+
+# A read's answers (and DELETE's): found, a bad id, not found, throttled, the service failed.
+_READ_ANSWERS = ("200", "400", "404", "429", "502")
 
 
 def _integration_responses(ok_status: str, ok_template: str, client_error_template: str,
@@ -427,10 +669,23 @@ class NotificationApi(Construct):
         workflow built without ``queued_input`` (no pipe would start it with the queued requests).
         ``NotificationService(buffered_ingress=True, api=True)`` gives it.
         Default: none (POST starts the workflow).
+    :param bulk_summaries: ``GET /bulks/{bulkId}`` reads a ``BulkSend`` summary record from the
+        delivery log (its status and counts per final status; grant it with
+        :meth:`grant_read_bulk`). A summary does not record who started the bulk, so any caller
+        granted the route reads any bulk. Default: ``False``.
+    :param preferences_table: the recipients' preferences (partition key ``recipientId``, e.g.
+        ``RecipientPreferences``' table): ``GET`` and ``PUT /recipients/{recipientId}/preferences``
+        read and replace one recipient's (:meth:`grant_read_preferences`,
+        :meth:`grant_write_preferences`), through roles that may only ``GetItem`` or ``UpdateItem``
+        that table and use its key through DynamoDB. Default: none (no such routes).
+    :param preference_time_zones: the IANA time zones quiet hours may name (the model refuses
+        others); only with ``preferences_table``. Default: ``("UTC",)``.
 
     Attributes: :attr:`api`, :attr:`url`, :attr:`access_log_group`, :attr:`execution_log_group`,
     :attr:`start_method`, :attr:`read_method`, :attr:`read_all_method`, :attr:`cancel_method`
-    (``None`` without scheduling), :attr:`request_model`,
+    (``None`` without scheduling), :attr:`read_bulk_method` (``None`` without ``bulk_summaries``),
+    :attr:`read_preferences_method` and :attr:`write_preferences_method` (``None`` without
+    ``preferences_table``), :attr:`request_model`, :attr:`preferences_model`,
     :attr:`request_validator`, :attr:`usage_plan`,
     :attr:`unacknowledged_findings` (cdk-nag findings left to the stack: none with the defaults
     and an ``encryption_key``) and :attr:`invoke_grant_finding`.
@@ -457,6 +712,9 @@ class NotificationApi(Construct):
         per_key_throttling: apigw.ThrottleSettings | None = None,
         max_send_delay: cdk.Duration | None = None,
         queue: sqs.IQueue | None = None,
+        bulk_summaries: bool = False,
+        preferences_table: dynamodb.ITable | None = None,
+        preference_time_zones: Sequence[str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         require_workflow_or(_NAME, workflow, {
@@ -477,7 +735,9 @@ class NotificationApi(Construct):
         )
         self._check_per_key_throttling(api_key_required, per_key_throttling, throttling_rate_limit,
                                        throttling_burst_limit)
+        time_zones = self._check_preferences(preferences_table, preference_time_zones)
         self._authorization = authorization
+        self._api_key_required = api_key_required
 
         #: JSON access logs of the API stage.
         self.access_log_group = retained_log_group(
@@ -531,29 +791,15 @@ class NotificationApi(Construct):
             send, answers = self._queue_integration(queue), ("202", "400", "429", "502")
         #: ``POST /notifications``: StartExecution with the notification id as the execution name,
         #: or with ``queue`` SendMessageBatch of one message to it.
-        self.start_method = notifications.add_method(
-            "POST",
-            send,
-            authorization_type=authorization,
-            api_key_required=api_key_required,
-            request_validator=self.request_validator,
-            request_models={JSON: self.request_model},
-            method_responses=[apigw.MethodResponse(status_code=code) for code in answers],
-        )
+        self.start_method = self._add_method(notifications, "POST", send, answers, model=self.request_model)
         read_role = self._read_role(table)
         scheduling = max_send_delay is not None
 
         def read(resource: apigw.IResource, *, callers_own_only: bool) -> apigw.Method:
-            return resource.add_resource("{id}").add_method(
-                "GET",
+            return self._add_method(
+                resource.add_resource("{id}"), "GET",
                 self._read_integration(table, read_role, callers_own_only=callers_own_only, scheduling=scheduling),
-                authorization_type=authorization,
-                api_key_required=api_key_required,
-                request_validator=self.request_validator,
-                request_parameters={"method.request.path.id": True},
-                method_responses=[apigw.MethodResponse(status_code=code)
-                                  for code in ("200", "400", "404", "429", "502")],
-            )
+                _READ_ANSWERS, parameter="id")
 
         #: ``GET /notifications/{id}``: the delivery-log record, when the caller created it (else 404).
         self.read_method = read(notifications, callers_own_only=True)
@@ -561,15 +807,25 @@ class NotificationApi(Construct):
         self.read_all_method = read(self.api.root.add_resource("all-notifications"), callers_own_only=False)
         #: ``DELETE /notifications/{id}``: cancels a scheduled send of the caller's
         #: (:meth:`grant_cancel`); ``None`` without scheduling.
-        self.cancel_method = self.read_method.resource.add_method(
-            "DELETE",
-            self._cancel_integration(table),
-            authorization_type=authorization,
-            api_key_required=api_key_required,
-            request_validator=self.request_validator,
-            request_parameters={"method.request.path.id": True},
-            method_responses=[apigw.MethodResponse(status_code=code) for code in ("200", "400", "404", "429", "502")],
+        self.cancel_method = self._add_method(
+            self.read_method.resource, "DELETE", self._cancel_integration(table), _READ_ANSWERS, parameter="id",
         ) if scheduling else None
+        #: ``GET /bulks/{bulkId}``: a bulk's summary (:meth:`grant_read_bulk`); ``None`` without
+        #: ``bulk_summaries``.
+        self.read_bulk_method = self._add_method(
+            self.api.root.add_resource("bulks").add_resource("{bulkId}"), "GET",
+            self._table_integration("GetItem", read_role, bulk_summary_request_template(table.table_name),
+                                    BULK_SUMMARY_RESPONSE_TEMPLATE, BULK_CLIENT_ERROR_TEMPLATE),
+            _READ_ANSWERS, parameter="bulkId",
+        ) if bulk_summaries else None
+        #: JSON schema of a recipient's preferences (``PUT``); ``None`` without ``preferences_table``.
+        self.preferences_model: apigw.Model | None = None
+        #: ``GET /recipients/{recipientId}/preferences`` (:meth:`grant_read_preferences`) and
+        #: ``PUT`` (:meth:`grant_write_preferences`); ``None`` without ``preferences_table``.
+        self.read_preferences_method: apigw.Method | None = None
+        self.write_preferences_method: apigw.Method | None = None
+        if preferences_table is not None:
+            self._add_preferences(preferences_table, time_zones)
         if web_acl_arn is not None:
             wafv2.CfnWebACLAssociation(
                 self, "WebAcl", resource_arn=self.api.deployment_stage.stage_arn, web_acl_arn=web_acl_arn
@@ -598,6 +854,49 @@ class NotificationApi(Construct):
         # The group exists before the stage can log to it.
         self.api.deployment_stage.node.add_dependency(group)
         return group
+
+    def _add_method(self, resource: apigw.IResource, http_method: str, integration: apigw.Integration,
+                    answers: Sequence[str], *, parameter: str | None = None,
+                    model: apigw.IModel | None = None) -> apigw.Method:
+        """A method under the API's authorization, API keys and validator: ``parameter`` is the
+        path parameter it requires, ``model`` the body's."""
+        return resource.add_method(
+            http_method,
+            integration,
+            authorization_type=self._authorization,
+            api_key_required=self._api_key_required,
+            request_validator=self.request_validator,
+            request_parameters={f"method.request.path.{parameter}": True} if parameter else None,
+            request_models={JSON: model} if model else None,
+            method_responses=[apigw.MethodResponse(status_code=code) for code in answers],
+        )
+
+    def _add_preferences(self, table: dynamodb.ITable, time_zones: tuple[str, ...]) -> None:
+        self.preferences_model = self.api.add_model(
+            "PreferencesRequest",
+            content_type=JSON,
+            description="A recipient's preferences (contact points, opt-outs, quiet hours)",
+            schema=_preferences_schema(time_zones),
+        )
+        preferences = self.api.root.add_resource("recipients").add_resource("{recipientId}").add_resource(
+            "preferences")
+        read_role = self._table_role(
+            "ReadPreferencesRole", "API Gateway reads recipients' preferences (GetItem on the table only)",
+            table, "GetItem", key_through_dynamodb=True)
+        write_role = self._table_role(
+            "WritePreferencesRole", "API Gateway replaces recipients' preferences (UpdateItem on the table only)",
+            table, "UpdateItem", key_through_dynamodb=True)
+        self.read_preferences_method = self._add_method(
+            preferences, "GET",
+            self._table_integration("GetItem", read_role, read_preferences_request_template(table.table_name),
+                                    preferences_response_template("Item"), READ_PREFERENCES_CLIENT_ERROR_TEMPLATE),
+            _READ_ANSWERS, parameter="recipientId")
+        self.write_preferences_method = self._add_method(
+            preferences, "PUT",
+            self._table_integration("UpdateItem", write_role, write_preferences_request_template(table.table_name),
+                                    preferences_response_template("Attributes"),
+                                    WRITE_PREFERENCES_CLIENT_ERROR_TEMPLATE),
+            ("200", "400", "429", "502"), parameter="recipientId", model=self.preferences_model)
 
     # ---- integrations ---------------------------------------------------------------------------
 
@@ -664,13 +963,19 @@ class NotificationApi(Construct):
         )
 
     def _table_role(self, construct_id: str, description: str, table: dynamodb.ITable, action: str,
-                    conditions: dict[str, dict[str, object]] | None = None) -> iam.Role:
-        """An integration role with one DynamoDB action on the table, and the table's key to decrypt."""
+                    conditions: dict[str, dict[str, object]] | None = None, *,
+                    key_through_dynamodb: bool = False) -> iam.Role:
+        """An integration role with one DynamoDB action on the table, and the table's key to decrypt
+        (``key_through_dynamodb``: only as DynamoDB uses it for the role, ``kms:ViaService``)."""
         role = self._integration_role(construct_id, description)
         iam.Grant.add_to_principal(grantee=role, actions=[f"dynamodb:{action}"], resource_arns=[table.table_arn],
                                    conditions=conditions)
-        if table.encryption_key is not None:
-            table.encryption_key.grant_decrypt(role)
+        key = table.encryption_key
+        if key is not None and key_through_dynamodb:
+            iam.Grant.add_to_principal(grantee=role, actions=["kms:Decrypt"], resource_arns=[key.key_arn], conditions={
+                "StringEquals": {"kms:ViaService": f"dynamodb.{cdk.Stack.of(self).region}.amazonaws.com"}})
+        elif key is not None:
+            key.grant_decrypt(role)
         return role
 
     @staticmethod
@@ -790,10 +1095,29 @@ class NotificationApi(Construct):
         """:meth:`grant_send` and :meth:`grant_read_own` in one grant (not :meth:`grant_cancel`)."""
         return self._grant(grantee, self.start_method, self.read_method)
 
+    def grant_read_bulk(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Lets ``grantee`` read the summary of any bulk (``GET /bulks/{bulkId}``; a summary does not
+        record who started the bulk); only with ``bulk_summaries``. cdk-nag reports it as
+        :attr:`read_bulk_grant_finding`."""
+        return self._grant(grantee, self._read_bulk_method_or_fail())
+
+    def grant_read_preferences(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Lets ``grantee`` read any recipient's preferences (``GET
+        /recipients/{recipientId}/preferences``); only with ``preferences_table``. cdk-nag reports
+        it as :attr:`read_preferences_grant_finding`."""
+        return self._grant(grantee, self._preferences_method_or_fail(self.read_preferences_method))
+
+    def grant_write_preferences(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Lets ``grantee`` replace any recipient's preferences (``PUT
+        /recipients/{recipientId}/preferences``; not reading them without the answer to a PUT);
+        only with ``preferences_table``. cdk-nag reports it as :attr:`write_preferences_grant_finding`."""
+        return self._grant(grantee, self._preferences_method_or_fail(self.write_preferences_method))
+
     @property
     def _methods(self) -> list[apigw.Method]:
-        return [self.start_method, self.read_method, self.read_all_method,
-                *([self.cancel_method] if self.cancel_method is not None else [])]
+        optional = (self.cancel_method, self.read_bulk_method, self.read_preferences_method,
+                    self.write_preferences_method)
+        return [self.start_method, self.read_method, self.read_all_method, *(m for m in optional if m is not None)]
 
     def _cancel_method_or_fail(self) -> apigw.Method:
         if self.cancel_method is None:
@@ -801,6 +1125,18 @@ class NotificationApi(Construct):
                             "Cancelling needs scheduled sends: give a workflow with max_send_delay "
                             "(or max_send_delay= with state_machine= and table=).")
         return self.cancel_method
+
+    def _read_bulk_method_or_fail(self) -> apigw.Method:
+        if self.read_bulk_method is None:
+            raise PropError(_NAME, "bulk_summaries", False, "Set bulk_summaries=True for GET /bulks/{bulkId}.")
+        return self.read_bulk_method
+
+    @staticmethod
+    def _preferences_method_or_fail(method: apigw.Method | None) -> apigw.Method:
+        if method is None:
+            raise PropError(_NAME, "preferences_table", None,
+                            "Give preferences_table= (partition key recipientId) for the preferences routes.")
+        return method
 
     @staticmethod
     def _grant(grantee: iam.IGrantable, *methods: apigw.Method) -> iam.Grant:
@@ -820,17 +1156,36 @@ class NotificationApi(Construct):
     @property
     def invoke_grant_finding(self) -> str:
         """The cdk-nag finding id :meth:`grant_read_own` (and :meth:`grant_invoke`) raises on a grantee's policy."""
-        return f"AwsSolutions-IAM5[Resource::{nag_resource(self, self.read_method.method_arn)}]"
+        return self._grant_finding(self.read_method)
 
     @property
     def read_all_grant_finding(self) -> str:
         """The cdk-nag finding id :meth:`grant_read_all` raises on a grantee's policy."""
-        return f"AwsSolutions-IAM5[Resource::{nag_resource(self, self.read_all_method.method_arn)}]"
+        return self._grant_finding(self.read_all_method)
 
     @property
     def cancel_grant_finding(self) -> str:
         """The cdk-nag finding id :meth:`grant_cancel` raises on a grantee's policy."""
-        return f"AwsSolutions-IAM5[Resource::{nag_resource(self, self._cancel_method_or_fail().method_arn)}]"
+        return self._grant_finding(self._cancel_method_or_fail())
+
+    @property
+    def read_bulk_grant_finding(self) -> str:
+        """The cdk-nag finding id :meth:`grant_read_bulk` raises on a grantee's policy."""
+        return self._grant_finding(self._read_bulk_method_or_fail())
+
+    @property
+    def read_preferences_grant_finding(self) -> str:
+        """The cdk-nag finding id :meth:`grant_read_preferences` raises on a grantee's policy."""
+        return self._grant_finding(self._preferences_method_or_fail(self.read_preferences_method))
+
+    @property
+    def write_preferences_grant_finding(self) -> str:
+        """The cdk-nag finding id :meth:`grant_write_preferences` raises on a grantee's policy."""
+        return self._grant_finding(self._preferences_method_or_fail(self.write_preferences_method))
+
+    def _grant_finding(self, method: apigw.Method) -> str:
+        # A path parameter is * in the method ARN.
+        return f"AwsSolutions-IAM5[Resource::{nag_resource(self, method.method_arn)}]"
 
     # ---- prop checks ----------------------------------------------------------------------------
 
@@ -848,6 +1203,25 @@ class NotificationApi(Construct):
             if value is not None:
                 raise PropError(_NAME, prop, value,
                                 f"With queue= POST sends to the queue and starts nothing: drop {prop}=.")
+
+    @staticmethod
+    def _check_preferences(table: dynamodb.ITable | None, time_zones: Sequence[str] | None) -> tuple[str, ...]:
+        """The time zones quiet hours may name."""
+        partition_key = table.schema().partition_key if isinstance(table, dynamodb.Table) else None
+        if partition_key is not None and partition_key.name != "recipientId":
+            raise PropError(_NAME, "preferences_table", partition_key.name,
+                            "Give a table whose partition key is recipientId (a string).")
+        if time_zones is None:
+            return ("UTC",)
+        if table is None:
+            raise PropError(_NAME, "preference_time_zones", time_zones,
+                            "Time zones are for the preferences routes: give preferences_table= too, or drop them.")
+        zones = tuple(time_zones) if not isinstance(time_zones, str) else ()
+        known = zoneinfo.available_timezones()
+        if not zones or len(set(zones)) != len(zones) or not all(isinstance(z, str) and z in known for z in zones):
+            raise PropError(_NAME, "preference_time_zones", time_zones,
+                            "Give distinct IANA time zone names, e.g. ['UTC', 'Europe/Paris', 'America/New_York'].")
+        return zones
 
     @staticmethod
     def _check_per_key_throttling(api_key_required: bool, throttling: apigw.ThrottleSettings | None,
@@ -893,7 +1267,9 @@ class NotificationApi(Construct):
 def _request_schema(max_send_delay: cdk.Duration | None = None) -> apigw.JsonSchema:
     """The request contract as JSON Schema draft 4, for both dialects. It refuses what no channel
     could carry; a ``both`` with one channel's contact data invalid passes (the workflow sends the
-    other channel and records this one REJECTED). The workflow checks everything again.
+    other channel and records this one REJECTED). With a ``recipientId`` a channel's contact data
+    (``phoneNumber``, ``email.to``) may be left out, not given invalid: the workflow looks it up.
+    A ``template`` stands for the message. The workflow checks everything again.
     ``max_send_delay``: ``sendAt`` or ``delaySeconds`` (not both) are accepted too."""
     js, t = apigw.JsonSchema, apigw.JsonSchemaType
     address = js(type=t.STRING, min_length=3)
@@ -910,14 +1286,19 @@ def _request_schema(max_send_delay: cdk.Duration | None = None) -> apigw.JsonSch
                                      not_=js(required=["phoneNumber"]))])
     old_email_to = js(any_of=[email_to, js(required=["user_email"], not_=js(required=["email"]))])
 
+    # A recipientId stands for the contact data left out (the canonical fields only).
+    looked_up_phone = js(required=["recipientId"], not_=js(required=["phoneNumber"]))
+    looked_up_email = js(required=["recipientId"], properties={"email": js(
+        not_=js(required=["to"]), properties={"cc": within_ses_limit, "bcc": within_ses_limit})})
+
     def carried(channel_field: str, modes: list[str], contact: apigw.JsonSchema) -> apigw.JsonSchema:
         """A request whose channel field is one of ``modes``, with ``contact`` data valid."""
         return js(properties={channel_field: js(enum=modes)}, required=[channel_field], all_of=[contact])
 
     only_old = js(not_=js(required=["channel"]))
     carriers = [
-        carried("channel", ["sms", "both"], phone),
-        carried("channel", ["email", "both"], email_to),
+        carried("channel", ["sms", "both"], js(any_of=[phone, looked_up_phone])),
+        carried("channel", ["email", "both"], js(any_of=[email_to, looked_up_email])),
         js(all_of=[carried("delivery_mode", ["text", "dual"], old_phone), only_old]),
         js(all_of=[carried("delivery_mode", ["mail", "dual"], old_email_to), only_old]),
     ]
@@ -929,13 +1310,10 @@ def _request_schema(max_send_delay: cdk.Duration | None = None) -> apigw.JsonSch
         "delaySeconds": js(type=t.INTEGER, minimum=0,
                            maximum=None if max_send_delay.is_unresolved() else int(max_send_delay.to_seconds())),
     }
-    return js(
-        schema=apigw.JsonSchemaVersion.DRAFT4,
-        title="NotificationRequest",
-        type=t.OBJECT,
-        # Every field the workflow reads, and no others: a misspelt field is refused, not ignored.
-        additional_properties=False,
-        properties={
+    # Every field the workflow reads, and no others: a misspelt field is refused, not ignored.
+    return _closed_object_schema(
+        "NotificationRequest",
+        {
             "notificationId": js(type=t.STRING, pattern=ID_PATTERN),
             "channel": js(type=t.STRING, enum=["sms", "email", "both"]),
             "message": message_text,
@@ -962,11 +1340,64 @@ def _request_schema(max_send_delay: cdk.Duration | None = None) -> apigw.JsonSch
             "user_phone": js(type=t.STRING),
             "user_email": address,
             **schedule,
+            # Recipients, templates and preferences (issue 14).
+            "recipientId": js(type=t.STRING, pattern=RECIPIENT_ID_PATTERN),
+            "template": js(
+                type=t.OBJECT,
+                additional_properties=False,
+                required=["name"],
+                properties={
+                    "name": js(type=t.STRING, pattern=TEMPLATE_NAME_PATTERN),
+                    "data": js(type=t.OBJECT),
+                    "locale": js(type=t.STRING, pattern=LOCALE_PATTERN),
+                },
+            ),
+            "category": js(type=t.STRING, pattern=CATEGORY_PATTERN),
+            "critical": js(type=t.BOOLEAN),
         },
         all_of=[
-            js(any_of=[js(required=["message"]), js(required=["message_content"])]),
+            js(any_of=[js(required=["message"]), js(required=["message_content"]), js(required=["template"])]),
             # At least one requested channel has valid contact data.
             js(any_of=carriers),
             *([js(not_=js(required=list(schedule)))] if schedule else []),
         ],
     )
+
+
+def _preferences_schema(time_zones: Sequence[str]) -> apigw.JsonSchema:
+    """A recipient's preferences as PUT takes them (JSON Schema draft 4): the item without its key
+    and ``updatedAt``, which the path and the API give. Every field is optional; a field left out
+    is removed from the stored preferences."""
+    js, t = apigw.JsonSchema, apigw.JsonSchemaType
+    time_of_day = js(type=t.STRING, pattern=TIME_OF_DAY_PATTERN)
+    return _closed_object_schema(
+        "RecipientPreferences",
+        {
+            "phoneNumber": js(type=t.STRING, pattern=PHONE_PATTERN),
+            "email": js(type=t.STRING, min_length=3, max_length=_MAX_ADDRESS, pattern=r"^[^@\s]+@[^@\s]+$"),
+            "locale": js(type=t.STRING, pattern=LOCALE_PATTERN),
+            # category (or * for every category) -> the channels opted out of.
+            "optOut": js(
+                type=t.OBJECT,
+                max_properties=_MAX_OPT_OUT_CATEGORIES,
+                additional_properties=False,
+                pattern_properties={_OPT_OUT_KEY_PATTERN: js(
+                    type=t.ARRAY, min_items=1, unique_items=True,
+                    items=js(type=t.STRING, enum=list(PREFERENCE_CHANNELS)))},
+            ),
+            "quietHours": js(
+                type=t.OBJECT,
+                additional_properties=False,
+                required=["start", "end", "timeZone"],
+                properties={"start": time_of_day, "end": time_of_day,
+                            "timeZone": js(type=t.STRING, enum=list(time_zones))},
+            ),
+        },
+    )
+
+
+def _closed_object_schema(title: str, properties: dict[str, apigw.JsonSchema],
+                          all_of: list[apigw.JsonSchema] | None = None) -> apigw.JsonSchema:
+    """A JSON Schema draft 4 object of these properties and no others."""
+    return apigw.JsonSchema(schema=apigw.JsonSchemaVersion.DRAFT4, title=title, type=apigw.JsonSchemaType.OBJECT,
+                            additional_properties=False, properties=properties, all_of=all_of)

@@ -4,8 +4,9 @@ moto 5.2.5's SES v2 raises ``NotImplementedError("Template functionality not rea
 ``SendEmail`` with ``Content.Template``, has no ``*EmailTemplate`` operations (SES v1's templates
 exist), ignores ``ListManagementOptions``, answers ``GetContact`` without the list's topic defaults,
 has no suppression list, and its CloudFormation knows neither ``AWS::SES::Template`` nor
-``AWS::SES::ContactList``. ``ses_v2_bridges(email_log)`` fills these gaps; the state lives on moto's
-SES backend, so a reset clears it.
+``AWS::SES::ContactList``. ``ses_v2_bridges(email_log)`` fills these gaps, in process and in moto's
+server (whose routes lacked the template and suppression paths); the state lives on moto's SES
+backend, so a reset clears it.
 
 Templates (one store with SES v1, as in AWS: a template made by either API serves both):
 ``CreateEmailTemplate`` (``AlreadyExistsException`` for a name in use), ``GetEmailTemplate``,
@@ -619,12 +620,20 @@ HANDLERS = {
 }
 
 
+#: Their paths, for moto's server: its catch-all ``/v2/.*`` reaches them in process only.
+SERVER_PATHS = ("{0}/v2/email/templates$", "{0}/v2/email/templates/(?P<TemplateName>[^/]+)$",
+                "{0}/v2/email/suppression/addresses$", "{0}/v2/email/suppression/addresses/(?P<EmailAddress>[^/]+)$")
+
+
 @contextmanager
 def ses_v2_bridges(log: EmailRequestLog) -> Iterator[None]:
     """All of this module's bridges (see the module docstring)."""
+    from moto.sesv2 import urls
+
     with ExitStack() as stack:
         for name, handler in HANDLERS.items():
             stack.enter_context(mock.patch.object(SESV2Response, name, handler, create=True))
+        stack.enter_context(mock.patch.dict(urls.url_paths, dict.fromkeys(SERVER_PATHS, SESV2Response.dispatch)))
         stack.enter_context(emulate_send_email(log))
         stack.enter_context(model_ses_resources_in_cloudformation())
         stack.enter_context(sdk_task_timestamps_as_text())

@@ -179,3 +179,21 @@ def test_cloudformation_deploys_updates_and_deletes_templates(aws: LocalAws) -> 
     assert deployed == {"Subject": "Hello {{name}}", "Text": "Hi {{name}}", "Html": "<p>{{name}}</p>"}
     assert updated == "Howdy {{name}}"
     assert left == {"welcome"}
+
+
+def test_the_server_routes_the_template_and_suppression_operations() -> None:
+    # moto's server routes /v2/email/... path by path; its catch-all reaches these in process only.
+    with LocalAws.server() as server:
+        server.verify_email_identities(["example.com"])
+        v2 = server.client("sesv2")
+        v2.create_email_template(TemplateName="welcome", TemplateContent=WELCOME)
+        v2.put_suppressed_destination(EmailAddress="bo@example.org", Reason="BOUNCE")
+
+        send(server, {"name": "Ana", "count": 2, "user": {"kind": "new"}})
+        send(server, {"name": "Bo", "count": 2, "user": {"kind": "new"}}, to="bo@example.org")
+
+        assert [t["TemplateName"] for t in v2.list_email_templates()["TemplatesMetadata"]] == ["welcome"]
+        suppressed = v2.get_suppressed_destination(EmailAddress="bo@example.org")["SuppressedDestination"]
+        assert suppressed["Reason"] == "BOUNCE"
+        assert [(e.subject, e.delivered_to) for e in server.sent_emails()] == [
+            ("Welcome, Ana", ["ana@example.org"]), ("Welcome, Bo", [])]

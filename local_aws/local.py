@@ -75,6 +75,7 @@ from local_aws.scheduler import (
 )
 from local_aws.ses_v2 import ses_v2_bridges
 from local_aws.sfn_tasks import start_executions_from_tasks
+from local_aws.sms_voice import SmsVoiceMessage, serve_sms_voice, sms_voice_backend
 
 DUMMY_KEY = "testing"
 POLL_SECONDS = 0.05
@@ -460,6 +461,23 @@ class LocalAws:
             for message_id, (phone, text) in backend.sms_messages.items()
         ]
 
+    def sms_voice_messages(self) -> list[SmsVoiceMessage]:
+        """Text messages End User Messaging SMS accepted (``local_aws.sms_voice``), oldest first."""
+        backend = sms_voice_backend(self.account_id, self.region)
+        with backend.lock:
+            return list(backend.messages)
+
+    def sms_voice_outcome(self, destination_phone_number: str, *event_types: str, times: int = 1) -> None:
+        """The next ``times`` texts to ``destination_phone_number`` emit ``event_types`` (the last one
+        final), e.g. ``"TEXT_CARRIER_UNREACHABLE"``; later ones are delivered again."""
+        sms_voice_backend(self.account_id, self.region).queue_outcome(destination_phone_number, event_types, times)
+
+    def sms_voice_reply(self, recipient: str, origination_identity: str, text: str = "STOP") -> bool:
+        """``recipient`` texts ``text`` to an origination identity (phone number or pool); an opt-out
+        keyword such as STOP puts the recipient on its opt-out list, as AWS does unless the identity
+        manages opt-outs itself. True when the recipient was opted out."""
+        return sms_voice_backend(self.account_id, self.region).reply(recipient, origination_identity, text)
+
     def sent_emails(self) -> list[SentEmail]:
         """Emails accepted by SES v1 or v2, oldest first."""
         backend = ses_backends[self.account_id][self.region]
@@ -530,6 +548,7 @@ def _bridges() -> Iterator[EmailRequestLog]:
         stack.enter_context(model_pipes_in_cloudformation())
         stack.enter_context(model_schedules_in_cloudformation())
         stack.enter_context(enable_updated_schedules_by_default())
+        stack.enter_context(serve_sms_voice())
         email_log = stack.enter_context(capture_email_requests())
         stack.enter_context(ses_v2_bridges(email_log))  # after the capture: it records rendered templates
         yield email_log

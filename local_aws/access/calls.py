@@ -141,6 +141,10 @@ def requests_for_call(
         kms_actions = ("kms:Decrypt",) if operation == "GetObject" else ("kms:GenerateDataKey",)
         context_arn = f"arn:aws:s3:::{bucket}" if bucket_key else object_arn
         return [ask(action, object_arn), *resources.kms(ask, kms_key, kms_actions, "s3", {"aws:s3:arn": context_arn})]
+    if iam_prefix == "sms-voice":  # End User Messaging SMS: its rules live beside the emulation
+        from local_aws.sms_voice import sms_voice_requests
+
+        return sms_voice_requests(ask, resources, operation, params)
     raise UnmodelledCall(f"{action}: no access rule in local_aws.access.calls; add one before relying on it")
 
 

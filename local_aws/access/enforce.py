@@ -378,4 +378,8 @@ def enforce_access(check: AccessCheck) -> Iterator[AccessCheck]:
         stack.enter_context(check_log_group_keys(check))
         stack.enter_context(check_topic_deliveries(check))
         stack.enter_context(run_alarm_actions(check))
+        # End User Messaging SMS event destinations (imported here: local_aws.sms_voice_events imports this module).
+        from local_aws.sms_voice_events import check_event_deliveries as check_sms_voice_event_deliveries
+
+        stack.enter_context(check_sms_voice_event_deliveries(check))
         yield check

@@ -24,6 +24,10 @@ VALIDATION_ERROR = "ValidationError"
 UNSUPPORTED_CHANNEL = "UnsupportedChannel"
 #: Where a scheduled execution carries its record past the wait (the API's model refuses the field).
 SCHEDULED_RECORD_FIELD = "scheduledRecord"
+#: The secret a schedule (EventBridge Scheduler) passes to the execution it starts, which alone may
+#: then take over the SCHEDULED record (the API's model refuses the field; an execution ARN is no
+#: secret: the API answers it to the caller).
+SCHEDULE_TOKEN_FIELD = "scheduleToken"
 #: What a duplicate request writes on the original record (kept when a scheduled send claims it).
 DUPLICATE_ATTRIBUTES = ("duplicateCount", "lastDuplicateExecutionArn", "lastDuplicateAt")
 #: A pipe's batch of one (``BufferedIngress``) as a request: the message's request, keyed by the
@@ -186,7 +190,8 @@ def rules(allowed_senders: Sequence[str], allowed_configuration_sets: Sequence[s
 
 
 def schedule_rules(max_delay_seconds: int) -> list[Rule]:
-    """The request rules of scheduled sends (a workflow with scheduled sends adds them)."""
+    """The request rules of scheduled sends (a workflow with scheduled sends adds them). An
+    execution its schedule started may run late (Scheduler retries): its time is not too old."""
     days = max_delay_seconds / 86400
     ahead = f"{days:g} days" if days >= 1 else f"{max_delay_seconds} seconds"
     return [
@@ -195,8 +200,8 @@ def schedule_rules(max_delay_seconds: int) -> list[Rule]:
              VALIDATION_ERROR, "$not($sok)"),
         Rule("SendWindow", f"the send time must be from {SEND_AT_GRACE_SECONDS} seconds ago to {ahead} ahead",
              VALIDATION_ERROR,
-             f"$exists($at) and ($at < $st - {SEND_AT_GRACE_SECONDS * 1000} "
-             f"or $at > $st + {max_delay_seconds * 1000})"),
+             f"$exists($at) and (($at < $st - {SEND_AT_GRACE_SECONDS * 1000} "
+             f"and $not($exists($r.{SCHEDULE_TOKEN_FIELD}))) or $at > $st + {max_delay_seconds * 1000})"),
     ]
 
 
@@ -247,9 +252,13 @@ class Route:
     #: A valid request whose send time is ahead (only with scheduled sends): it waits first. After
     #: the wait the same Choice routes it again, and the time is no longer ahead.
     scheduled: str | None = None
+    #: An execution a schedule started, before it has taken its record over (only with schedules
+    #: through EventBridge Scheduler); first of all, so a cancelled send is never routed.
+    fired: str | None = None
 
 
-def route(contract: Sequence[Rule], *, sms_may_carry_email: bool = False, scheduling: bool = False) -> Route:
+def route(contract: Sequence[Rule], *, sms_may_carry_email: bool = False, scheduling: bool = False,
+          scheduler: bool = False) -> Route:
     reject = (f"$q := {_broken(contract, REQUEST)}; "
               f'$ps := $c in ["sms", "both"] and ({_broken(contract, SMS)}); '
               f"$es := {_email_applies(sms_may_carry_email)} and ({_broken(contract, EMAIL)}); "
@@ -261,14 +270,19 @@ def route(contract: Sequence[Rule], *, sms_may_carry_email: bool = False, schedu
         # Neither: an sms request, or a both with a valid phone number.
         sms_only=_expression(f'$c = "sms" or {_broken(contract, EMAIL)}'),
         # A comparison with an undefined $at is undefined, not false: a Choice refuses that.
-        scheduled=(_expression(f"$exists($at) and $at > $millis() + {SCHEDULE_THRESHOLD_SECONDS * 1000}")
+        # An execution its schedule started sends: the schedule's firing is the send time.
+        scheduled=(_expression(f"$exists($at) and $at > $millis() + {SCHEDULE_THRESHOLD_SECONDS * 1000}"
+                               + (f" and $not($exists($r.{SCHEDULE_TOKEN_FIELD}))" if scheduler else ""))
                    if scheduling else None),
+        fired=(_expression(f"$exists($r.{SCHEDULE_TOKEN_FIELD}) and $not($exists($r.{SCHEDULED_RECORD_FIELD}))")
+               if scheduler else None),
     )
 
 
 def request_expression(contract: Sequence[Rule], *, sender: str, default_subject: str,
                        configuration_set: str | None, sms_may_carry_email: bool,
-                       plain_recipients: bool, retention_seconds: int, scheduling: bool = False) -> str:
+                       plain_recipients: bool, retention_seconds: int, scheduling: bool = False,
+                       scheduler: bool = False) -> str:
     """JSONata: the request as every later state reads it (``$request``). Safe on any input.
 
     * ``notificationId``: the request's when it is valid, else the execution name;
@@ -285,6 +299,8 @@ def request_expression(contract: Sequence[Rule], *, sender: str, default_subject
       ``expiresAt`` (epoch seconds, the table's TTL) ``retention_seconds`` after it was received;
     * with ``scheduling``: ``sendAt``, the send time (UTC) when the request has one; the record
       then has it too, and is ``SCHEDULED`` while that time is ahead.
+    * with ``scheduler`` (schedules through EventBridge Scheduler): ``scheduleToken``, the one the
+      input carries, else a new one when the send time is ahead; a SCHEDULED record keeps it.
     """
     # Absent optional fields stay absent (JSONata drops undefined values).
     send_email = (
@@ -313,12 +329,16 @@ def request_expression(contract: Sequence[Rule], *, sender: str, default_subject
         "$t := $states.context.Execution.StartTime; "
         '$rejected := function($x){{"status": "REJECTED", "messageId": "", "error": $reject($x).error, "cause": $x}}; '
         + ('$sa := $exists($at) ? $fromMillis($at); ' if scheduling else "")
+        + (f'$ahead := $exists($at) and $at > $millis() and $not($exists($r.{SCHEDULE_TOKEN_FIELD})); '
+           f'$tok := $exists($r.{SCHEDULE_TOKEN_FIELD}) ? $r.{SCHEDULE_TOKEN_FIELD} : ($ahead ? $uuid()); '
+           if scheduler else "")
         + '{"notificationId": $id, "channel": $c, "message": $msg, "phoneNumber": $ph, '
         f'"sendEmail": $exists($e) ? {send_email}, '
         '"metadata": $string($type($r.metadata) = "object" ? $r.metadata : {}), '
         + ('"recipients": $merge([{}, $sm and $not($exists($ps)) ? {"sms": $ph}, '
            '$em and $not($exists($es)) ? {"email": $string($to)}]), ' if plain_recipients else "")
         + ('"sendAt": $sa, ' if scheduling else "")
+        + (f'"{SCHEDULE_TOKEN_FIELD}": $tok, ' if scheduler else "")
         + '"rejection": $exists($no) ? $reject($no), '
         '"rejected": $merge([{}, $exists($ps) ? {"sms": $rejected($ps)}, $exists($es) ? {"email": $rejected($es)}]), '
         '"record": $merge([{"notificationId": {"S": $id}, "executionArn": {"S": $states.context.Execution.Id}, '
@@ -329,8 +349,10 @@ def request_expression(contract: Sequence[Rule], *, sender: str, default_subject
         '$ne($r.caller) ? {"caller": {"S": $r.caller}}, '
         '$exists($no) ? {"status": {"S": "REJECTED"}, "error": {"S": $reject($no).error}, "reason": {"S": $no}, '
         '"completedAt": {"S": $t}} : {"status": {"S": '
-        + ('$exists($at) and $at > $millis() ? "SCHEDULED" : ' if scheduling else "")
+        + ('$ahead ? "SCHEDULED" : ' if scheduler else '$exists($at) and $at > $millis() ? "SCHEDULED" : '
+           if scheduling else "")
         + '"PROCESSING"}, "channel": {"S": $c}}'
+        + (f', $exists($tok) and $ahead ? {{"{SCHEDULE_TOKEN_FIELD}": {{"S": $tok}}}}' if scheduler else "")
         + (', $exists($sa) ? {"sendAt": {"S": $sa}}, '
            f'$sift($r.{SCHEDULED_RECORD_FIELD}, function($v, $k){{$k in {_literal(list(DUPLICATE_ATTRIBUTES))}}})'
            if scheduling else "")

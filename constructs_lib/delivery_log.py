@@ -9,7 +9,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from .contract import SCHEDULED_RECORD_FIELD
+from .contract import SCHEDULE_TOKEN_FIELD, SCHEDULED_RECORD_FIELD
 from .retry import DELIVERY_LOG_RETRY, DELIVERY_LOG_TRANSIENT_ERRORS
 
 PARTITION_KEY = "notificationId"
@@ -26,6 +26,8 @@ SMS_MESSAGE_ID_ATTRIBUTE = "smsMessageId"
 EMAIL_MESSAGE_ID_ATTRIBUTE = "emailMessageId"
 SMS_MESSAGE_ID_INDEX = "BySmsMessageId"
 EMAIL_MESSAGE_ID_INDEX = "ByEmailMessageId"
+# A value no record's token equals when the request has none (DynamoDB refuses an empty string).
+_SCHEDULE_TOKEN = f'{{% $exists($request.{SCHEDULE_TOKEN_FIELD}) ? $request.{SCHEDULE_TOKEN_FIELD} : "-" %}}'
 #: GSI name -> its partition key (string); KEYS_ONLY projections.
 REQUIRED_INDEXES = {SMS_MESSAGE_ID_INDEX: SMS_MESSAGE_ID_ATTRIBUTE, EMAIL_MESSAGE_ID_INDEX: EMAIL_MESSAGE_ID_ATTRIBUTE}
 
@@ -138,19 +140,24 @@ class DeliveryLog(Construct):
         ))
 
     def _create_record(self, scope: Construct, state_id: str, *, item: str, timeout: cdk.Duration,
-                       own_execution_may_replace: bool = False, output: str | None = None) -> sfn.CustomState:
+                       own_execution_may_replace: bool = False, by_schedule_token: bool = False,
+                       output: str | None = None) -> sfn.CustomState:
         """Writes a new record whose whole typed item is the JSONata expression ``item``; fails with
         ``DynamoDB.ConditionalCheckFailedException`` when one with the same notificationId exists,
         so no request overwrites another's record (``own_execution_may_replace``: unless this very
-        execution wrote it, as a scheduled send does before its wait). The caller grants
-        ``dynamodb:PutItem``."""
+        execution wrote it, as a scheduled send does before its wait; with ``by_schedule_token``,
+        unless it holds ``$request.scheduleToken``, as one written for EventBridge Scheduler does).
+        The caller grants ``dynamodb:PutItem``."""
         arguments: dict[str, object] = {
             "TableName": self.table.table_name,
             "Item": item,
             "ConditionExpression": "attribute_not_exists(#id)",
             "ExpressionAttributeNames": {"#id": PARTITION_KEY},
         }
-        if own_execution_may_replace:
+        if own_execution_may_replace and by_schedule_token:
+            arguments["ConditionExpression"] = f"attribute_not_exists(#id) OR {SCHEDULE_TOKEN_FIELD} = :token"
+            arguments["ExpressionAttributeValues"] = {":token": {"S": _SCHEDULE_TOKEN}}
+        elif own_execution_may_replace:
             arguments["ConditionExpression"] = "attribute_not_exists(#id) OR executionArn = :me"
             arguments["ExpressionAttributeValues"] = {":me": {"S": "{% $states.context.Execution.Id %}"}}
         state_json: dict[str, object] = {
@@ -165,10 +172,20 @@ class DeliveryLog(Construct):
         DELIVERY_LOG_RETRY.apply(state, transient_errors=DELIVERY_LOG_TRANSIENT_ERRORS)
         return state
 
-    def _start_scheduled_send(self, scope: Construct, state_id: str, *, timeout: cdk.Duration) -> sfn.CustomState:
+    def _start_scheduled_send(self, scope: Construct, state_id: str, *, timeout: cdk.Duration,
+                              by_schedule_token: bool = False) -> sfn.CustomState:
         """At a scheduled request's send time: marks this execution's record ``PROCESSING``; fails
-        with ``DynamoDB.ConditionalCheckFailedException`` when it was cancelled meanwhile. Passes
-        its input on. The caller grants ``dynamodb:UpdateItem``."""
+        with ``DynamoDB.ConditionalCheckFailedException`` when it was cancelled meanwhile. With
+        ``by_schedule_token`` the record is the one holding ``$request.scheduleToken`` and still
+        ``SCHEDULED``: a schedule that fires twice starts the send once. Passes its input on. The
+        caller grants ``dynamodb:UpdateItem``."""
+        if by_schedule_token:
+            condition = f"{SCHEDULE_TOKEN_FIELD} = :me AND #s = :scheduled"
+            values = {":me": {"S": _SCHEDULE_TOKEN}, ":processing": {"S": "PROCESSING"}, ":scheduled": {"S": SCHEDULED}}
+        else:
+            condition = "executionArn = :me AND #s <> :cancelled"
+            values = {":me": {"S": "{% $states.context.Execution.Id %}"}, ":processing": {"S": "PROCESSING"},
+                      ":cancelled": {"S": CANCELLED}}
         state = sfn.CustomState(scope, state_id, state_json={
             "Type": "Task",
             "Resource": f"arn:{cdk.Aws.PARTITION}:states:::dynamodb:updateItem",
@@ -176,13 +193,9 @@ class DeliveryLog(Construct):
                 "TableName": self.table.table_name,
                 "Key": {PARTITION_KEY: {"S": "{% $request.notificationId %}"}},
                 "UpdateExpression": "SET #s = :processing",
-                "ConditionExpression": "executionArn = :me AND #s <> :cancelled",
+                "ConditionExpression": condition,
                 "ExpressionAttributeNames": {"#s": "status"},
-                "ExpressionAttributeValues": {
-                    ":me": {"S": "{% $states.context.Execution.Id %}"},
-                    ":processing": {"S": "PROCESSING"},
-                    ":cancelled": {"S": CANCELLED},
-                },
+                "ExpressionAttributeValues": values,
                 "ReturnValues": "ALL_NEW",
             },
             # The claim that follows replaces the record: it keeps what duplicates wrote meanwhile.

@@ -54,7 +54,9 @@ def _offset_minutes(zone: ZoneInfo, epoch_seconds: int) -> int:
     offset = datetime.fromtimestamp(epoch_seconds, zone).utcoffset()
     seconds = int(offset.total_seconds()) if offset is not None else 0
     if seconds % 60:
-        raise ValueError(f"{zone.key} is {seconds} s from UTC at {epoch_seconds}: not a whole number of minutes")
+        raise PropError("RecipientPreferences", "time_zones", zone.key,
+                        f"It is {seconds} s from UTC at {epoch_seconds}, not a whole number of minutes, "
+                        "which the offsets table cannot hold: leave this zone out.")
     return seconds // 60
 
 

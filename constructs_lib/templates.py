@@ -104,7 +104,7 @@ def resolve_locale(catalogue_expr: str, name_expr: str, locale_expr: str, part: 
     the default has no such body); an absent or malformed locale gives the default.
     """
     if part not in (None, SMS, EMAIL):
-        raise ValueError(f"part must be None, {SMS!r} or {EMAIL!r}, not {part!r}")
+        raise PropError("resolve_locale", "part", part, f"Use None, {SMS!r} or {EMAIL!r}.")
     has_part = {None: "", SMS: ' and $type($lookup($l, $k).sms) = "string"',
                 EMAIL: ' and $type($lookup($l, $k).emailTemplate) = "string"'}[part]
     body = (

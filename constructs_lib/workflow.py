@@ -14,6 +14,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
@@ -53,6 +54,12 @@ DELIVERY_FAILED = "DeliveryFailed"
 DELIVERY_LOG_UNAVAILABLE = "DeliveryLogUnavailable"
 #: Error of a rejected request whose notificationId already belongs to another request's record.
 REJECTED_NOTIFICATION_ID_TAKEN = "RejectedNotificationIdTaken"
+#: Transient EventBridge Scheduler errors a schedule's creation is retried on.
+SCHEDULER_TRANSIENT_ERRORS = ["Scheduler.ThrottlingException", "Scheduler.InternalServerException"]
+
+# The send time in whole seconds, rounded up, without a zone (UTC): nothing goes out before it.
+_SEND_SECOND = '$substringBefore($fromMillis($ceil($toMillis($request.sendAt) / 1000) * 1000), ".")'
+
 
 class NotificationWorkflow(Construct):
     """A Step Functions state machine that delivers one notification by SMS, email or both.
@@ -105,10 +112,14 @@ class NotificationWorkflow(Construct):
         delivered (a permanent error, or transient ones past the retries), send the message by email
         instead and record it as a fallback. Default: ``False``.
     :param max_send_delay: turns scheduled sends on: a request may carry ``sendAt`` (ISO 8601 with
-        an offset) or ``delaySeconds``, up to this far ahead; the execution waits in a Wait state
-        (its record ``SCHEDULED``, cancellable by setting it ``CANCELLED``), and the state
-        machine's timeout becomes ``timeout`` plus this. STANDARD only; at most a year minus
-        ``timeout``. Default: ``None`` (off).
+        an offset) or ``delaySeconds``, up to this far ahead; its record is ``SCHEDULED`` until
+        then, cancellable by setting it ``CANCELLED``. STANDARD: the execution waits in a Wait state,
+        and the state machine's timeout becomes ``timeout`` plus this (at most a year minus
+        ``timeout``). EXPRESS (which lasts at most 5 minutes): the execution creates an EventBridge
+        Scheduler one-time schedule (in ``schedule_group``, its input encrypted with
+        ``encryption_key``, deleted once it has fired) that starts this state machine at the send
+        time with a secret token; that execution alone may take the record over (at most a year).
+        Default: ``None`` (off).
     :param queued_input: the workflow is started by an EventBridge Pipe from ``BufferedIngress``:
         its input is the pipe's batch of one, ``[{"request": ..., "messageId": ...}]``, read by
         a first Pass state, ``ReadQueuedRequest`` (the SQS message id keys the record when the
@@ -180,6 +191,8 @@ class NotificationWorkflow(Construct):
         self._check_max_send_delay(max_send_delay, workflow_type, timeout)
         #: How far ahead a request may schedule its send (``None``: scheduled sends are off).
         self.max_send_delay = max_send_delay
+        # Express executions cannot wait: their sends are scheduled through EventBridge Scheduler.
+        self._through_scheduler = max_send_delay is not None and workflow_type == sfn.StateMachineType.EXPRESS
         #: Whether the workflow reads a pipe's batch (see ``BufferedIngress``).
         self.queued_input = queued_input
         for prop, rate in (("sms_max_parts_per_second", sms_max_parts_per_second),
@@ -245,6 +258,14 @@ class NotificationWorkflow(Construct):
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
 
+        #: The schedule group of sends scheduled through EventBridge Scheduler (EXPRESS with
+        #: ``max_send_delay``; else ``None``).
+        self.schedule_group: scheduler.CfnScheduleGroup | None = None
+        #: The role EventBridge Scheduler starts those sends with (else ``None``).
+        self.scheduler_role: iam.Role | None = None
+        if self._through_scheduler:
+            self._create_scheduler_parts()
+
         #: The notification state machine.
         self.state_machine = sfn.StateMachine(
             self,
@@ -252,7 +273,7 @@ class NotificationWorkflow(Construct):
             definition_body=sfn.DefinitionBody.from_chainable(self._definition()),
             query_language=sfn.QueryLanguage.JSONATA,
             state_machine_type=workflow_type,
-            timeout=timeout.plus(max_send_delay) if max_send_delay else timeout,
+            timeout=timeout.plus(max_send_delay) if max_send_delay and not self._through_scheduler else timeout,
             tracing_enabled=tracing_enabled,
             logs=sfn.LogOptions(
                 destination=self.log_group,
@@ -268,6 +289,8 @@ class NotificationWorkflow(Construct):
             actions=["ses:SendEmail"], resources=self._ses_resources,
             conditions={"StringLike": {"ses:FromAddress": self._senders}}))
         self._grant_sms_publish()
+        if self._through_scheduler:
+            self._grant_scheduling()
         #: Queue of failed, timed-out and aborted executions (``None`` when not captured).
         self.failed_executions: sqs.Queue | None = (
             self._capture_failed_executions() if capture_failed_executions else None
@@ -292,7 +315,8 @@ class NotificationWorkflow(Construct):
         scheduling = self.max_send_delay is not None
         if self.max_send_delay is not None:
             contract_rules += contract.schedule_rules(int(self.max_send_delay.to_seconds()))
-        route = contract.route(contract_rules, sms_may_carry_email=self._sms_fallback, scheduling=scheduling)
+        route = contract.route(contract_rules, sms_may_carry_email=self._sms_fallback, scheduling=scheduling,
+                               scheduler=self._through_scheduler)
         validate = sfn.Choice.jsonata(
             self, "ValidateRequest",
             # The top-level Assign applies whichever rule matches.
@@ -301,13 +325,17 @@ class NotificationWorkflow(Construct):
                 configuration_set=self._configuration_set_name, sms_may_carry_email=self._sms_fallback,
                 plain_recipients=self._store_plain_recipients,
                 retention_seconds=int(self._record_retention.to_seconds()), scheduling=scheduling,
+                scheduler=self._through_scheduler,
             )},
         )
         # Each rule's comment names it (in the console and in the README's diagram).
+        if route.fired is not None:
+            validate.when(sfn.Condition.jsonata(route.fired), self._start_scheduled_send(validate),
+                          comment="started by its schedule")
         validate.when(sfn.Condition.jsonata(route.reject), self._reject(), comment="no channel can be carried")
         if route.scheduled is not None:
-            validate.when(sfn.Condition.jsonata(route.scheduled), self._wait_for_send_time(validate),
-                          comment="send time ahead")
+            ahead = self._schedule_send() if self._through_scheduler else self._wait_for_send_time(validate)
+            validate.when(sfn.Condition.jsonata(route.scheduled), ahead, comment="send time ahead")
         validate.when(sfn.Condition.jsonata(route.email_only), self._email_path(), comment="email only")
         validate.when(sfn.Condition.jsonata(route.sms_only), self._sms_path(), comment="sms only")
         validate.otherwise(self._both_path())
@@ -320,7 +348,8 @@ class NotificationWorkflow(Construct):
         idempotency guard, so a second request with the same notificationId sends nothing."""
         state = self.delivery_log._create_record(self, state_id, item="{% $request.record %}",
                                                 timeout=self._task_timeout,
-                                                own_execution_may_replace=self.max_send_delay is not None)
+                                                own_execution_may_replace=self.max_send_delay is not None,
+                                                by_schedule_token=self._through_scheduler)
         state.add_catch(self._duplicate, errors=[CONDITIONAL_CHECK_FAILED])
         state.add_catch(self._log_unavailable)
         return state
@@ -328,32 +357,115 @@ class NotificationWorkflow(Construct):
     def _wait_for_send_time(self, validate: sfn.Choice) -> sfn.IChainable:
         """Records the request ``SCHEDULED`` (the id is taken from then on), waits until its send
         time, then routes it again through ``validate``, unless it was cancelled meanwhile."""
+        record = self._record_scheduled()
+        wait = sfn.Wait.jsonata(self, "WaitUntilSendAt", time=sfn.WaitTime.timestamp(
+            "{% " + _SEND_SECOND + ' & "Z" %}'))
+        return record.next(wait).next(self._start_scheduled_send(validate))
+
+    def _record_scheduled(self) -> sfn.CustomState:
+        """The ``SCHEDULED`` record (the id is taken from then on); passes its input on."""
         record = self.delivery_log._create_record(self, "ScheduleSend", item="{% $request.record %}",
                                                  timeout=self._task_timeout, own_execution_may_replace=True,
+                                                 by_schedule_token=self._through_scheduler,
                                                  output="{% $states.input %}")
         record.add_catch(self._duplicate, errors=[CONDITIONAL_CHECK_FAILED])
         record.add_catch(self._log_unavailable)
-        # Whole seconds, rounded up: nothing goes out before its time.
-        wait = sfn.Wait.jsonata(self, "WaitUntilSendAt", time=sfn.WaitTime.timestamp(
-            '{% $substringBefore($fromMillis($ceil($toMillis($request.sendAt) / 1000) * 1000), ".") & "Z" %}'))
-        start = self.delivery_log._start_scheduled_send(self, "StartScheduledSend", timeout=self._task_timeout)
+        return record
+
+    def _start_scheduled_send(self, validate: sfn.Choice) -> sfn.IChainable:
+        """At the send time: the record goes ``PROCESSING`` and the request is routed again, unless
+        it was cancelled (or, through Scheduler, another firing of its schedule started it)."""
+        start = self.delivery_log._start_scheduled_send(self, "StartScheduledSend", timeout=self._task_timeout,
+                                                        by_schedule_token=self._through_scheduler)
         start.add_catch(sfn.Succeed.jsonata(self, "Cancelled", comment="Cancelled before its send time."),
                         errors=[CONDITIONAL_CHECK_FAILED])
         start.add_catch(self._log_unavailable)
-        return record.next(wait).next(start).next(validate)
+        return start.next(validate)
+
+    def _schedule_send(self) -> sfn.IChainable:
+        """Records the request ``SCHEDULED`` with its token, then creates a one-time schedule that
+        starts this state machine at the send time with the request and the token (``delaySeconds``
+        made ``sendAt``, so the time is not counted again). The schedule's client token is the
+        token: a retried creation makes no second schedule."""
+        assert self.schedule_group is not None and self.scheduler_role is not None
+        record = self._record_scheduled()
+        forwarded = contract.compact(
+            '$string($merge([$sift($states.input, function($v, $k){$k != "delaySeconds"}), '
+            '{"notificationId": $request.notificationId, "sendAt": $request.sendAt, '
+            f'"{contract.SCHEDULE_TOKEN_FIELD}": $request.{contract.SCHEDULE_TOKEN_FIELD}}}]))')
+        create = sfn.CustomState(self, "CreateSchedule", state_json={
+            "Type": "Task",
+            "Resource": f"arn:{cdk.Aws.PARTITION}:states:::aws-sdk:scheduler:createSchedule",
+            "Arguments": {
+                "Name": f"{{% $request.{contract.SCHEDULE_TOKEN_FIELD} %}}",
+                "ClientToken": f"{{% $request.{contract.SCHEDULE_TOKEN_FIELD} %}}",
+                "GroupName": self.schedule_group.ref,
+                "ScheduleExpression": '{% "at(" & ' + _SEND_SECOND + ' & ")" %}',
+                "ScheduleExpressionTimezone": "UTC",
+                "FlexibleTimeWindow": {"Mode": "OFF"},
+                "ActionAfterCompletion": "DELETE",
+                "KmsKeyArn": self.encryption_key.key_arn,
+                "Target": {
+                    "Arn": "{% $states.context.StateMachine.Id %}",
+                    "RoleArn": self.scheduler_role.role_arn,
+                    "Input": "{% " + forwarded + " %}",
+                },
+            },
+            "TimeoutSeconds": int(self._task_timeout.to_seconds()),
+        })
+        create.add_retry(errors=SCHEDULER_TRANSIENT_ERRORS, interval=cdk.Duration.seconds(1), max_attempts=4,
+                         backoff_rate=2, jitter_strategy=sfn.JitterType.FULL)
+        # Not scheduled: the record goes FAILED with the error, not left SCHEDULED.
+        create.add_catch(self._record_failed, assign={"sms": FAILED, "email": FAILED})
+        sent_later = sfn.Succeed.jsonata(self, "SendScheduled", comment="Its schedule starts the send.")
+        return record.next(create).next(sent_later)
+
+    def _create_scheduler_parts(self) -> None:
+        """The schedule group, and the role EventBridge Scheduler starts executions with (only for
+        schedules of this group, in this account)."""
+        stack = cdk.Stack.of(self)
+        self.schedule_group = scheduler.CfnScheduleGroup(self, "ScheduleGroup")
+        self.scheduler_role = iam.Role(
+            self, "SchedulerRole",
+            description="notify-cdk: EventBridge Scheduler starts scheduled notifications",
+            assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com", conditions={
+                "StringEquals": {"aws:SourceAccount": stack.account},
+                "ArnEquals": {"aws:SourceArn": self.schedule_group.attr_arn},
+            }),
+        )
+
+    def _grant_scheduling(self) -> None:
+        """The machine may create schedules in its group only, handing them the scheduler role only;
+        the scheduler role may only start this machine. Scheduler encrypts each schedule's input
+        with the workflow's key on the caller's behalf and decrypts it with the role's."""
+        assert self.schedule_group is not None and self.scheduler_role is not None
+        stack = cdk.Stack.of(self)
+        via_scheduler = {"StringEquals": {"kms:ViaService": f"scheduler.{stack.region}.amazonaws.com"}}
+        self.state_machine.add_to_role_policy(iam.PolicyStatement(
+            actions=["scheduler:CreateSchedule"],
+            resources=[stack.format_arn(service="scheduler", resource="schedule",
+                                        resource_name=f"{self.schedule_group.ref}/*")]))
+        self.state_machine.add_to_role_policy(iam.PolicyStatement(
+            actions=["iam:PassRole"], resources=[self.scheduler_role.role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}))
+        self.state_machine.add_to_role_policy(iam.PolicyStatement(
+            actions=["kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"],
+            resources=[self.encryption_key.key_arn], conditions=via_scheduler))
+        self.state_machine.grant_start_execution(self.scheduler_role)
+        # Starting an execution of a machine encrypted with the key needs a data key of it.
+        self.encryption_key.grant(self.scheduler_role, "kms:GenerateDataKey")
+        self.scheduler_role.add_to_policy(iam.PolicyStatement(
+            actions=["kms:Decrypt"], resources=[self.encryption_key.key_arn], conditions=via_scheduler))
 
     @staticmethod
     def _check_max_send_delay(max_send_delay: cdk.Duration | None, workflow_type: sfn.StateMachineType,
                               timeout: cdk.Duration) -> None:
         if max_send_delay is None:
             return
-        if workflow_type != sfn.StateMachineType.STANDARD:
-            raise PropError(_NAME, "max_send_delay", max_send_delay.to_human_string(),
-                            "Scheduled sends wait in the execution, and an Express one lasts at most 5 minutes: "
-                            "use workflow_type=STANDARD, or leave max_send_delay unset.")
         require_duration_between(_NAME, "max_send_delay", max_send_delay, cdk.Duration.minutes(1),
                                  STANDARD_EXECUTION_LIMIT)
-        if not max_send_delay.is_unresolved() and not timeout.is_unresolved() and \
+        waits_in_execution = workflow_type == sfn.StateMachineType.STANDARD
+        if waits_in_execution and not max_send_delay.is_unresolved() and not timeout.is_unresolved() and \
                 max_send_delay.to_seconds() + timeout.to_seconds() > STANDARD_EXECUTION_LIMIT.to_seconds():
             raise PropError(_NAME, "max_send_delay", max_send_delay.to_human_string(),
                             f"The wait plus timeout ({timeout.to_human_string()}) must fit in a Standard execution's "

@@ -141,6 +141,17 @@ def requests_for_call(
         kms_actions = ("kms:Decrypt",) if operation == "GetObject" else ("kms:GenerateDataKey",)
         context_arn = f"arn:aws:s3:::{bucket}" if bucket_key else object_arn
         return [ask(action, object_arn), *resources.kms(ask, kms_key, kms_actions, "s3", {"aws:s3:arn": context_arn})]
+    if iam_prefix == "scheduler" and operation == "CreateSchedule":
+        # The schedule, the role handed to it (iam:PassRole, to Scheduler only) and, with a
+        # customer-managed key, the data key Scheduler makes with the caller's permission. Which KMS
+        # actions and encryption context Scheduler uses is not documented: both are assumed here.
+        group = str(params.get("GroupName") or "default")
+        asked = [ask(action, resources.arn("scheduler", f"schedule/{group}/{params['Name']}"))]
+        role_arn = (params.get("Target") or {}).get("RoleArn")
+        if role_arn:
+            asked.append(ask("iam:PassRole", str(role_arn), {"iam:PassedToService": "scheduler.amazonaws.com"}))
+        return asked + resources.kms(ask, resources.key_arn(params.get("KmsKeyArn")),
+                                     ("kms:GenerateDataKey", "kms:Decrypt"), "scheduler", {})
     if iam_prefix == "sms-voice":  # End User Messaging SMS: its rules live beside the emulation
         from local_aws.sms_voice import sms_voice_requests
 

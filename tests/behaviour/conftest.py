@@ -108,6 +108,15 @@ def deployment(local_aws: LocalAws, synthesized: Any) -> Deployment:
     return Deployment(aws=local_aws, stack=local_aws.deploy_assembly(synthesized.outdir, "NotifyCdk-dev"))
 
 
+def deploy_stack(local_aws: LocalAws, tmp_path_factory: pytest.TempPathFactory, stack_name: str,
+                 build: Callable[[cdk.Stack], object]) -> Deployment:
+    """A stack of its own, built by ``build``, synthesized and deployed into the local AWS."""
+    app = cdk.App(outdir=str(tmp_path_factory.mktemp(stack_name)), analytics_reporting=False)
+    build(cdk.Stack(app, stack_name))
+    template = app.synth().get_stack_by_name(stack_name).template
+    return Deployment(aws=local_aws, stack=local_aws.deploy_template(stack_name, template))
+
+
 @pytest.fixture(scope="package")
 def variant(local_aws: LocalAws, tmp_path_factory: pytest.TempPathFactory) -> Deployment:
     """The workflow with the opt-in behaviours on: SMS-to-email fallback, plain recipients and

@@ -14,7 +14,7 @@ import pytest
 
 from constructs_lib import NotificationWorkflow
 from local_aws import ExecutionResult
-from tests.behaviour.conftest import SENDER, Deployment, new_id
+from tests.behaviour.conftest import SENDER, Deployment, deploy_stack, new_id
 
 PHONE = "+15555550100"
 SCHEDULED_SMS_PATH = ["ValidateRequest", "ScheduleSend", "WaitUntilSendAt", "StartScheduledSend",
@@ -24,12 +24,8 @@ REJECTED_PATH = ["ValidateRequest", "RecordRejection", "Rejected"]
 
 @pytest.fixture(scope="module")
 def scheduling(local_aws: Any, tmp_path_factory: pytest.TempPathFactory) -> Deployment:
-    app = cdk.App(outdir=str(tmp_path_factory.mktemp("scheduling")), analytics_reporting=False)
-    stack = cdk.Stack(app, "NotifyScheduling")
-    NotificationWorkflow(stack, "Workflow", sender=SENDER, email_identities=["example.com"],
-                         max_send_delay=cdk.Duration.days(30))
-    template = app.synth().get_stack_by_name("NotifyScheduling").template
-    return Deployment(aws=local_aws, stack=local_aws.deploy_template("NotifyScheduling", template))
+    return deploy_stack(local_aws, tmp_path_factory, "NotifyScheduling", lambda stack: NotificationWorkflow(
+        stack, "Workflow", sender=SENDER, email_identities=["example.com"], max_send_delay=cdk.Duration.days(30)))
 
 
 def _sms(**fields: Any) -> dict[str, Any]:

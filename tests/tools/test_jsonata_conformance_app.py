@@ -91,3 +91,33 @@ def test_every_expression_of_a_workflow_with_every_option_agrees_with_the_refere
     assert mismatches == [], "\n".join(str(m) for m in mismatches[:10])
     # A request without a send time once made the scheduled condition undefined (a failed execution).
     assert not_boolean == [], [(site.state, site.field, index, outcome) for site, index, outcome in not_boolean[:5]]
+
+
+def test_every_expression_of_a_workflow_scheduling_through_scheduler_agrees_with_the_reference(
+        tmp_path: Path) -> None:
+    """Express scheduling adds the token, the fired route, the schedule's expression and its input."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_stepfunctions as sfn
+
+    from constructs_lib import NotificationWorkflow
+
+    app = cdk.App(outdir=str(tmp_path), analytics_reporting=False)
+    stack = cdk.Stack(app, "Scheduler")
+    NotificationWorkflow(stack, "Workflow", sender="n@example.com", email_identities=["example.com"],
+                         workflow_type=sfn.StateMachineType.EXPRESS, max_send_delay=cdk.Duration.days(30),
+                         queued_input=True)
+    asl = definition(app.synth().get_stack_by_name("Scheduler").template, DEPLOYED_VALUES)
+    base = {"notificationId": "n-1", "channel": "sms", "message": "hi", "phoneNumber": "+15555550100"}
+    token = {"scheduleToken": "7f6c2a9e-0000-4000-8000-000000000001"}
+    inputs = [{**base, **schedule} for schedule in SCHEDULES]
+    inputs += [{**base, **schedule, **token} for schedule in SCHEDULES[:6]]
+    inputs += [{**base, "sendAt": "2026-01-01T00:00:40.5Z", **token, "scheduledRecord": {"status": {"S": "X"}}},
+               {**base, "scheduleToken": 5}, [{"request": {**base, "delaySeconds": 60}, "messageId": "m-1"}]]
+
+    mismatches = conformance.check(asl, inputs, results=RESULTS, variables=OUTCOMES)
+    not_boolean = conformance.conditions_not_boolean(asl, inputs, results=RESULTS, variables=OUTCOMES)
+
+    sites = " ".join(str(site) for site in conformance.expressions(asl))
+    assert all(state in sites for state in ("CreateSchedule", "StartScheduledSend", "ScheduleSend"))
+    assert mismatches == [], "\n".join(str(m) for m in mismatches[:10])
+    assert not_boolean == [], [(site.state, site.field, index, outcome) for site, index, outcome in not_boolean[:5]]

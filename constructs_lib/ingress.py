@@ -1207,9 +1207,9 @@ class NotificationApi(Construct):
     @staticmethod
     def _check_preferences(table: dynamodb.ITable | None, time_zones: Sequence[str] | None) -> tuple[str, ...]:
         """The time zones quiet hours may name."""
-        partition_key = table.schema().partition_key if isinstance(table, dynamodb.Table) else None
-        if partition_key is not None and partition_key.name != "recipientId":
-            raise PropError(_NAME, "preferences_table", partition_key.name,
+        keys = [k.name for k in table.schema_v2().partition_keys] if isinstance(table, dynamodb.Table) else None
+        if keys is not None and keys != ["recipientId"]:
+            raise PropError(_NAME, "preferences_table", keys,
                             "Give a table whose partition key is recipientId (a string).")
         if time_zones is None:
             return ("UTC",)

@@ -576,7 +576,7 @@ def test_fails_when_the_preferences_table_is_keyed_otherwise(scope: Scope) -> No
     with pytest.raises(PropError) as raised:
         NotificationApi(stack, "Api", state_machine=machine, table=table,
                         preferences_table=_preferences_table(stack, None, partition_key="userId"))
-    assert (raised.value.prop, raised.value.value) == ("preferences_table", "userId")
+    assert (raised.value.prop, raised.value.value) == ("preferences_table", ["userId"])
 
 
 def test_without_time_zones_quiet_hours_name_utc(scope: Scope) -> None:

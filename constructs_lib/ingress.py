@@ -404,9 +404,7 @@ def _escaped(expression: str) -> str:
 
 def _get_item_by_path_id(table_name: str, parameter: str, pattern: str, key_attribute: str,
                          key_prefix: str = "") -> str:
-    """GetItem keyed by ``key_prefix`` and the path parameter. An id outside ``pattern`` names no
-    item the API or the workflow wrote: the request then has no ``Key``, so DynamoDB refuses it
-    (400) without reading anything (an empty key would do on AWS, but an emulator may accept one)."""
+    """GetItem keyed by ``key_prefix`` and the path parameter (see :func:`_key_of_valid_id`)."""
     return (
         _path_id(parameter, pattern)
         + "{\"TableName\": \"" + table_name + "\",\n"
@@ -416,6 +414,9 @@ def _get_item_by_path_id(table_name: str, parameter: str, pattern: str, key_attr
 
 
 def _key_of_valid_id(attribute: str, prefix: str = "") -> str:
+    """``"Key"`` from ``$id`` (:func:`_path_id`). An id outside its pattern names no item the API
+    or the workflow wrote: the request then has no ``Key``, so DynamoDB refuses it (400) and reads
+    and writes nothing. (AWS refuses an empty key too, but moto 5.2.5 takes one for UpdateItem.)"""
     # The prefix is a single-quoted literal: Velocity reads nothing in it (bulk# holds a #).
     return (
         "#set($keyPrefix = '" + prefix + "')\n"

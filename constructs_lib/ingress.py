@@ -47,7 +47,7 @@ from constructs import Construct, IConstruct
 
 from ._log_encryption import allow_logs_to_use_key, retained_log_group
 from ._nag import nag_resource
-from ._props import PropError, is_token, require_int_between, require_number_between, require_workflow_or
+from ._props import _EMAIL, PropError, is_token, require_int_between, require_number_between, require_workflow_or
 from .bulk import BULK_ID_PATTERN, BULK_RECORD_PREFIX
 from .contract import MAX_EMAIL_RECIPIENTS
 from .delivery_log import CANCELLED, PARTITION_KEY, SCHEDULED
@@ -1375,7 +1375,8 @@ def _preferences_schema(time_zones: Sequence[str]) -> apigw.JsonSchema:
         "RecipientPreferences",
         {
             "phoneNumber": js(type=t.STRING, pattern=PHONE_PATTERN),
-            "email": js(type=t.STRING, min_length=3, max_length=_MAX_ADDRESS, pattern=r"^[^@\s]+@[^@\s]+$"),
+            # The prop checks' pattern: an address's shape, no more.
+            "email": js(type=t.STRING, max_length=_MAX_ADDRESS, pattern=_EMAIL.pattern),
             "locale": js(type=t.STRING, pattern=LOCALE_PATTERN),
             # category (or * for every category) -> the channels opted out of.
             "optOut": js(

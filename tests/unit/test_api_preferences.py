@@ -446,6 +446,7 @@ BAD_PREFERENCES = {
     "a phone number without +": {"phoneNumber": "15555550100"},
     "an address without @": {"email": "ana.example.org"},
     "an address with a space": {"email": "ana costa@example.org"},
+    "an address without a domain": {"email": "ana@localhost"},
     "a locale in capitals": {"locale": "EN"},
     "a locale with an underscore": {"locale": "pt_BR"},
     "the key in the body": {**FULL, "recipientId": "user-42"},

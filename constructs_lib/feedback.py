@@ -9,7 +9,13 @@ retried without its batch, and keeps what cannot be processed in a dead-letter q
 original form (an alarm fires while anything is there). SNS invoking Lambda directly would retry
 a throttled invocation only as a whole and cannot retry a single record later.
 
-SMS: SNS writes SMS delivery-status logs to ``sns/<region>/<account>/DirectPublishToPhoneNumber``
+SMS through AWS End User Messaging SMS: the configuration set's SNS event destination publishes
+its ``TEXT_*`` events to the same topic (:attr:`DeliveryFeedback.sms_event_topic`; pass it as
+``EndUserMessagingSms(event_topic=...)``, which adds the topic and key policy statements End User
+Messaging needs), so they share the queue, the function's retries and the dead-letter queue with
+the SES events.
+
+SMS through SNS: SNS writes SMS delivery-status logs to ``sns/<region>/<account>/DirectPublishToPhoneNumber``
 (and ``.../Failure``) once the account's SMS attributes point at :attr:`sms_delivery_status_role`.
 CloudFormation cannot set account-level SMS attributes; run once per account and Region::
 
@@ -131,7 +137,8 @@ _CONFIGURATION_SET_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class DeliveryFeedback(Construct):
-    """Delivery-status feedback for the delivery log: SES events and SNS SMS delivery logs.
+    """Delivery-status feedback for the delivery log: SES events, AWS End User Messaging SMS events
+    and SNS SMS delivery logs.
 
     Every prop is keyword-only.
 
@@ -159,7 +166,9 @@ class DeliveryFeedback(Construct):
         subscription filters then attach to the existing groups. Default: ``True``.
     :param encryption_key: customer-managed key for the event topic and the log groups this
         construct creates. A ``kms.Key`` gets key-policy statements letting SES (topic) and
-        CloudWatch Logs (those groups) use it; an imported key must allow both already.
+        CloudWatch Logs (those groups) use it, and one for End User Messaging
+        (``sms-voice.amazonaws.com``) once an ``EndUserMessagingSms`` gets :attr:`sms_event_topic`;
+        an imported key must allow them already.
         Default: a new key for the topic only; log groups use CloudWatch Logs' own encryption and
         the NIST 800-53 and HIPAA packs report it (see :attr:`unacknowledged_findings`).
     :param alarm_topic: topic the dead-letter alarm notifies (e.g.
@@ -167,7 +176,8 @@ class DeliveryFeedback(Construct):
         Default: none: the alarm has no action until you add one, and the NIST 800-53 and HIPAA
         packs report it (see :attr:`unacknowledged_findings`).
 
-    Attributes: :attr:`function`, :attr:`log_group`, :attr:`event_topic`, :attr:`topic_key`,
+    Attributes: :attr:`function`, :attr:`log_group`, :attr:`event_topic` (also
+    :attr:`sms_event_topic`), :attr:`topic_key`,
     :attr:`event_queue`, :attr:`dead_letter_queue`, :attr:`dead_letter_alarm` (notifies
     ``alarm_topic``), :attr:`configuration_set`, :attr:`configuration_set_name`,
     :attr:`sms_delivery_status_role`, :attr:`sms_log_groups`, :attr:`unacknowledged_findings`
@@ -225,7 +235,7 @@ class DeliveryFeedback(Construct):
         )
         if alarm_topic is not None:
             self.dead_letter_alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
-        #: SES events from the topic, consumed by the function in batches.
+        #: SES and End User Messaging SMS events from the topic, consumed by the function in batches.
         self.event_queue = sqs.Queue(
             self,
             "EventQueue",
@@ -255,6 +265,11 @@ class DeliveryFeedback(Construct):
         #: Where the configuration set publishes delivery, bounce, complaint and reject events.
         self.event_topic = sns.Topic(self, "EventTopic", master_key=self.topic_key, enforce_ssl=True)
         self.event_topic.add_subscription(subscriptions.SqsSubscription(self.event_queue))
+        #: The topic an AWS End User Messaging SMS configuration set publishes its delivery events to:
+        #: give it as ``EndUserMessagingSms(event_topic=...)``. The same topic as :attr:`event_topic`
+        #: (the handler tells the events apart); End User Messaging may publish to it once that
+        #: construct added its topic policy statement, and nothing is allowed before.
+        self.sms_event_topic: sns.ITopic = self.event_topic
 
         if configuration_set_name is None:
             created = ses.ConfigurationSet(self, "ConfigurationSet")

@@ -2,11 +2,25 @@
 
 One entry point, ``handler``, takes two event sources:
 
-* Email: SES event publishing (configuration set -> SNS topic -> SQS queue -> this function).
-  Each SQS record holds an SNS notification whose ``Message`` is the SES event; raw message
-  delivery (the SES event as the body) is accepted too. The response names the records to retry
-  in ``batchItemFailures``, so one bad record never re-runs the others.
-* SMS: SNS delivery-status logs (CloudWatch Logs subscription on
+* The SQS queue behind the feedback topic (SNS topic -> SQS queue -> this function), which gets
+  two kinds of event:
+
+  - Email: SES event publishing (an SES configuration set's event destination).
+  - SMS sent through AWS End User Messaging SMS (``pinpoint-sms-voice-v2`` SendTextMessage): the
+    ``TEXT_*`` events of its configuration set's SNS event destination (``eventType``,
+    ``messageId``, ``isFinal``, ``messageStatusDescription``, ``messageRequestTimestamp``...).
+    ``TEXT_DELIVERED`` is DELIVERED. ``TEXT_SUCCESSFUL`` (the carrier accepted the message) is
+    DELIVERED only when it is final: in some countries it is the last event AWS gets, elsewhere
+    ``TEXT_DELIVERED`` follows. A failure type (``SMS_VOICE_FAILURES``; ``TEXT_UNKNOWN`` is what
+    AWS sends when no final event came from the carrier within 72 hours) is FAILED when final and
+    ignored while AWS still tries (``isFinal`` false; a final event follows). Queued, pending and
+    sent events, and the voice, MMS and RCS events a configuration set matching ``ALL`` publishes,
+    carry no outcome and are ignored.
+
+  Each SQS record holds an SNS notification whose ``Message`` is the event; raw message delivery
+  (the event as the body) is accepted too. The response names the records to retry in
+  ``batchItemFailures``, so one bad record never re-runs the others.
+* SMS sent through SNS: its delivery-status logs (CloudWatch Logs subscription on
   ``sns/<region>/<account>/DirectPublishToPhoneNumber`` and ``.../Failure``; ``awslogs.data`` is
   base64-encoded gzip JSON). Lambda invokes these asynchronously.
 
@@ -23,8 +37,9 @@ An event that is not applied is either dropped or kept, decided the same way for
   a CloudWatch Logs payload that inflates past ``MAX_AWSLOGS_BYTES``, missing fields, a message
   id no DynamoDB key can hold, or an update DynamoDB refuses as invalid (``ValidationException``).
 * Kept (counted in ``RetriedEvents``): DynamoDB throttling, 5xx and every other DynamoDB error,
-  a recent unmatched email event, and any exception this handler does not expect (logged with
-  its type and place, counted in ``ProcessingErrors``): one bad record never fails the others.
+  a recent unmatched event from the queue (email or End User Messaging SMS: it may have overtaken
+  the workflow's write), and any exception this handler does not expect (logged with its type and
+  place, counted in ``ProcessingErrors``): one bad record never fails the others.
   An SQS record is named in ``batchItemFailures``; SQS offers it again and, after the queue's
   receive limit, moves it to the dead-letter queue. A CloudWatch Logs payload is applied entry by
   entry and then raised (``RetryLater``) for Lambda's asynchronous retries, after which it goes to
@@ -74,13 +89,28 @@ SES_STATUS = {"Delivery": "DELIVERED", "Bounce": "BOUNCED", "Complaint": "COMPLA
 # Real SES event types that carry no delivery outcome; a shared configuration set may publish them.
 SES_IGNORED = frozenset({"Send", "Open", "Click", "DeliveryDelay", "Rendering Failure", "Subscription"})
 SMS_STATUS = {"SUCCESS": "DELIVERED", "FAILURE": "FAILED"}
+
+# AWS End User Messaging SMS event types (configuration-set event destinations).
+SMS_VOICE_DELIVERED = "TEXT_DELIVERED"
+# The carrier accepted the message: the outcome only when it is the final event.
+SMS_VOICE_ACCEPTED = "TEXT_SUCCESSFUL"
+SMS_VOICE_FAILURES = frozenset({
+    "TEXT_INVALID", "TEXT_INVALID_MESSAGE", "TEXT_UNREACHABLE", "TEXT_CARRIER_UNREACHABLE", "TEXT_BLOCKED",
+    "TEXT_CARRIER_BLOCKED", "TEXT_SPAM", "TEXT_UNKNOWN", "TEXT_TTL_EXPIRED", "TEXT_PROTECT_BLOCKED",
+})
+# Steps on the way, without an outcome.
+SMS_VOICE_IGNORED = frozenset({"TEXT_SENT", "TEXT_QUEUED", "TEXT_PENDING"})
+# An event whose type starts with one of these is an End User Messaging event. Voice, MMS and RCS
+# events reach the topic only from a destination matching ALL; the workflow sends none of them.
+SMS_VOICE_PREFIX = "TEXT_"
+SMS_VOICE_OTHER_PREFIXES = ("VOICE_", "MEDIA_", "RCS_")
 SMS_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
 METRICS = (
     "DeliveryUpdates",   # a record got a new delivery status
     "StaleEvents",       # duplicate, lower rank, or the record no longer matches
     "UnmatchedEvents",   # no record has this provider message id
-    "IgnoredEvents",     # SES event types without a delivery outcome
+    "IgnoredEvents",     # event types (or non-final events) without a delivery outcome
     "MalformedEvents",   # cannot be parsed; never retried, never touches a record
     "RetriedEvents",     # handed back to SQS or to Lambda's async retry
     "ProcessingErrors",  # DynamoDB failed
@@ -99,7 +129,12 @@ UPDATED, STALE, UNMATCHED, ERROR = "updated", "stale", "unmatched", "error"
 
 
 class Malformed(Exception):
-    """The event or record cannot be understood; the message says which part and why."""
+    """The event or record cannot be understood; the message says which part and why.
+    ``source`` names the kind of event when it was recognised before the fault."""
+
+    def __init__(self, reason: str, *, source: str | None = None) -> None:
+        super().__init__(reason)
+        self.source = source
 
 
 class RetryLater(Exception):
@@ -164,14 +199,53 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 # ---- parsing --------------------------------------------------------------------------------
 
 
-def parse_ses_record(record: Mapping[str, Any]) -> DeliveryEvent | None:
-    """The delivery event in one SQS record, or None for an SES event type we do not track."""
+def parse_sqs_record(record: Mapping[str, Any]) -> DeliveryEvent | None:
+    """The delivery event in one SQS record (an SES or an End User Messaging SMS event), or None
+    for an event type without a delivery outcome."""
     body = _json(record.get("body"), "the SQS body is not JSON")
     if isinstance(body, dict) and body.get("Type") == "Notification":
         message = _json(body.get("Message"), "the SNS Message is not JSON")
     else:
         message = body  # raw message delivery
+    if _is_sms_voice_event(message):
+        return parse_sms_voice_event(message)
     return parse_ses_event(message)
+
+
+def _is_sms_voice_event(message: Any) -> bool:
+    event_type = message.get("eventType") if isinstance(message, dict) else None
+    return isinstance(event_type, str) and event_type.startswith((SMS_VOICE_PREFIX, *SMS_VOICE_OTHER_PREFIXES))
+
+
+def parse_sms_voice_event(message: Mapping[str, Any]) -> DeliveryEvent | None:
+    """One End User Messaging SMS event (``TEXT_*``), or None when it carries no outcome (yet)."""
+    try:
+        return _sms_voice_event(message)
+    except Malformed as exc:
+        raise Malformed(str(exc), source="sms-voice") from None
+
+
+def _sms_voice_event(message: Mapping[str, Any]) -> DeliveryEvent | None:
+    event_type = message.get("eventType")
+    if not isinstance(event_type, str):
+        raise Malformed("the End User Messaging event has no eventType")
+    if not event_type.startswith(SMS_VOICE_PREFIX) or event_type in SMS_VOICE_IGNORED:
+        return None
+    if event_type == SMS_VOICE_DELIVERED:
+        status = "DELIVERED"
+    elif event_type == SMS_VOICE_ACCEPTED or event_type in SMS_VOICE_FAILURES:
+        is_final = message.get("isFinal")
+        if not isinstance(is_final, bool):
+            raise Malformed(f"the {event_type} event has no isFinal true or false")
+        if not is_final:
+            return None  # AWS still tries: a final event follows
+        status = "DELIVERED" if event_type == SMS_VOICE_ACCEPTED else "FAILED"
+    else:
+        raise Malformed(f"unknown End User Messaging eventType {_quote(event_type)}")
+    message_id = _message_id(message.get("messageId"), "messageId")
+    description = message.get("messageStatusDescription")
+    detail = f"{event_type}: {description}" if isinstance(description, str) and description else event_type
+    return DeliveryEvent("sms", message_id, status, detail, _epoch_millis(message.get("messageRequestTimestamp")))
 
 
 def parse_ses_event(message: Any) -> DeliveryEvent | None:
@@ -287,6 +361,15 @@ def _parse_time(value: Any, fmt: str | None = None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _epoch_millis(value: Any) -> datetime | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return datetime.fromtimestamp(value / 1000, UTC)
+    except (OverflowError, OSError, ValueError):  # out of datetime's range, or NaN
+        return None
+
+
 def _quote(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= _QUOTE_LIMIT else text[:_QUOTE_LIMIT] + "..."
@@ -333,14 +416,14 @@ class _Run:
 
     def _sqs_record(self, record: Mapping[str, Any]) -> bool:
         """Applies one SQS record; True when SQS should offer it again."""
-        event = parse_ses_record(record)
+        event = parse_sqs_record(record)
         if event is None:
             self.counts["IgnoredEvents"] += 1
             return False
         outcome = self.apply(event)
         # An unmatched recent event may have overtaken the workflow's outcome write (or the
         # GSI's replication): SQS offers it again after the visibility timeout. An old one
-        # belongs to mail this workflow did not send, and is dropped.
+        # belongs to a message this workflow did not send, and is dropped.
         return outcome == ERROR or (outcome == UNMATCHED and self._recent(event))
 
     def cloudwatch_logs(self, event: Mapping[str, Any]) -> None:
@@ -377,7 +460,7 @@ class _Run:
         try:
             return apply_one(item)
         except Malformed as exc:
-            self.malformed(str(exc), source=source, **ids)
+            self.malformed(str(exc), source=exc.source or source, **ids)
             return False
         except Exception as exc:
             self.counts["ProcessingErrors"] += 1

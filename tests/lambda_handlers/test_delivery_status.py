@@ -1,8 +1,10 @@
 """The delivery-status handler against DynamoDB in the embedded local AWS.
 
 Sample events in tests/events/ are real-shaped: SES event-publishing notifications as SNS
-delivers them (``ses_*.json``) and SNS SMS delivery-status log lines (``sms_*.json``). The helpers
-below wrap them the way SQS and CloudWatch Logs hand them to Lambda.
+delivers them (``ses_*.json``), AWS End User Messaging SMS events as SNS delivers them
+(``sms_voice_*.json``, the event format of the End User Messaging SMS user guide) and SNS SMS
+delivery-status log lines (``sms_success.json``, ``sms_failure.json``). The helpers below wrap
+them the way SQS and CloudWatch Logs hand them to Lambda.
 """
 
 from __future__ import annotations
@@ -60,8 +62,21 @@ def sns_notification(ses: dict[str, Any], like: str = "ses_delivery") -> str:
     return json.dumps(envelope)
 
 
+def sms_voice_event(name: str) -> dict[str, Any]:
+    """The End User Messaging SMS event inside a sample SNS notification."""
+    return ses_event(name)
+
+
+def sms_voice_notification(event: dict[str, Any], like: str = "sms_voice_delivered") -> str:
+    """An SNS notification body carrying the End User Messaging ``event``."""
+    return sns_notification(event, like=like)
+
+
 EMAIL_MESSAGE_ID: str = ses_event("ses_delivery")["mail"]["messageId"]
 SMS_MESSAGE_ID: str = sample("sms_success")["notification"]["messageId"]
+SMS_VOICE_MESSAGE_ID: str = sms_voice_event("sms_voice_delivered")["messageId"]
+# The numbers in the End User Messaging samples: never in a log line.
+SMS_VOICE_NUMBERS = ("+14255550100", "+18445550123")
 
 
 def sqs_record(body: str) -> dict[str, Any]:
@@ -292,17 +307,23 @@ def test_ses_event_types_without_an_outcome_are_ignored(aws: LocalAws, capsys: p
 @pytest.mark.parametrize(("name", "status", "detail"), [
     ("sms_success", "DELIVERED", "Message has been accepted by phone carrier"),
     ("sms_failure", "FAILED", "Phone is currently unreachable/unavailable"),
+    # AWS End User Messaging SMS: its configuration set's events, through SNS and SQS.
+    ("sms_voice_delivered", "DELIVERED", "TEXT_DELIVERED: Message has been delivered to the handset"),
+    ("sms_voice_failed", "FAILED", "TEXT_CARRIER_UNREACHABLE: Carrier is unreachable"),
 ])
-def test_an_sms_delivery_log_sets_the_sms_delivery_status(
+def test_an_sms_delivery_event_sets_the_sms_delivery_status(
     aws: LocalAws, capsys: pytest.CaptureFixture[str], name: str, status: str, detail: str
 ) -> None:
-    seed(aws, "order-5", sms=SMS_MESSAGE_ID, email=EMAIL_MESSAGE_ID)
-    response, counts, _ = invoke(sms_log_event(name), capsys)
-    assert response == {}
+    through_sqs = name.startswith("sms_voice")
+    seed(aws, "order-5", sms=SMS_VOICE_MESSAGE_ID if through_sqs else SMS_MESSAGE_ID, email=EMAIL_MESSAGE_ID)
+    response, counts, lines = invoke(sqs_batch(sample_body(name)) if through_sqs else sms_log_event(name), capsys)
+    assert response == ({"batchItemFailures": []} if through_sqs else {})
     only(counts, DeliveryUpdates=1)
+    assert lines == []
     item = record(aws, "order-5")
     assert item["results"]["sms"]["deliveryStatus"] == status
     assert item["results"]["sms"]["deliveryDetail"] == detail
+    assert item["results"]["sms"]["deliveryUpdatedAt"] == "2026-11-26T09:00:00.000Z"
     assert "deliveryStatus" not in item["results"]["email"]
 
 
@@ -326,6 +347,157 @@ def test_the_control_message_is_not_an_event(aws: LocalAws, capsys: pytest.Captu
     _, counts, lines = invoke(awslogs_event(control), capsys)
     only(counts)
     assert lines == []
+
+
+# ---- SMS through AWS End User Messaging SMS ------------------------------------------------------
+
+
+def voice_event(event_type: str, *, is_final: Any = True, **changes: Any) -> dict[str, Any]:
+    """The delivered sample with another type, finality or fields (``None`` removes a field)."""
+    event = {**sms_voice_event("sms_voice_delivered"), "eventType": event_type, "isFinal": is_final}
+    event.update(changes)
+    return {k: v for k, v in event.items() if v is not None}
+
+
+def voice_batch(*events: dict[str, Any]) -> dict[str, Any]:
+    return sqs_batch(*(sms_voice_notification(event) for event in events))
+
+
+def test_the_samples_are_end_user_messaging_events_for_one_message() -> None:
+    delivered, failed = sms_voice_event("sms_voice_delivered"), sms_voice_event("sms_voice_failed")
+    assert (delivered["eventType"], failed["eventType"]) == ("TEXT_DELIVERED", "TEXT_CARRIER_UNREACHABLE")
+    assert delivered["messageId"] == failed["messageId"] and delivered["isFinal"] and failed["isFinal"]
+
+
+def test_an_end_user_messaging_event_by_raw_message_delivery_is_accepted(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(aws, "voice-2", sms=SMS_VOICE_MESSAGE_ID)
+    _, counts, _ = invoke(sqs_batch(json.dumps(sms_voice_event("sms_voice_failed"))), capsys)
+    only(counts, DeliveryUpdates=1)
+    assert record(aws, "voice-2")["results"]["sms"]["deliveryStatus"] == "FAILED"
+
+
+# The failure types the End User Messaging SMS user guide lists ("Event types for SMS, MMS, and voice").
+DOCUMENTED_FAILURES = ["TEXT_BLOCKED", "TEXT_TTL_EXPIRED", "TEXT_CARRIER_UNREACHABLE", "TEXT_INVALID",
+                       "TEXT_INVALID_MESSAGE", "TEXT_CARRIER_BLOCKED", "TEXT_UNREACHABLE", "TEXT_SPAM",
+                       "TEXT_UNKNOWN", "TEXT_PROTECT_BLOCKED"]
+
+
+@pytest.mark.parametrize("event_type", DOCUMENTED_FAILURES)
+def test_each_final_failure_type_is_failed(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], event_type: str
+) -> None:
+    seed(aws, "voice-3", sms=SMS_VOICE_MESSAGE_ID)
+    _, counts, _ = invoke(voice_batch(voice_event(event_type, messageStatusDescription="why")), capsys)
+    only(counts, DeliveryUpdates=1)
+    sms = record(aws, "voice-3")["results"]["sms"]
+    assert (sms["deliveryStatus"], sms["deliveryDetail"]) == ("FAILED", f"{event_type}: why")
+
+
+@pytest.mark.parametrize(("is_final", "status"), [(True, "DELIVERED"), (False, None)])
+def test_carrier_acceptance_is_delivery_only_when_it_is_the_final_event(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], is_final: bool, status: str | None
+) -> None:
+    """Depending on the country, TEXT_SUCCESSFUL is the last event AWS gets or TEXT_DELIVERED follows."""
+    seed(aws, "voice-4", sms=SMS_VOICE_MESSAGE_ID)
+    _, counts, _ = invoke(voice_batch(voice_event("TEXT_SUCCESSFUL", is_final=is_final)), capsys)
+    if status is None:
+        only(counts, IgnoredEvents=1)
+        assert "deliveryStatus" not in record(aws, "voice-4")["results"]["sms"]
+    else:
+        only(counts, DeliveryUpdates=1)
+        assert record(aws, "voice-4")["results"]["sms"]["deliveryStatus"] == status
+
+
+def test_a_failure_that_is_not_final_leaves_the_record_for_the_final_event(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A transient failure ranks above delivery: recorded, it would hide the delivery that follows."""
+    seed(aws, "voice-5", sms=SMS_VOICE_MESSAGE_ID)
+    _, counts, _ = invoke(voice_batch(voice_event("TEXT_CARRIER_UNREACHABLE", is_final=False)), capsys)
+    only(counts, IgnoredEvents=1)
+    assert "deliveryStatus" not in record(aws, "voice-5")["results"]["sms"]
+    invoke(sqs_batch(sample_body("sms_voice_delivered")), capsys)
+    assert record(aws, "voice-5")["results"]["sms"]["deliveryStatus"] == "DELIVERED"
+
+
+@pytest.mark.parametrize("event_type", ["TEXT_QUEUED", "TEXT_PENDING", "TEXT_SENT", "VOICE_COMPLETED",
+                                        "MEDIA_DELIVERED", "RCS_DELIVERED"])
+def test_events_without_an_sms_outcome_are_ignored(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], event_type: str
+) -> None:
+    seed(aws, "voice-6", sms=SMS_VOICE_MESSAGE_ID)
+    before = all_items(aws)
+    response, counts, lines = invoke(voice_batch(voice_event(event_type, is_final=False)), capsys)
+    assert response == {"batchItemFailures": []}
+    only(counts, IgnoredEvents=1)
+    assert lines == [] and all_items(aws) == before
+
+
+@pytest.mark.parametrize(("sequence", "final"), [
+    ([("TEXT_SUCCESSFUL", False), ("TEXT_DELIVERED", True)], "DELIVERED"),  # the emulation's default
+    ([("TEXT_SUCCESSFUL", True), ("TEXT_DELIVERED", True)], "DELIVERED"),
+    ([("TEXT_DELIVERED", True), ("TEXT_BLOCKED", True)], "FAILED"),
+    ([("TEXT_BLOCKED", True), ("TEXT_DELIVERED", True)], "FAILED"),  # out of order
+    ([("TEXT_DELIVERED", True), ("TEXT_DELIVERED", True)], "DELIVERED"),
+])
+def test_end_user_messaging_events_follow_the_rank(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], sequence: list[tuple[str, bool]], final: str
+) -> None:
+    seed(aws, "voice-7", sms=SMS_VOICE_MESSAGE_ID)
+    for event_type, is_final in sequence:
+        invoke(voice_batch(voice_event(event_type, is_final=is_final)), capsys)
+    assert record(aws, "voice-7")["results"]["sms"]["deliveryStatus"] == final
+
+
+def test_one_batch_applies_email_and_end_user_messaging_events_alike(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(aws, "voice-8", sms=SMS_VOICE_MESSAGE_ID, email=EMAIL_MESSAGE_ID)
+    response, counts, _ = invoke(sqs_batch(sample_body("ses_bounce"), sample_body("sms_voice_delivered")), capsys)
+    assert response == {"batchItemFailures": []}
+    only(counts, DeliveryUpdates=2)
+    results = record(aws, "voice-8")["results"]
+    assert (results["email"]["deliveryStatus"], results["sms"]["deliveryStatus"]) == ("BOUNCED", "DELIVERED")
+
+
+def test_a_recent_unmatched_end_user_messaging_event_is_handed_back_to_sqs(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], clock: Clock
+) -> None:
+    """The event may have overtaken the workflow's write of the SendTextMessage MessageId."""
+    clock.now = SOON_AFTER_SEND
+    batch = sqs_batch(sample_body("sms_voice_delivered"))
+    response, counts, lines = invoke(batch, capsys)
+    assert response == {"batchItemFailures": [{"itemIdentifier": batch["Records"][0]["messageId"]}]}
+    only(counts, UnmatchedEvents=1, RetriedEvents=1)
+    assert lines[0]["messageId"] == SMS_VOICE_MESSAGE_ID and lines[0]["channel"] == "sms"
+    assert not any(number in json.dumps(lines) for number in SMS_VOICE_NUMBERS)
+
+
+@pytest.mark.parametrize("timestamp", [None, "1795639200101", True, 10**20],
+                         ids=["missing", "a string", "a boolean", "out of range"])
+def test_an_unmatched_event_without_a_usable_send_time_is_not_retried(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], clock: Clock, timestamp: Any
+) -> None:
+    clock.now = SOON_AFTER_SEND
+    response, counts, _ = invoke(voice_batch(voice_event("TEXT_DELIVERED", messageRequestTimestamp=timestamp)),
+                                 capsys)
+    assert response == {"batchItemFailures": []}
+    only(counts, UnmatchedEvents=1)
+
+
+def test_log_lines_of_end_user_messaging_events_carry_no_number_or_context(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(aws, "voice-10", sms=SMS_VOICE_MESSAGE_ID)
+    invoke(sqs_batch(sample_body("sms_voice_failed")), capsys)
+    _, counts, lines = invoke(sqs_batch(sample_body("sms_voice_delivered"), sample_body("sms_voice_failed")), capsys)
+    only(counts, StaleEvents=2)
+    text = json.dumps(lines)
+    assert len(lines) == 2 and SMS_VOICE_MESSAGE_ID in text
+    assert not any(number in text for number in SMS_VOICE_NUMBERS) and "order-1" not in json.dumps(
+        [line.get("context") for line in lines])
 
 
 # ---- ordering -------------------------------------------------------------------------------
@@ -380,7 +552,7 @@ def test_a_repeated_event_changes_nothing(
 
 
 def _without(event: dict[str, Any], *path: str) -> dict[str, Any]:
-    copy = json.loads(json.dumps(event))
+    copy: dict[str, Any] = json.loads(json.dumps(event))
     target = copy
     for key in path[:-1]:
         target = target[key]
@@ -412,6 +584,16 @@ MALFORMED: dict[str, Any] = {
         {**ses_event("ses_delivery"), "mail": {**ses_event("ses_delivery")["mail"], "messageId": "0" * 2049}})),
     "SMS message id that is a lone surrogate": awslogs_event(awslogs_payload(json.dumps(
         {**sample("sms_success"), "notification": {**sample("sms_success")["notification"], "messageId": "\ud800"}}))),
+    "End User Messaging event of an unknown TEXT_ type": voice_batch(voice_event("TEXT_TELEPORTED")),
+    "End User Messaging event without messageId": voice_batch(voice_event("TEXT_DELIVERED", messageId=None)),
+    "End User Messaging event whose messageId is a number": voice_batch(voice_event("TEXT_DELIVERED", messageId=7)),
+    "End User Messaging message id longer than a DynamoDB key": voice_batch(
+        voice_event("TEXT_BLOCKED", messageId="0" * 2049)),
+    "End User Messaging failure without isFinal": voice_batch(voice_event("TEXT_SPAM", is_final=None)),
+    "End User Messaging acceptance whose isFinal is a string": voice_batch(
+        voice_event("TEXT_SUCCESSFUL", is_final="true")),
+    "End User Messaging event with an SNS Message that is not JSON": sqs_batch(
+        json.dumps({**sample("sms_voice_delivered"), "Message": "{\"eventType\":\"TEXT_DELIVERED\""})),
 }
 
 
@@ -427,8 +609,18 @@ def test_malformed_input_is_logged_counted_and_touches_nothing(
     assert all_items(aws) == before
     [line] = lines
     assert line["level"] == "WARN" and line["message"] == "malformed delivery event"
-    assert line["reason"] and line["source"] in {"ses", "sms", "unknown"}
+    assert line["reason"] and line["source"] in {"ses", "sms", "sms-voice", "unknown"}
     assert "+14255550100" not in json.dumps(line) and "recipient@example.org" not in json.dumps(line)
+    assert "+18445550123" not in json.dumps(line)
+
+
+@pytest.mark.parametrize("name", [name for name in MALFORMED if name.startswith("End User Messaging event")
+                                  and "not JSON" not in name])
+def test_a_malformed_end_user_messaging_event_is_reported_as_such(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    _, _, [line] = invoke(MALFORMED[name], capsys)
+    assert line["source"] == "sms-voice"
 
 
 # Deeper than Python's recursion limit: json.loads raises RecursionError on it.
@@ -498,6 +690,7 @@ def test_a_malformed_record_does_not_stop_the_rest_of_the_batch(
 @pytest.mark.parametrize("event", [
     pytest.param(lambda: sqs_batch(sample_body("ses_delivery")), id="email"),
     pytest.param(lambda: sms_log_event("sms_success"), id="sms"),
+    pytest.param(lambda: sqs_batch(sample_body("sms_voice_failed")), id="end user messaging"),
 ])
 def test_an_unknown_message_id_is_counted_and_touches_nothing(
     aws: LocalAws, capsys: pytest.CaptureFixture[str], event: Any
@@ -530,12 +723,17 @@ def test_a_recent_unmatched_email_event_is_handed_back_to_sqs(
     assert "deliveryStatus" not in record(aws, "order-14")["results"]["email"]
 
 
+@pytest.mark.parametrize(("channel", "attribute", "message_id", "name"), [
+    pytest.param("email", "emailMessageId", EMAIL_MESSAGE_ID, "ses_delivery", id="email"),
+    # The ids of SNS and of End User Messaging share the BySmsMessageId index.
+    pytest.param("sms", "smsMessageId", SMS_VOICE_MESSAGE_ID, "sms_voice_delivered", id="end user messaging"),
+])
 def test_a_record_whose_result_holds_another_message_id_is_left_alone(
-    aws: LocalAws, capsys: pytest.CaptureFixture[str]
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], channel: str, attribute: str, message_id: str, name: str
 ) -> None:
-    seed(aws, "order-16", email="the-id-the-workflow-recorded", indexed={"emailMessageId": EMAIL_MESSAGE_ID})
+    seed(aws, "order-16", **{channel: "the-id-the-workflow-recorded"}, indexed={attribute: message_id})
     before = all_items(aws)
-    _, counts, _ = invoke(sqs_batch(sample_body("ses_delivery")), capsys)
+    _, counts, _ = invoke(sqs_batch(sample_body(name)), capsys)
     only(counts, StaleEvents=1)
     assert all_items(aws) == before
 
@@ -551,7 +749,8 @@ def test_a_record_without_that_channel_is_left_alone(aws: LocalAws, capsys: pyte
 
 def test_no_item_is_ever_created(aws: LocalAws, capsys: pytest.CaptureFixture[str]) -> None:
     events = [sqs_batch(*(sample_body(n) for n in ("ses_delivery", "ses_bounce", "ses_complaint", "ses_reject"))),
-              sms_log_event("sms_success"), sms_log_event("sms_failure")]
+              sms_log_event("sms_success"), sms_log_event("sms_failure"),
+              sqs_batch(sample_body("sms_voice_delivered"), sample_body("sms_voice_failed"))]
     for event in events:
         invoke(event, capsys)
     assert aws.table_items(TABLE) == []
@@ -665,14 +864,29 @@ def test_throttling_and_server_errors_on_the_update_are_retried(
     only(counts, ProcessingErrors=1, RetriedEvents=1)
 
 
+def test_a_dynamodb_failure_on_an_end_user_messaging_event_hands_its_record_back(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], one_attempt: None
+) -> None:
+    seed(aws, "order-18b", sms=SMS_VOICE_MESSAGE_ID, email=EMAIL_MESSAGE_ID)
+    batch = sqs_batch(sample_body("sms_voice_failed"), sample_body("ses_delivery"))
+    with inject_fault(DynamoDBBackend, "update_item", lambda: _dynamodb_error("ThrottlingException", 400)):
+        response, counts, _ = invoke(batch, capsys)
+    assert response == {"batchItemFailures": [{"itemIdentifier": batch["Records"][0]["messageId"]}]}
+    only(counts, ProcessingErrors=1, RetriedEvents=1, DeliveryUpdates=1)
+    results = record(aws, "order-18b")["results"]
+    assert "deliveryStatus" not in results["sms"] and results["email"]["deliveryStatus"] == "DELIVERED"
+
+
 @pytest.mark.parametrize("event", [
     pytest.param(lambda: sqs_batch(sample_body("ses_delivery")), id="email"),
     pytest.param(lambda: sms_log_event("sms_success"), id="sms"),
+    pytest.param(lambda: sqs_batch(sample_body("sms_voice_delivered")), id="end user messaging"),
 ])
 def test_an_update_dynamodb_refuses_as_invalid_is_dropped_not_retried(
     aws: LocalAws, capsys: pytest.CaptureFixture[str], one_attempt: None, event: Any
 ) -> None:
     seed(aws, "order-19", sms=SMS_MESSAGE_ID, email=EMAIL_MESSAGE_ID)
+    seed(aws, "order-19b", sms=SMS_VOICE_MESSAGE_ID)
     before = all_items(aws)
     refused = lambda: MockValidationException("One or more parameter values were invalid")  # noqa: E731
     with inject_fault(DynamoDBBackend, "update_item", refused):

@@ -12,6 +12,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from .retry import EMAIL_PERMANENT_ERRORS, SMS_PERMANENT_ERRORS, RetryPolicy
+from .sms_voice import EndUserMessagingSms
 
 # Errors are kept as codes only: SES and SNS causes can quote the recipient.
 SENT = '{% {"status":"SENT","messageId":$states.result.MessageId,"error":""} %}'
@@ -89,3 +90,41 @@ def channel_not_sent(scope: Construct, state_id: str) -> sfn.Pass:
 def rate_limited(scope: Construct, state_id: str) -> sfn.Pass:
     """Ends a ``both`` branch whose channel waited too long for a send-rate slot."""
     return sfn.Pass.jsonata(scope, state_id, outputs=RATE_LIMITED_OUTCOME)
+
+
+#: End User Messaging errors another attempt cannot fix.
+SMS_VOICE_PERMANENT_ERRORS: tuple[str, ...] = tuple(
+    f"PinpointSmsVoiceV2.{name}"
+    for name in ("ValidationException", "ConflictException", "AccessDeniedException", "ResourceNotFoundException",
+                 "ServiceQuotaExceededException")
+) + ("States.Permissions",)
+
+
+def sms_voice_send_state(
+    scope: Construct,
+    state_id: str,
+    *,
+    provider: EndUserMessagingSms,
+    retry: RetryPolicy,
+    timeout: cdk.Duration,
+    outcome: str = "assign",
+) -> sfn.CustomState:
+    """AWS End User Messaging SMS ``SendTextMessage`` of ``$request.message`` to
+    ``$request.phoneNumber``, from the provider's origination identity with its configuration set
+    and message type; ``Context`` carries the notificationId into the delivery events. The
+    provider grants the action (``outcome`` as for ``sms_send_state``)."""
+    state_json: dict[str, object] = {
+        "Type": "Task",
+        "Resource": f"arn:{cdk.Aws.PARTITION}:states:::aws-sdk:pinpointsmsvoicev2:sendTextMessage",
+        "Arguments": {
+            **provider.send_text_message_arguments(),
+            "DestinationPhoneNumber": "{% $request.phoneNumber %}",
+            "MessageBody": "{% $request.message %}",
+            "Context": {"notificationId": "{% $request.notificationId %}"},
+        },
+        "TimeoutSeconds": int(timeout.to_seconds()),
+    }
+    state_json.update({"Assign": {"sms": SENT}} if outcome == "assign" else {"Output": SENT})
+    state = sfn.CustomState(scope, state_id, state_json=state_json)
+    retry.apply(state, permanent_errors=SMS_VOICE_PERMANENT_ERRORS)
+    return state

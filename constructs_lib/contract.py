@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 CHANNELS: tuple[str, ...] = ("sms", "email", "both")
@@ -54,17 +54,32 @@ LEGACY_FIELDS = {"delivery_mode": "channel", "message_content": "message", "user
 CANONICAL, LEGACY = "canonical", "legacy"
 #: What a rule checks: the request as a whole, or one channel's data.
 REQUEST, SMS, EMAIL = "request", "sms", "email"
+#: A channel's outcome when its data breaks a rule, and when the recipient's preferences leave it
+#: out (``critical`` overrides those); ``SKIPPED_OPT_OUT`` (a legal opt-out: SES unsubscribe or
+#: suppression, an SMS opt-out list) is found by the send path and nothing overrides it.
+REJECTED, SKIPPED_PREFERENCE, SKIPPED_OPT_OUT = "REJECTED", "SKIPPED_PREFERENCE", "SKIPPED_OPT_OUT"
+#: A recipient's id (``recipientId``): the key of the preferences table.
+RECIPIENT_ID_PATTERN = "^[A-Za-z0-9_.@+:-]{1,128}$"
+#: A notification category (``category``): a key of a recipient's ``optOut``.
+CATEGORY_PATTERN = "^[a-z0-9_-]{1,64}$"
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A way a request can break the contract: ``violated`` is a JSONata boolean."""
+    """A way a request can break the contract: ``violated`` is a JSONata boolean. ``reason_text``,
+    when given, is a JSONata string that names what is wrong (a missing template variable);
+    ``reason`` then describes it. A rule whose ``outcome`` is ``SKIPPED_PREFERENCE`` does not break
+    the contract: it leaves its channel out, as the recipient asked."""
 
     slug: str
     reason: str
     error: str
     violated: str
     part: str = REQUEST
+    reason_text: str | None = None
+    outcome: str = REJECTED
+
+
 
 
 # ISO 8601 with seconds and an offset; days valid for their month (Feb 29 in leap years), 2000-2099.
@@ -140,26 +155,107 @@ def compact(expression: str) -> str:
     return "".join(out)
 
 
-def _with_bindings(body: str) -> str:
+def _with_bindings(body: str, bindings: Mapping[str, str]) -> str:
     """``body`` after the bindings it refers to, each after those it refers to itself."""
     used: list[str] = []
 
     def use(text: str) -> None:
         for name in _REFERENCE.findall(text):
-            if name in BINDINGS and name not in used:
-                use(BINDINGS[name])
+            if name in bindings and name not in used:
+                use(bindings[name])
                 used.append(name)
 
     use(body)
-    return "".join(f"${name} := {BINDINGS[name]}; " for name in used) + body
+    return "".join(f"${name} := {bindings[name]}; " for name in used) + body
 
 
-def _expression(body: str) -> str:
-    return "{% " + compact("(" + _with_bindings(body) + ")") + " %}"
+def _expression(body: str, bindings: Mapping[str, str] | None = None) -> str:
+    return "{% " + compact("(" + _with_bindings(body, {**BINDINGS, **(bindings or {})}) + ")") + " %}"
 
 
-def rules(allowed_senders: Sequence[str], allowed_configuration_sets: Sequence[str]) -> list[Rule]:
-    """The ordered rules; the first one broken decides the reason."""
+#: The workflow variable holding the request's template, rendered (``rendering_expression``).
+RENDERED = "rendered"
+#: The workflow variable holding the recipient's preferences item, as plain JSON.
+RECIPIENT = "recipient"
+
+
+def recipient_bindings(*, templates: bool, preferences: bool, quiet_hours: str | None = None) -> dict[str, str]:
+    """The bindings a workflow with templates (``$rendered`` assigned before ``ValidateRequest``)
+    and/or preferences (``$recipient``) reads instead of, or beside, ``BINDINGS``: the message a
+    template renders, contact points the request leaves out, and the send time quiet hours set
+    (``quiet_hours``: JSONata giving when the recipient's quiet hours end, in epoch milliseconds,
+    when they are in them)."""
+    bindings: dict[str, str] = {}
+    if templates:
+        bindings["rd"] = f"${RENDERED}"
+        bindings["msg"] = f"$exists($r.template) ? $rd.sms : ({BINDINGS['msg']})"
+    if preferences:
+        bindings["rc"] = f"${RECIPIENT}"
+        bindings["ph"] = ("$exists($r.phoneNumber) ? $r.phoneNumber : "
+                          "$exists($r.user_phone) ? $r.user_phone : $rc.phoneNumber")
+        bindings["e"] = (f"($e0 := {BINDINGS['e']}; $exists($e0.to) or $not($exists($rc.email)) ? $e0 "
+                         ': $merge([{}, $e0, {"to": $rc.email}]))')
+        bindings["crit"] = "$r.critical = true"
+        bindings["cat"] = '$type($r.category) = "string" ? $r.category : "default"'
+        # The recipient left this channel out: for every category, or for the request's.
+        bindings["out"] = ('function($ch){$not($crit) and ($ch in $lookup($rc.optOut, "*") '
+                           "or $ch in $lookup($rc.optOut, $cat))}")
+        if quiet_hours is not None:
+            bindings["qt"] = f'$crit ? undefined : ($u := {quiet_hours}; $type($u) = "number" ? $u)'
+            bindings["at"] = ("$sok ? ($exists($r.sendAt) ? $toMillis($r.sendAt) : "
+                              "$exists($r.delaySeconds) ? $st + $r.delaySeconds * 1000 : $qt)")
+    return bindings
+
+
+def template_rules(template_names: Sequence[str]) -> list[Rule]:
+    """The rules of a templated request (``$rd``: the rendering). A template that cannot render a
+    channel rejects that channel, with the variables it lacks named."""
+    names = ", ".join(template_names)
+    return [
+        Rule("Template", f"template must be an object whose name is one of: {names}, and whose data is an object",
+             VALIDATION_ERROR, '$exists($r.template) and ($type($r.template) != "object" or $not($exists($rd.name)) '
+             'or ($exists($r.template.data) and $type($r.template.data) != "object"))'),
+        Rule("TemplateSms", "the template has no SMS body", VALIDATION_ERROR,
+             "$exists($r.template) and $not($exists($rd.smsText))", SMS),
+        Rule("TemplateSmsData", "template.data lacks variables of the SMS body", VALIDATION_ERROR,
+             "$count($rd.smsMissing) > 0", SMS,
+             reason_text='"template.data lacks " & $join($rd.smsMissing, ", ") & " (sms)"'),
+        Rule("TemplateEmail", "the template has no email body", VALIDATION_ERROR,
+             "$exists($r.template) and $not($exists($rd.emailTemplate))", EMAIL),
+        Rule("TemplateEmailData", "template.data lacks variables of the email", VALIDATION_ERROR,
+             "$count($rd.emailMissing) > 0", EMAIL,
+             reason_text='"template.data lacks " & $join($rd.emailMissing, ", ") & " (email)"'),
+    ]
+
+
+def _matches(field: str, pattern: str, *, optional: bool) -> str:
+    """JSONata: ``field`` is given and not a string matching ``pattern`` (a newline never matches:
+    Python's ``$`` also matches before a final newline, JavaScript's does not)."""
+    bad = f'$not($str({field}) and $contains({field}, /{pattern}/) and $not($contains({field}, "\\n")))'
+    return f"$exists({field}) and {bad}" if optional else bad
+
+
+def preference_rules() -> list[Rule]:
+    """The rules of recipient-aware requests (``$rc``: the recipient's preferences): the fields'
+    forms, and the channels the recipient left out for the request's category."""
+    return [
+        Rule("RecipientId", f"recipientId must match {RECIPIENT_ID_PATTERN}", VALIDATION_ERROR,
+             _matches("$r.recipientId", RECIPIENT_ID_PATTERN, optional=True)),
+        Rule("Category", f"category must match {CATEGORY_PATTERN}", VALIDATION_ERROR,
+             _matches("$r.category", CATEGORY_PATTERN, optional=True)),
+        Rule("Critical", "critical must be true or false", VALIDATION_ERROR,
+             '$exists($r.critical) and $type($r.critical) != "boolean"'),
+        Rule("OptedOutSms", "the recipient opted out of sms for this category", SKIPPED_PREFERENCE,
+             '$out("sms")', SMS, outcome=SKIPPED_PREFERENCE),
+        Rule("OptedOutEmail", "the recipient opted out of email for this category", SKIPPED_PREFERENCE,
+             '$out("email")', EMAIL, outcome=SKIPPED_PREFERENCE),
+    ]
+
+
+def rules(allowed_senders: Sequence[str], allowed_configuration_sets: Sequence[str], *,
+          templates: bool = False) -> list[Rule]:
+    """The ordered rules; the first one broken decides the reason (``templates``: a templated
+    request has no message of its own)."""
 
     def email(slug: str, reason: str, violated: str) -> Rule:
         return Rule(slug, reason, VALIDATION_ERROR, violated, EMAIL)
@@ -167,7 +263,8 @@ def rules(allowed_senders: Sequence[str], allowed_configuration_sets: Sequence[s
     return [
         Rule("NotificationId", "notificationId must be 1 to 80 characters of A-Z, a-z, 0-9, _ and -",
              VALIDATION_ERROR, "$exists($r.notificationId) and $not($vid)"),
-        Rule("Message", "message must be a non-empty string", VALIDATION_ERROR, "$not($ne($msg))"),
+        Rule("Message", "message must be a non-empty string", VALIDATION_ERROR,
+             "$not($exists($r.template)) and $not($ne($msg))" if templates else "$not($ne($msg))"),
         Rule("ChannelMissing", "channel is required and must be a string: sms, email or both", VALIDATION_ERROR,
              "$not($str($c))"),
         Rule("Channel", "channel must be one of: sms, email, both", UNSUPPORTED_CHANNEL,
@@ -222,19 +319,26 @@ def _email_applies(sms_may_carry_email: bool) -> str:
     return f'({applies} or ($c = "sms" and $exists($e)))' if sms_may_carry_email else applies
 
 
-def _broken(contract: Sequence[Rule], part: str) -> str:
-    return " or ".join(f"({rule.violated})" for rule in contract if rule.part == part)
+def _of(contract: Sequence[Rule], part: str, outcome: str) -> list[Rule]:
+    return [rule for rule in contract if rule.part == part and rule.outcome == outcome]
 
 
-def _first_broken(contract: Sequence[Rule], part: str) -> str:
+def _broken(contract: Sequence[Rule], part: str, outcome: str = REJECTED) -> str:
+    """Whether a rule of ``part`` is broken; ``false`` when ``part`` has none."""
+    return " or ".join(f"({rule.violated})" for rule in _of(contract, part, outcome)) or "false"
+
+
+def _first_broken(contract: Sequence[Rule], part: str, outcome: str = REJECTED) -> str:
     """The reason of the first rule of ``part`` broken; undefined when none is (the last condition
     has no else)."""
-    return " : ".join(f"({rule.violated}) ? {_literal(rule.reason)}" for rule in contract if rule.part == part)
+    return " : ".join(f"({rule.violated}) ? {rule.reason_text or _literal(rule.reason)}"
+                      for rule in _of(contract, part, outcome)) or "undefined"
 
 
 def _as_rejection(contract: Sequence[Rule]) -> str:
     """A JSONata function: the ``{"error", "reason"}`` of a reason (most errors are ValidationError)."""
-    others = {rule.reason: rule.error for rule in contract if rule.error != VALIDATION_ERROR}
+    others = {rule.reason: rule.error for rule in contract
+              if rule.error != VALIDATION_ERROR and rule.outcome == REJECTED}
     error = "".join(f"$x = {_literal(reason)} ? {_literal(e)} : " for reason, e in others.items())
     return f'function($x){{{{"error": {error}{_literal(VALIDATION_ERROR)}, "reason": $x}}}}'
 
@@ -255,34 +359,50 @@ class Route:
     #: An execution a schedule started, before it has taken its record over (only with schedules
     #: through EventBridge Scheduler); first of all, so a cancelled send is never routed.
     fired: str | None = None
+    #: Every requested channel is left out by the recipient's preferences (only with preferences).
+    skipped: str | None = None
 
 
 def route(contract: Sequence[Rule], *, sms_may_carry_email: bool = False, scheduling: bool = False,
-          scheduler: bool = False) -> Route:
-    reject = (f"$q := {_broken(contract, REQUEST)}; "
-              f'$ps := $c in ["sms", "both"] and ({_broken(contract, SMS)}); '
-              f"$es := {_email_applies(sms_may_carry_email)} and ({_broken(contract, EMAIL)}); "
-              '$q or ($c = "both" ? ($ps and $es) : ($ps or $es))')
+          scheduler: bool = False, bindings: Mapping[str, str] | None = None) -> Route:
+    skipping = any(rule.outcome != REJECTED for rule in contract)
+    channels = (f'$ps := $c in ["sms", "both"] and ({_broken(contract, SMS)}); '
+                f"$es := {_email_applies(sms_may_carry_email)} and ({_broken(contract, EMAIL)}); ")
+    if skipping:
+        channels += (f'$pk := $c in ["sms", "both"] and $not($ps) and ({_broken(contract, SMS, SKIPPED_PREFERENCE)}); '
+                     '$ek := $c in ["email", "both"] and $not($es) '
+                     f'and ({_broken(contract, EMAIL, SKIPPED_PREFERENCE)}); ')
+        # Nothing left to send: rejected when a channel broke a rule, else skipped.
+        nothing = '($c = "both" ? (($ps or $pk) and ($es or $ek)) : ($ps or $es or $pk or $ek))'
+        reject = f"$q := {_broken(contract, REQUEST)}; {channels}$q or ({nothing} and ($ps or $es))"
+    else:
+        reject = f'$q := {_broken(contract, REQUEST)}; {channels}$q or ($c = "both" ? ($ps and $es) : ($ps or $es))'
+    sms_left_out = f"{_broken(contract, SMS)} or {_broken(contract, SMS, SKIPPED_PREFERENCE)}" if skipping \
+        else _broken(contract, SMS)
+    email_left_out = f"{_broken(contract, EMAIL)} or {_broken(contract, EMAIL, SKIPPED_PREFERENCE)}" if skipping \
+        else _broken(contract, EMAIL)
     return Route(
-        reject=_expression(reject),
+        reject=_expression(reject, bindings),
         # Not rejected: an sms request's phone number is valid, so an invalid one is a both's.
-        email_only=_expression(f'$c = "email" or {_broken(contract, SMS)}'),
+        email_only=_expression(f'$c = "email" or {sms_left_out}', bindings),
         # Neither: an sms request, or a both with a valid phone number.
-        sms_only=_expression(f'$c = "sms" or {_broken(contract, EMAIL)}'),
+        sms_only=_expression(f'$c = "sms" or {email_left_out}', bindings),
+        skipped=_expression(channels + nothing, bindings) if skipping else None,
         # A comparison with an undefined $at is undefined, not false: a Choice refuses that.
         # An execution its schedule started sends: the schedule's firing is the send time.
         scheduled=(_expression(f"$exists($at) and $at > $millis() + {SCHEDULE_THRESHOLD_SECONDS * 1000}"
-                               + (f" and $not($exists($r.{SCHEDULE_TOKEN_FIELD}))" if scheduler else ""))
+                               + (f" and $not($exists($r.{SCHEDULE_TOKEN_FIELD}))" if scheduler else ""), bindings)
                    if scheduling else None),
-        fired=(_expression(f"$exists($r.{SCHEDULE_TOKEN_FIELD}) and $not($exists($r.{SCHEDULED_RECORD_FIELD}))")
-               if scheduler else None),
+        fired=(_expression(f"$exists($r.{SCHEDULE_TOKEN_FIELD}) and $not($exists($r.{SCHEDULED_RECORD_FIELD}))",
+                           bindings) if scheduler else None),
     )
 
 
 def request_expression(contract: Sequence[Rule], *, sender: str, default_subject: str,
                        configuration_set: str | None, sms_may_carry_email: bool,
                        plain_recipients: bool, retention_seconds: int, scheduling: bool = False,
-                       scheduler: bool = False) -> str:
+                       scheduler: bool = False, bindings: Mapping[str, str] | None = None,
+                       templates: bool = False, list_management: str | None = None) -> str:
     """JSONata: the request as every later state reads it (``$request``). Safe on any input.
 
     * ``notificationId``: the request's when it is valid, else the execution name;
@@ -301,15 +421,26 @@ def request_expression(contract: Sequence[Rule], *, sender: str, default_subject
       then has it too, and is ``SCHEDULED`` while that time is ahead.
     * with ``scheduler`` (schedules through EventBridge Scheduler): ``scheduleToken``, the one the
       input carries, else a new one when the send time is ahead; a SCHEDULED record keeps it.
+    * with ``templates``: a templated request's email is SES's stored template with the data
+      (``$rd``); with ``list_management`` (JSONata: SES's ``ListManagementOptions``) every email
+      carries it.
+    * with rules whose outcome is ``SKIPPED_PREFERENCE``: ``rejected`` holds the channels the
+      recipient left out too, and a request with nothing left to send is recorded
+      ``SKIPPED_PREFERENCE`` (``skipped``: true).
     """
+    skipping = any(rule.outcome != REJECTED for rule in contract)
+    simple = ('{"Simple": {"Subject": {"Data": $exists($e.subject) ? $e.subject : '
+              + _literal(default_subject) + '}, "Body": {"Text": {"Data": $msg}, '
+              '"Html": $exists($e.htmlBody) ? {"Data": $e.htmlBody}}}}')
+    content = ('$exists($r.template) ? {"Template": {"TemplateName": $rd.emailTemplate, "TemplateData": $rd.data}} : '
+               + simple) if templates else simple
     # Absent optional fields stay absent (JSONata drops undefined values).
     send_email = (
         '{"FromEmailAddress": $exists($e.from) ? $e.from : ' + _literal(sender)
         + ', "Destination": {"ToAddresses": $to, "CcAddresses": $e.cc, "BccAddresses": $e.bcc}'
         + ', "ReplyToAddresses": $type($e.replyTo) = "string" ? [$e.replyTo] : $e.replyTo'
-        + ', "Content": {"Simple": {"Subject": {"Data": $exists($e.subject) ? $e.subject : '
-        + _literal(default_subject) + '}, "Body": {"Text": {"Data": $msg}, '
-        '"Html": $exists($e.htmlBody) ? {"Data": $e.htmlBody}}}}'
+        + ', "Content": ' + content
+        + (f', "ListManagementOptions": {list_management}' if list_management else "")
         + (', "ConfigurationSetName": $exists($e.configurationSet) ? $e.configurationSet : '
            + _literal(configuration_set) if configuration_set else "")
         + "}"
@@ -321,13 +452,23 @@ def request_expression(contract: Sequence[Rule], *, sender: str, default_subject
         f'$sm := $c in ["sms", "both"]; $em := {_email_applies(sms_may_carry_email)}; '
         f"$ps := $sm ? ({_first_broken(contract, SMS)}); "
         f"$es := $em ? ({_first_broken(contract, EMAIL)}); "
-        '$no := $exists($q) ? $q : ($c = "both" ? ($exists($ps) and $exists($es)) '
-        ": ($exists($ps) or $exists($es))) ? ($exists($ps) ? $ps : $es); "
-        '$to := $type($e.to) = "string" ? [$e.to] : $e.to; '
+        + (f"$pk := $sm and $not($exists($ps)) ? ({_first_broken(contract, SMS, SKIPPED_PREFERENCE)}); "
+           '$ek := $c in ["email", "both"] and $not($exists($es)) '
+           f"? ({_first_broken(contract, EMAIL, SKIPPED_PREFERENCE)}); "
+           '$none := $c = "both" ? (($exists($ps) or $exists($pk)) and ($exists($es) or $exists($ek))) '
+           ": ($exists($ps) or $exists($es) or $exists($pk) or $exists($ek)); "
+           "$no := $exists($q) ? $q : ($none and ($exists($ps) or $exists($es))) ? ($exists($ps) ? $ps : $es); "
+           "$skip := $not($exists($no)) and $none; "
+           if skipping else
+           '$no := $exists($q) ? $q : ($c = "both" ? ($exists($ps) and $exists($es)) '
+           ": ($exists($ps) or $exists($es))) ? ($exists($ps) ? $ps : $es); ")
+        + '$to := $type($e.to) = "string" ? [$e.to] : $e.to; '
         "$id := $vid ? $r.notificationId : $states.context.Execution.Name; "
         # When the execution started: a scheduled request passes here again at its send time.
         "$t := $states.context.Execution.StartTime; "
         '$rejected := function($x){{"status": "REJECTED", "messageId": "", "error": $reject($x).error, "cause": $x}}; '
+        + (f'$left := function($x){{{{"status": "{SKIPPED_PREFERENCE}", "messageId": "", "error": "", "cause": $x}}}}; '
+           if skipping else "")
         + ('$sa := $exists($at) ? $fromMillis($at); ' if scheduling else "")
         + (f'$ahead := $exists($at) and $at > $millis() and $not($exists($r.{SCHEDULE_TOKEN_FIELD})); '
            f'$tok := $exists($r.{SCHEDULE_TOKEN_FIELD}) ? $r.{SCHEDULE_TOKEN_FIELD} : ($ahead ? $uuid()); '
@@ -340,15 +481,21 @@ def request_expression(contract: Sequence[Rule], *, sender: str, default_subject
         + ('"sendAt": $sa, ' if scheduling else "")
         + (f'"{SCHEDULE_TOKEN_FIELD}": $tok, ' if scheduler else "")
         + '"rejection": $exists($no) ? $reject($no), '
-        '"rejected": $merge([{}, $exists($ps) ? {"sms": $rejected($ps)}, $exists($es) ? {"email": $rejected($es)}]), '
-        '"record": $merge([{"notificationId": {"S": $id}, "executionArn": {"S": $states.context.Execution.Id}, '
+        '"rejected": $merge([{}, $exists($ps) ? {"sms": $rejected($ps)}, $exists($es) ? {"email": $rejected($es)}'
+        + (', $exists($pk) ? {"sms": $left($pk)}, $exists($ek) ? {"email": $left($ek)}' if skipping else "")
+        + ']), '
+        + ('"skipped": $skip, ' if skipping else "")
+        + '"record": $merge([{"notificationId": {"S": $id}, "executionArn": {"S": $states.context.Execution.Id}, '
         '"receivedAt": {"S": $t}, '
         f'"expiresAt": {{"N": $string($floor($toMillis($t) / 1000) + {retention_seconds})}}, '
         f'"dialect": {{"S": {legacy} ? "{LEGACY}" : "{CANONICAL}"}}}}, '
         # Who sent it, as the API identified the caller: GET answers only that caller.
         '$ne($r.caller) ? {"caller": {"S": $r.caller}}, '
         '$exists($no) ? {"status": {"S": "REJECTED"}, "error": {"S": $reject($no).error}, "reason": {"S": $no}, '
-        '"completedAt": {"S": $t}} : {"status": {"S": '
+        '"completedAt": {"S": $t}} : '
+        + (f'$skip ? {{"status": {{"S": "{SKIPPED_PREFERENCE}"}}, "reason": {{"S": $exists($pk) ? $pk : $ek}}, '
+           '"channel": {"S": $c}, "completedAt": {"S": $t}} : ' if skipping else "")
+        + '{"status": {"S": '
         + ('$ahead ? "SCHEDULED" : ' if scheduler else '$exists($at) and $at > $millis() ? "SCHEDULED" : '
            if scheduling else "")
         + '"PROCESSING"}, "channel": {"S": $c}}'
@@ -358,4 +505,4 @@ def request_expression(contract: Sequence[Rule], *, sender: str, default_subject
            if scheduling else "")
         + "])}"
     )
-    return _expression(body)
+    return _expression(body, bindings)

@@ -220,6 +220,7 @@ class RecipientPreferences(Construct):
                 reason="Point-in-time recovery (35 days of continuous backups) is on, and deletion protection "
                        "with the default removal policy; an AWS Backup plan is the app's to add.",
             ))
+        #: The preferences table (the new one).
         self.table = created
 
     def quiet_hours_expression(self, quiet_expr: str, now_ms_expr: str) -> str:

@@ -32,6 +32,7 @@ from .channels import (
     email_send_state,
     rate_limited,
     sms_send_state,
+    sms_voice_send_state,
 )
 from .delivery_log import (
     CONDITIONAL_CHECK_FAILED,
@@ -39,7 +40,16 @@ from .delivery_log import (
     SMS_MESSAGE_ID_ATTRIBUTE,
     DeliveryLog,
 )
-from .retry import RetryPolicy, default_email_retry, default_sms_retry
+from .preferences import RecipientPreferences
+from .retry import (
+    DELIVERY_LOG_RETRY,
+    DELIVERY_LOG_TRANSIENT_ERRORS,
+    RetryPolicy,
+    default_email_retry,
+    default_sms_retry,
+)
+from .sms_voice import EndUserMessagingSms
+from .templates import NotificationTemplates, catalogue_literal, missing_variables, render_sms, resolve_locale
 
 _NAME = "NotificationWorkflow"
 DEFAULT_TIMEOUT = cdk.Duration.minutes(5)
@@ -52,6 +62,11 @@ KMS_DATA_KEY_REUSE = cdk.Duration.minutes(5)
 DELIVERY_FAILED = "DeliveryFailed"
 #: Error of a failed execution whose delivery-log record could not be written.
 DELIVERY_LOG_UNAVAILABLE = "DeliveryLogUnavailable"
+#: Transient errors of the opt-out look-ups, retried.
+OPT_OUT_CHECK_TRANSIENT_ERRORS = ("PinpointSmsVoiceV2.ThrottlingException",
+                                  "PinpointSmsVoiceV2.InternalServerException", "SesV2.TooManyRequestsException")
+#: Error of a failed execution whose recipient's preferences could not be read.
+PREFERENCES_UNAVAILABLE = "PreferencesUnavailable"
 #: Error of a rejected request whose notificationId already belongs to another request's record.
 REJECTED_NOTIFICATION_ID_TAKEN = "RejectedNotificationIdTaken"
 #: Transient EventBridge Scheduler errors a schedule's creation is retried on.
@@ -133,6 +148,29 @@ class NotificationWorkflow(Construct):
         account's maximum send rate; 1 in the sandbox). Each email first takes its recipients
         (To, Cc and Bcc, at most the rate) from the counter (``TakeEmailSlot``). Default:
         ``None`` (no limit).
+    :param templates: a request may carry ``template: {name, data, locale?}`` in place of its
+        message: SMS text is rendered in the state machine, email is sent with SES's stored
+        template; a variable the data lacks rejects that channel, naming it (see
+        ``NotificationTemplates``). Default: ``None``.
+    :param preferences: a request may carry ``recipientId`` (with ``category`` and ``critical``):
+        ``LookUpRecipient`` reads the recipient's preferences first, fills in the contact points
+        the request leaves out, leaves out the channels the recipient opted out of for the
+        category (``SKIPPED_PREFERENCE``) and, inside the recipient's quiet hours, schedules the
+        send for when they end (needs ``max_send_delay`` of at least a day). ``critical: true``
+        overrides preferences, never a legal opt-out. Default: ``None``.
+    :param sms_provider: send SMS through AWS End User Messaging SMS (``SendTextMessage`` from this
+        origination identity, with its configuration set, and ``Context: {notificationId}``); a
+        number on the identity's opt-out list is not sent to (``SKIPPED_OPT_OUT``). Default:
+        ``None`` (SNS ``Publish``).
+    :param email_contact_list: an SES contact list: every email carries ``ListManagementOptions``
+        (SES adds a one-click ``List-Unsubscribe`` header), with the request's ``category`` as the
+        topic when it is one of ``email_topics``; an address that unsubscribed (from everything or
+        from that topic) is not sent to (``SKIPPED_OPT_OUT``). Default: ``None``.
+    :param email_topics: the topics of ``email_contact_list`` (notification categories). Default:
+        none (emails carry the list without a topic).
+    :param check_suppression_list: look each email's first address up in the account's SES
+        suppression list before sending (``SKIPPED_OPT_OUT`` when it is there; SES would accept
+        the message and then drop it). Default: ``False``.
     """
 
     def __init__(
@@ -168,6 +206,12 @@ class NotificationWorkflow(Construct):
         queued_input: bool = False,
         sms_max_parts_per_second: int | None = None,
         ses_max_send_rate: int | None = None,
+        templates: NotificationTemplates | None = None,
+        preferences: RecipientPreferences | None = None,
+        sms_provider: EndUserMessagingSms | None = None,
+        email_contact_list: str | None = None,
+        email_topics: Sequence[str] = (),
+        check_suppression_list: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self._sms_retry = sms_retry or default_sms_retry()
@@ -210,6 +254,19 @@ class NotificationWorkflow(Construct):
         self._configuration_set_name = configuration_set_name
         self._task_timeout = task_timeout
         self._sms_topic = sms_topic
+        self._check_recipient_props(preferences, max_send_delay, sms_topic, sms_provider, email_contact_list,
+                                    email_topics)
+        #: The templates a request may name (``None`` when not configured).
+        self.templates = templates
+        #: The recipients' preferences table (``None`` when not configured).
+        self.preferences = preferences
+        #: End User Messaging SMS (``None``: SMS goes through SNS).
+        self.sms_provider = sms_provider
+        self._contact_list = email_contact_list
+        self._email_topics = list(email_topics)
+        self._check_suppression = check_suppression_list
+        # A channel can be left out at send time (a legal opt-out), or before (a preference).
+        self._skips = bool(preferences or sms_provider or email_contact_list or check_suppression_list)
         self._store_plain_recipients = store_plain_recipients
         self._store_message = store_message
         self._sms_fallback = sms_fallback_to_email
@@ -288,7 +345,12 @@ class NotificationWorkflow(Construct):
         self.state_machine.add_to_role_policy(iam.PolicyStatement(
             actions=["ses:SendEmail"], resources=self._ses_resources,
             conditions={"StringLike": {"ses:FromAddress": self._senders}}))
-        self._grant_sms_publish()
+        if sms_provider is not None:
+            sms_provider.grant_send(self.state_machine)
+            sms_provider.grant_read_opt_outs(self.state_machine)
+        else:
+            self._grant_sms_publish()
+        self._grant_recipient_parts()
         if self._through_scheduler:
             self._grant_scheduling()
         #: Queue of failed, timed-out and aborted executions (``None`` when not captured).
@@ -311,12 +373,19 @@ class NotificationWorkflow(Construct):
             cause="No channel delivered; see the record.",
         )
         self._record_failed = self._record_outcome("RecordFailed", failed=True).next(self._delivery_failed)
-        contract_rules = contract.rules(self._senders, self._configuration_sets)
+        contract_rules = contract.rules(self._senders, self._configuration_sets, templates=self.templates is not None)
+        if self.templates is not None:
+            contract_rules += contract.template_rules(sorted(self.templates.catalogue))
+        if self.preferences is not None:
+            contract_rules += contract.preference_rules()
+        bindings = contract.recipient_bindings(templates=self.templates is not None,
+                                               preferences=self.preferences is not None,
+                                               quiet_hours="$rc.quietUntil" if self.max_send_delay else None)
         scheduling = self.max_send_delay is not None
         if self.max_send_delay is not None:
             contract_rules += contract.schedule_rules(int(self.max_send_delay.to_seconds()))
         route = contract.route(contract_rules, sms_may_carry_email=self._sms_fallback, scheduling=scheduling,
-                               scheduler=self._through_scheduler)
+                               scheduler=self._through_scheduler, bindings=bindings)
         validate = sfn.Choice.jsonata(
             self, "ValidateRequest",
             # The top-level Assign applies whichever rule matches.
@@ -325,14 +394,20 @@ class NotificationWorkflow(Construct):
                 configuration_set=self._configuration_set_name, sms_may_carry_email=self._sms_fallback,
                 plain_recipients=self._store_plain_recipients,
                 retention_seconds=int(self._record_retention.to_seconds()), scheduling=scheduling,
-                scheduler=self._through_scheduler,
+                scheduler=self._through_scheduler, bindings=bindings, templates=self.templates is not None,
+                list_management=self._list_management(),
             )},
         )
+        # Preferences and templates are read first, and again at a scheduled send's time.
+        self._entry: sfn.IChainable = self._recipient_preamble(validate)
         # Each rule's comment names it (in the console and in the README's diagram).
         if route.fired is not None:
             validate.when(sfn.Condition.jsonata(route.fired), self._start_scheduled_send(validate),
                           comment="started by its schedule")
         validate.when(sfn.Condition.jsonata(route.reject), self._reject(), comment="no channel can be carried")
+        if route.skipped is not None:
+            validate.when(sfn.Condition.jsonata(route.skipped), self._record_skipped(),
+                          comment="every channel left out by the recipient")
         if route.scheduled is not None:
             ahead = self._schedule_send() if self._through_scheduler else self._wait_for_send_time(validate)
             validate.when(sfn.Condition.jsonata(route.scheduled), ahead, comment="send time ahead")
@@ -340,8 +415,124 @@ class NotificationWorkflow(Construct):
         validate.when(sfn.Condition.jsonata(route.sms_only), self._sms_path(), comment="sms only")
         validate.otherwise(self._both_path())
         if self.queued_input:
-            return sfn.Pass.jsonata(self, "ReadQueuedRequest", outputs=contract.QUEUED_REQUEST).next(validate)
-        return validate
+            return sfn.Pass.jsonata(self, "ReadQueuedRequest", outputs=contract.QUEUED_REQUEST).next(self._entry)
+        return self._entry
+
+    # ---- recipients: preferences, templates, opt-outs ------------------------------------------
+
+    def _recipient_preamble(self, validate: sfn.Choice) -> sfn.IChainable:
+        """What ``ValidateRequest`` reads besides the input: ``LookUpRecipient`` (the recipient's
+        preferences, ``$recipient``, with ``quietUntil``: when the quiet hours the recipient is in
+        end) and the rendered template (``$rendered``), or ``RenderTemplate`` without preferences."""
+        rendered = self._rendering_expression()
+        if self.preferences is None:
+            if rendered is None:
+                return validate
+            return sfn.Pass.jsonata(self, "RenderTemplate", assign={contract.RENDERED: rendered}).next(validate)
+        item = "$states.result.Item"
+        quiet = f"{item}.quietHours.M"
+        plain = (
+            f"($i := {item}; $exists($i) ? {{"
+            '"phoneNumber": $i.phoneNumber.S, "email": $i.email.S, "locale": $i.locale.S, '
+            '"optOut": $merge([{}, $each($i.optOut.M, function($v, $k){{$k: [$v.L.S]}})]), '
+            + (f'"quietUntil": ($qh := {{"start": {quiet}.start.S, "end": {quiet}.end.S, '
+               f'"timeZone": {quiet}.timeZone.S}}; $now := $millis(); '
+               f'{self.preferences.quiet_hours_expression("$qh", "$now")})'
+               if self.max_send_delay is not None else '"quietUntil": null')
+            + "} : {})"
+        )
+        assign = {contract.RECIPIENT: "{% " + contract.compact(plain) + " %}"}
+        if rendered is not None:
+            assign[contract.RENDERED] = rendered
+        recipient_id = (f'$type($states.input.recipientId) = "string" and '
+                        f'$contains($states.input.recipientId, /{contract.RECIPIENT_ID_PATTERN}/) '
+                        '? $states.input.recipientId : "#none"')
+        look_up = sfn.CustomState(self, "LookUpRecipient", state_json={
+            "Type": "Task",
+            "Resource": f"arn:{cdk.Aws.PARTITION}:states:::dynamodb:getItem",
+            "Arguments": {"TableName": self.preferences.table.table_name,
+                          "Key": {"recipientId": {"S": "{% " + recipient_id + " %}"}}},
+            "Assign": assign,
+            "Output": "{% $states.input %}",
+            "TimeoutSeconds": int(self._task_timeout.to_seconds()),
+        })
+        DELIVERY_LOG_RETRY.apply(look_up, transient_errors=DELIVERY_LOG_TRANSIENT_ERRORS)
+        look_up.add_catch(sfn.Fail.jsonata(self, "PreferencesUnavailable", error=PREFERENCES_UNAVAILABLE,
+                                           cause="{% $states.input.Cause %}"))
+        return look_up.next(validate)
+
+    def _rendering_expression(self) -> str | None:
+        """``$rendered``: a templated request's SMS text (``sms``, and ``smsText``: the template's
+        text), SES template (``emailTemplate``, ``data``) and the variables each lacks, in the
+        locale asked (the request's, else the recipient's), falling back to the default."""
+        if self.templates is None:
+            return None
+        catalogue = catalogue_literal(self.templates.catalogue)
+        locale = ("$exists($tp.locale) ? $tp.locale : $states.result.Item.locale.S" if self.preferences is not None
+                  else "$tp.locale")
+        body = (
+            f'$type($states.input.template) = "object" ? ($cat := {catalogue}; $tp := $states.input.template; '
+            f"$n := $tp.name; $d := $tp.data; $q := {locale}; "
+            '$t := $type($n) = "string" and $n in $keys($cat) ? $lookup($cat, $n); '
+            f'$s := $lookup($t.locales, {resolve_locale("$cat", "$n", "$q", "sms")}); '
+            f'$m := $lookup($t.locales, {resolve_locale("$cat", "$n", "$q", "email")}); '
+            '{"name": $exists($t) ? $n, "smsText": $s.sms, '
+            f'"sms": {render_sms("$s.sms", "$d")}, "smsMissing": {missing_variables("$s.vars.sms", "$d")}, '
+            f'"emailTemplate": $m.emailTemplate, "emailMissing": {missing_variables("$m.vars.email", "$d")}, '
+            '"data": $string($type($d) = "object" ? $d : {})}) : {}'
+        )
+        return "{% " + contract.compact("(" + body + ")") + " %}"
+
+    def _list_management(self) -> str | None:
+        """SES's ``ListManagementOptions`` of every email (JSONata), when a contact list is set: the
+        request's category is the topic when it is one of the list's."""
+        if self._contact_list is None:
+            return None
+        topic = (f', "TopicName": $r.category in {json.dumps(self._email_topics)} ? $r.category'
+                 if self._email_topics else "")
+        return '{"ContactListName": ' + json.dumps(self._contact_list) + topic + "}"
+
+    def _record_skipped(self) -> sfn.IChainable:
+        """Records ``SKIPPED_PREFERENCE`` (nothing is sent) and succeeds."""
+        state = self.delivery_log._create_record(
+            self, "RecordSkipped", item="{% $request.record %}", timeout=self._task_timeout,
+            own_execution_may_replace=self.max_send_delay is not None, by_schedule_token=self._through_scheduler)
+        state.add_catch(self._duplicate, errors=[CONDITIONAL_CHECK_FAILED])
+        state.add_catch(self._log_unavailable)
+        return state.next(sfn.Succeed.jsonata(self, "Skipped", comment="The recipient's preferences leave it out."))
+
+    def _grant_recipient_parts(self) -> None:
+        stack = cdk.Stack.of(self)
+        if self.templates is not None:
+            self.templates.grant_send(self.state_machine)
+        if self.preferences is not None:
+            self.preferences.grant_read(self.state_machine)
+        if self._contact_list is not None:
+            self.state_machine.add_to_role_policy(iam.PolicyStatement(
+                actions=["ses:GetContact"],
+                resources=[stack.format_arn(service="ses", resource="contact-list", resource_name=self._contact_list)]))
+        if self._check_suppression:
+            # The suppression list has no resource ARN.
+            self.state_machine.add_to_role_policy(iam.PolicyStatement(
+                actions=["ses:GetSuppressedDestination"], resources=["*"]))
+
+    @staticmethod
+    def _check_recipient_props(preferences: RecipientPreferences | None, max_send_delay: cdk.Duration | None,
+                               sms_topic: sns.ITopic | None, sms_provider: EndUserMessagingSms | None,
+                               email_contact_list: str | None, email_topics: Sequence[str]) -> None:
+        if preferences is not None and (max_send_delay is None or (
+                not max_send_delay.is_unresolved() and max_send_delay.to_seconds() < 86400)):
+            raise PropError(_NAME, "max_send_delay", max_send_delay and max_send_delay.to_human_string(),
+                            "Quiet hours delay a send until they end, up to a day ahead: with preferences, "
+                            "give max_send_delay=cdk.Duration.days(1) or more.")
+        if sms_topic is not None and sms_provider is not None:
+            raise PropError(_NAME, "sms_provider", "EndUserMessagingSms",
+                            "SMS goes either to sms_topic (SNS) or through sms_provider: give one of them.")
+        if isinstance(email_topics, str):
+            raise PropError(_NAME, "email_topics", email_topics, "Give a list of topic names, not a string.")
+        if email_topics and email_contact_list is None:
+            raise PropError(_NAME, "email_topics", list(email_topics),
+                            "Topics belong to a contact list: give email_contact_list too.")
 
     def _claim(self, state_id: str) -> sfn.CustomState:
         """Creates the request's record before anything is sent: the conditional write is the
@@ -380,7 +571,7 @@ class NotificationWorkflow(Construct):
         start.add_catch(sfn.Succeed.jsonata(self, "Cancelled", comment="Cancelled before its send time."),
                         errors=[CONDITIONAL_CHECK_FAILED])
         start.add_catch(self._log_unavailable)
-        return start.next(validate)
+        return start.next(self._entry)
 
     def _schedule_send(self) -> sfn.IChainable:
         """Records the request ``SCHEDULED`` with its token, then creates a one-time schedule that
@@ -482,18 +673,27 @@ class NotificationWorkflow(Construct):
         state.add_catch(self._log_unavailable)
         return state
 
+    def _send_sms(self, state_id: str, outcome: str = "assign") -> sfn.CustomState:
+        if self.sms_provider is not None:
+            return sms_voice_send_state(self, state_id, provider=self.sms_provider, retry=self._sms_retry,
+                                        timeout=self._task_timeout, outcome=outcome)
+        return sms_send_state(self, state_id, topic=self._sms_topic, retry=self._sms_retry,
+                              timeout=self._task_timeout, outcome=outcome)
+
     def _sms_path(self) -> sfn.IChainable:
-        send = sms_send_state(self, "SendSms", topic=self._sms_topic, retry=self._sms_retry,
-                              timeout=self._task_timeout)
+        send = self._send_sms("SendSms")
         failed = {"sms": FAILED}
-        first_sms = self._limited(send, "sms", "TakeSmsSlot", on_wait_exceeded=self._record_failed)
+        first_sms = self._guarded("sms", "", self._limited(send, "sms", "TakeSmsSlot",
+                                                           on_wait_exceeded=self._record_failed),
+                                  on_error=self._record_failed)
         if self._sms_fallback:
             can_fall_back = sfn.Choice.jsonata(self, "FallBackToEmail")
             send_email = self._send_email("SendFallbackEmail")
             send_email.add_catch(self._record_failed, assign={"email": FAILED})
             send_email.next(self._record_sent)
-            first_email = self._limited(send_email, "email", "TakeFallbackEmailSlot",
-                                        on_wait_exceeded=self._record_failed)
+            first_email = self._guarded("email", "OfFallback", self._limited(
+                send_email, "email", "TakeFallbackEmailSlot", on_wait_exceeded=self._record_failed),
+                on_error=self._record_failed)
             can_fall_back.when(sfn.Condition.jsonata('{% $request.channel = "sms" and $exists($request.sendEmail) %}'),
                                first_email,
                                assign={"fallback": "email"})
@@ -508,24 +708,105 @@ class NotificationWorkflow(Construct):
         send = self._send_email("SendEmail")
         send.add_catch(self._record_failed, assign={"email": FAILED})
         send.next(self._record_sent)
-        first = self._limited(send, "email", "TakeEmailSlot", on_wait_exceeded=self._record_failed)
+        first = self._guarded("email", "", self._limited(send, "email", "TakeEmailSlot",
+                                                         on_wait_exceeded=self._record_failed),
+                              on_error=self._record_failed)
         return self._claim("ClaimEmail").next(first)
 
     def _both_path(self) -> sfn.IChainable:
         """Each branch catches its own failure, so one channel never cancels the other."""
-        sms = sms_send_state(self, "SendSmsOfBoth", topic=self._sms_topic, retry=self._sms_retry,
-                             timeout=self._task_timeout, outcome="output")
-        sms.add_catch(channel_not_sent(self, "SmsNotSent"))
+        sms = self._send_sms("SendSmsOfBoth", outcome="output")
+        sms_not_sent = channel_not_sent(self, "SmsNotSent")
+        sms.add_catch(sms_not_sent)
         email = self._send_email("SendEmailOfBoth", outcome="output")
-        email.add_catch(channel_not_sent(self, "EmailNotSent"))
+        email_not_sent = channel_not_sent(self, "EmailNotSent")
+        email.add_catch(email_not_sent)
         send_both = sfn.Parallel.jsonata(
             self, "SendBoth", assign={"sms": "{% $states.result[0] %}", "email": "{% $states.result[1] %}"},
         )
-        send_both.branch(self._limited(sms, "sms", "TakeSmsSlotOfBoth",
-                                       on_wait_exceeded=rate_limited(self, "SmsRateLimited")))
-        send_both.branch(self._limited(email, "email", "TakeEmailSlotOfBoth",
-                                       on_wait_exceeded=rate_limited(self, "EmailRateLimited")))
+        send_both.branch(self._guarded("sms", "OfBoth", self._limited(
+            sms, "sms", "TakeSmsSlotOfBoth", on_wait_exceeded=rate_limited(self, "SmsRateLimited")),
+            on_error=sms_not_sent))
+        send_both.branch(self._guarded("email", "OfBoth", self._limited(
+            email, "email", "TakeEmailSlotOfBoth", on_wait_exceeded=rate_limited(self, "EmailRateLimited")),
+            on_error=email_not_sent))
         return self._claim("ClaimBoth").next(send_both.next(self._record_sent))
+
+    def _guarded(self, channel: str, suffix: str, send: sfn.IChainable, *, on_error: sfn.IChainable) -> sfn.IChainable:
+        """``send``, after the channel's legal opt-out checks when any is configured: an opted-out
+        recipient's channel is ``SKIPPED_OPT_OUT`` (``suffix``: ``OfBoth`` inside the Parallel,
+        where the outcome is the branch's output; ``on_error``: where a check that fails goes)."""
+        checks = self._opt_out_checks(channel, suffix)
+        if not checks:
+            return send
+        in_branch = suffix == "OfBoth"
+        name = "Sms" if channel == "sms" else "Email"
+        reason = f"${channel}OptOut"
+        outcome = ('{% {"status":"' + contract.SKIPPED_OPT_OUT + '","messageId":"","error":"","cause":' + reason
+                   + "} %}")
+        skipped = (sfn.Pass.jsonata(self, f"{name}OptedOut{suffix}", outputs=outcome) if in_branch else
+                   sfn.Pass.jsonata(self, f"{name}OptedOut{suffix}", assign={channel: outcome}).next(self._record_sent))
+        decide = sfn.Choice.jsonata(self, f"Is{name}OptedOut{suffix}")
+        decide.when(sfn.Condition.jsonata(f'{{% $type({reason}) = "string" %}}'), skipped)
+        decide.otherwise(send)
+        following: list[sfn.IChainable] = [check for check, _ in checks[1:]] + [decide]
+        for (check, nothing_found), after in zip(checks, following, strict=True):
+            if nothing_found is not None:
+                check.add_catch(nothing_found.next(after), errors=["SesV2.NotFoundException"])
+            check.add_catch(on_error, errors=[sfn.Errors.ALL], assign=None if in_branch else {channel: FAILED})
+            check.next(after)
+        return checks[0][0]
+
+    def _opt_out_checks(self, channel: str, suffix: str) -> list[tuple[sfn.CustomState, sfn.Pass | None]]:
+        """The task states that find a legal opt-out, each assigning ``$<channel>OptOut`` (the reason,
+        or null), with the state its ``NotFoundException`` (nothing found) goes to, if any."""
+        partition = cdk.Aws.PARTITION
+        checks: list[tuple[sfn.CustomState, sfn.Pass | None]] = []
+        if channel == "sms" and self.sms_provider is not None:
+            checks.append((sfn.CustomState(self, f"CheckSmsOptOut{suffix}", state_json={
+                "Type": "Task",
+                "Resource": f"arn:{partition}:states:::aws-sdk:pinpointsmsvoicev2:describeOptedOutNumbers",
+                "Arguments": {"OptOutListName": self.sms_provider.opt_out_list_name,
+                              "OptedOutNumbers": "{% [$request.phoneNumber] %}"},
+                "Assign": {"smsOptOut": '{% $count($states.result.OptedOutNumbers) > 0 '
+                                        '? "the number is on the opt-out list" : null %}'},
+                "TimeoutSeconds": int(self._task_timeout.to_seconds()),
+            }), None))
+        first_to = "$request.sendEmail.Destination.ToAddresses[0]"
+        if channel == "email" and self._contact_list is not None:
+            topic = "$request.sendEmail.ListManagementOptions.TopicName"
+            check = sfn.CustomState(self, f"CheckEmailOptOut{suffix}", state_json={
+                "Type": "Task",
+                "Resource": f"arn:{partition}:states:::aws-sdk:sesv2:getContact",
+                "Arguments": {"ContactListName": self._contact_list, "EmailAddress": f"{{% {first_to} %}}"},
+                "Assign": {"emailOptOut": "{% " + contract.compact(
+                    f"($c := $states.result; $t := {topic}; "
+                    "$p := $c.TopicPreferences[TopicName = $t].SubscriptionStatus; "
+                    "$d := $c.TopicDefaultPreferences[TopicName = $t].SubscriptionStatus; "
+                    '$c.UnsubscribeAll = true ? "unsubscribed from every topic" '
+                    ': ($exists($t) and ($exists($p) ? $p : $d) = "OPT_OUT") ? "unsubscribed from " & $t : null)')
+                    + " %}"},
+                "TimeoutSeconds": int(self._task_timeout.to_seconds()),
+            })
+            # Not a contact of the list: nothing to opt out of.
+            checks.append((check, sfn.Pass.jsonata(self, f"NotAContact{suffix}", assign={"emailOptOut": None})))
+        if channel == "email" and self._check_suppression:
+            check = sfn.CustomState(self, f"CheckSuppressionList{suffix}", state_json={
+                "Type": "Task",
+                "Resource": f"arn:{partition}:states:::aws-sdk:sesv2:getSuppressedDestination",
+                "Arguments": {"EmailAddress": f"{{% {first_to} %}}"},
+                "Assign": {"emailOptOut": '{% "on the suppression list (" & '
+                                          '$states.result.SuppressedDestination.Reason & ")" %}'},
+                "TimeoutSeconds": int(self._task_timeout.to_seconds()),
+            })
+            # Not suppressed: the contact list's answer (if any) stands.
+            checks.append((check, sfn.Pass.jsonata(self, f"NotSuppressed{suffix}", assign=None if self._contact_list
+                                                   else {"emailOptOut": None})))
+        for check, _ in checks:
+            check.add_retry(errors=[*OPT_OUT_CHECK_TRANSIENT_ERRORS],
+                            interval=cdk.Duration.seconds(1), max_attempts=3, backoff_rate=2,
+                            jitter_strategy=sfn.JitterType.FULL)
+        return checks
 
     def _limited(self, send: sfn.CustomState, channel: str, slot_id: str,
                  on_wait_exceeded: sfn.IChainable) -> sfn.IChainable:
@@ -568,6 +849,17 @@ class NotificationWorkflow(Construct):
             '$exists($fallback) ? ("email" in $sent ? "SENT" : "FAILED") '
             ': ($count($sent) = $count($channels) ? "SENT" : ($count($sent) > 0 ? "PARTIAL" : "FAILED"))'
         )
+        left_out = f'["{contract.SKIPPED_PREFERENCE}", "{contract.SKIPPED_OPT_OUT}"]'
+        if self._skips and not failed:
+            # Channels left out count neither way; with none left to send, the record says why.
+            status = "(" + (
+                f'$due := $filter($channels, function($c){{$not($lookup($results, $c).status in {left_out})}}); '
+                '$exists($fallback) ? ("email" in $sent ? "SENT" : "FAILED") '
+                f': $count($due) = 0 ? ($count($filter($channels, function($c){{$lookup($results, $c).status = '
+                f'"{contract.SKIPPED_OPT_OUT}"}})) > 0 ? "{contract.SKIPPED_OPT_OUT}" '
+                f': "{contract.SKIPPED_PREFERENCE}") '
+                ': ($count($sent) = $count($due) ? "SENT" : ($count($sent) > 0 ? "PARTIAL" : "FAILED"))'
+            ) + ")"
         # A delivery writes over the claim; when none delivered the condition fails on purpose.
         condition = ('"attribute_exists(notificationId)"' if failed else '$status = "FAILED" '
                      '? "attribute_not_exists(notificationId)" : "attribute_exists(notificationId)"')

@@ -68,8 +68,11 @@ class DeployedStack:
 
     @property
     def table_name(self) -> str:
-        """Name of the one ``AWS::DynamoDB::Table``."""
-        return self.one_of_type("AWS::DynamoDB::Table").physical_id
+        """Name of the delivery-log table: the one ``AWS::DynamoDB::Table``, or, beside others (a
+        preferences table), the one whose logical id names the delivery log."""
+        tables = self.of_type("AWS::DynamoDB::Table")
+        logs = [t for t in tables if "DeliveryLog" in t.logical_id]
+        return (logs[0] if len(tables) > 1 and len(logs) == 1 else self.one_of_type("AWS::DynamoDB::Table")).physical_id
 
 
 @dataclass(frozen=True)

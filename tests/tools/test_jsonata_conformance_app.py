@@ -59,6 +59,19 @@ SCHEDULES: list[Any] = [
 ]
 
 
+def _assert_agrees(asl: Any, inputs: list[Any], states: tuple[str, ...], *, results: dict[str, Any],
+                   variables: dict[str, Any]) -> None:
+    """Every expression of ``asl`` gives the same result in both engines on ``inputs``, every Choice
+    condition a boolean, and the check saw the ``states`` named."""
+    mismatches = conformance.check(asl, inputs, results=results, variables=variables)
+    not_boolean = conformance.conditions_not_boolean(asl, inputs, results=results, variables=variables)
+
+    sites = " ".join(str(site) for site in conformance.expressions(asl))
+    assert all(state in sites for state in states)
+    assert mismatches == [], "\n".join(str(m) for m in mismatches[:10])
+    assert not_boolean == [], [(site.state, site.field, index, outcome) for site, index, outcome in not_boolean[:5]]
+
+
 def test_every_expression_of_a_workflow_with_every_option_agrees_with_the_reference(tmp_path: Path) -> None:
     """Scheduled sends (time parsing, the window, the wait), send-rate slots (SMS parts, email
     recipients) and the pipe's batch add expressions of their own."""
@@ -83,14 +96,9 @@ def test_every_expression_of_a_workflow_with_every_option_agrees_with_the_refere
                {**base, "channel": "email",
                 "email": {"to": ["a@example.org", "b@example.org"], "bcc": ["c@example.org"]}}]
 
-    mismatches = conformance.check(asl, inputs, results=RESULTS, variables=OUTCOMES)
-    not_boolean = conformance.conditions_not_boolean(asl, inputs, results=RESULTS, variables=OUTCOMES)
-
-    sites = " ".join(str(site) for site in conformance.expressions(asl))
-    assert all(state in sites for state in ("WaitUntilSendAt", "TakeSmsSlot", "TakeEmailSlot", "ReadQueuedRequest"))
-    assert mismatches == [], "\n".join(str(m) for m in mismatches[:10])
     # A request without a send time once made the scheduled condition undefined (a failed execution).
-    assert not_boolean == [], [(site.state, site.field, index, outcome) for site, index, outcome in not_boolean[:5]]
+    _assert_agrees(asl, inputs, ("WaitUntilSendAt", "TakeSmsSlot", "TakeEmailSlot", "ReadQueuedRequest"),
+                   results=RESULTS, variables=OUTCOMES)
 
 
 def test_every_expression_of_a_workflow_scheduling_through_scheduler_agrees_with_the_reference(
@@ -114,10 +122,41 @@ def test_every_expression_of_a_workflow_scheduling_through_scheduler_agrees_with
     inputs += [{**base, "sendAt": "2026-01-01T00:00:40.5Z", **token, "scheduledRecord": {"status": {"S": "X"}}},
                {**base, "scheduleToken": 5}, [{"request": {**base, "delaySeconds": 60}, "messageId": "m-1"}]]
 
-    mismatches = conformance.check(asl, inputs, results=RESULTS, variables=OUTCOMES)
-    not_boolean = conformance.conditions_not_boolean(asl, inputs, results=RESULTS, variables=OUTCOMES)
+    _assert_agrees(asl, inputs, ("CreateSchedule", "StartScheduledSend", "ScheduleSend"),
+                   results=RESULTS, variables=OUTCOMES)
 
-    sites = " ".join(str(site) for site in conformance.expressions(asl))
-    assert all(state in sites for state in ("CreateSchedule", "StartScheduledSend", "ScheduleSend"))
-    assert mismatches == [], "\n".join(str(m) for m in mismatches[:10])
-    assert not_boolean == [], [(site.state, site.field, index, outcome) for site, index, outcome in not_boolean[:5]]
+
+def test_every_expression_of_a_recipient_aware_workflow_agrees_with_the_reference(tmp_path: Path) -> None:
+    """Templates, preferences (contact points, opt-outs, quiet hours), the opt-out checks and End
+    User Messaging add expressions of their own."""
+    import aws_cdk as cdk
+
+    from tests.behaviour.test_recipients import _build_with_preferences
+
+    app = cdk.App(outdir=str(tmp_path), analytics_reporting=False)
+    _build_with_preferences(cdk.Stack(app, "Aware"))
+    asl = definition(app.synth().get_stack_by_name("Aware").template, DEPLOYED_VALUES)
+    order = {"firstName": "Ada", "orderId": 17, "trackingUrl": "https://t.example/{{x}}"}
+    base = {"notificationId": "n-1", "channel": "both", "recipientId": "r-1"}
+    inputs: list[Any] = [
+        {**base, "template": {"name": "order-shipped", "data": order}},
+        {**base, "template": {"name": "order-shipped", "data": order, "locale": "fr-CA"}},
+        {**base, "template": {"name": "order-shipped", "data": {"firstName": "Ada"}}, "category": "marketing"},
+        {**base, "template": {"name": "verification-code", "data": {"code": 1234}}, "critical": True},
+        {**base, "template": {"name": "nope"}}, {**base, "template": "order-shipped"},
+        {**base, "message": "hi", "category": "marketing", "critical": "yes"},
+        {**base, "message": "hi", "recipientId": "bad id", "category": "Bad"},
+        {"channel": "sms", "message": "hi", "phoneNumber": "+15555550100"},
+    ]
+    results = {**RESULTS, "LookUpRecipient": {"Item": {
+        "recipientId": {"S": "r-1"}, "phoneNumber": {"S": "+15555550111"}, "email": {"S": "r@example.org"},
+        "locale": {"S": "fr"}, "optOut": {"M": {"marketing": {"L": [{"S": "sms"}]}, "*": {"L": []}}},
+        "quietHours": {"M": {"start": {"S": "22:00"}, "end": {"S": "07:00"}, "timeZone": {"S": "Europe/Paris"}}}}},
+        "CheckSmsOptOut": {"OptedOutNumbers": []}, "CheckEmailOptOut": {"UnsubscribeAll": False,
+                                                                         "TopicPreferences": []}}
+    recipient = {"phoneNumber": "+15555550111", "email": "r@example.org", "locale": "fr",
+                 "optOut": {"marketing": ["sms"], "*": []}, "quietUntil": None}
+    variables = {**OUTCOMES, "recipient": recipient, "rendered": {}, "smsOptOut": None, "emailOptOut": None}
+
+    _assert_agrees(asl, inputs, ("LookUpRecipient", "CheckSmsOptOut", "CheckEmailOptOut", "SendSms"),
+                   results=results, variables=variables)

@@ -4,6 +4,7 @@ its delivery-status feedback, wired together in one construct."""
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,6 +26,9 @@ from .buffered_ingress import BufferedIngress
 from .feedback import DeliveryFeedback
 from .ingress import NotificationApi
 from .monitoring import NotificationMonitoring
+from .preferences import RecipientPreferences
+from .sms_voice import EndUserMessagingSms
+from .templates import NotificationTemplates
 from .workflow import DEFAULT_TIMEOUT, NotificationWorkflow
 
 __all__ = ["NotificationApiOptions", "NotificationService"]
@@ -115,6 +119,26 @@ class NotificationService(Construct):
     :param buffered_ingress: create ``BufferedIngress``: an encrypted SQS queue (with a
         dead-letter queue and two alarms on the monitoring's topic) that an EventBridge Pipe drains
         into the workflow, which is then built with ``queued_input``. Default: ``False``.
+    :param templates_directory: create ``NotificationTemplates`` from this directory (SES templates
+        for email, SMS text rendered by the workflow): requests may carry ``template``.
+        Default: none.
+    :param recipient_preferences: create ``RecipientPreferences`` (a table of each recipient's
+        contact points, opt-outs per category and quiet hours, with the API's
+        ``/recipients/{recipientId}/preferences`` when ``api`` is on): requests may carry
+        ``recipientId``, ``category`` and ``critical``. Scheduled sends are turned on (2 days ahead
+        unless ``workflow_options`` sets ``max_send_delay``): quiet hours use them. Default: ``False``.
+    :param preference_time_zones: the IANA time zones quiet hours may use. Default: ``("UTC",)``.
+    :param email_unsubscribe_topics: create an SES contact list with these topics (notification
+        categories; subscribed by default): every email carries a one-click List-Unsubscribe
+        header, and an address that unsubscribed is not sent to (``SKIPPED_OPT_OUT``).
+        Default: none (no contact list).
+    :param check_suppression_list: check each email's address against the account's SES
+        suppression list before sending. Default: ``False``.
+    :param sms_origination_identity: send SMS through AWS End User Messaging SMS from this phone
+        number or pool (id or ARN), instead of SNS; with ``feedback``, its delivery events reach
+        the records too. Default: none (SNS).
+    :param sms_opt_out_list_name: the opt-out list of that origination identity (numbers that
+        texted STOP are not sent to). Default: ``"Default"``, the list a new phone number has.
     :raises PropError: when a prop is unusable (the parts check their own props too).
     """
 
@@ -143,12 +167,20 @@ class NotificationService(Construct):
         api: bool | NotificationApiOptions = False,
         feedback: bool = False,
         buffered_ingress: bool = False,
+        templates_directory: str | os.PathLike[str] | None = None,
+        recipient_preferences: bool = False,
+        preference_time_zones: Sequence[str] = ("UTC",),
+        email_unsubscribe_topics: Sequence[str] | None = None,
+        check_suppression_list: bool = False,
+        sms_origination_identity: str | None = None,
+        sms_opt_out_list_name: str = "Default",
     ) -> None:
         super().__init__(scope, construct_id)
         options = dict(workflow_options or {})
         explicit = {"sender", "email_identities", "allowed_senders", "default_subject", "configuration_set_name",
                     "sms_topic", "table", "table_removal_policy", "backup_plan", "workflow_type", "timeout",
-                    "log_retention", "encryption_key"}
+                    "log_retention", "encryption_key", "templates", "preferences", "sms_provider",
+                    "email_contact_list", "email_topics", "check_suppression_list"}
         if "queued_input" in options:
             raise PropError(_NAME, "workflow_options['queued_input']", options["queued_input"],
                             "Give buffered_ingress=True: the service builds the queue, the pipe and the "
@@ -171,6 +203,15 @@ class NotificationService(Construct):
             self.configuration_set = ses.ConfigurationSet(self, "EmailConfigurationSet")
             configuration_set_name = self.configuration_set.configuration_set_name
 
+        recipient_options = self._recipient_parts(
+            options, encryption_key=encryption_key, templates_directory=templates_directory,
+            recipient_preferences=recipient_preferences, preference_time_zones=preference_time_zones,
+            email_unsubscribe_topics=email_unsubscribe_topics, check_suppression_list=check_suppression_list,
+            sms_origination_identity=sms_origination_identity, sms_opt_out_list_name=sms_opt_out_list_name,
+            sms_topic=sms_topic)
+        if self.recipient_preferences is not None:
+            encryption_key = self.recipient_preferences.encryption_key
+
         #: The notification workflow (state machine, delivery log, execution logs, key).
         self.workflow = NotificationWorkflow(
             self,
@@ -191,6 +232,7 @@ class NotificationService(Construct):
             log_retention=log_retention,
             encryption_key=encryption_key,
             queued_input=buffered_ingress,
+            **recipient_options,
             **options,
         )
         key = self.workflow.encryption_key
@@ -199,7 +241,11 @@ class NotificationService(Construct):
 
         def create_api(queue: sqs.IQueue | None) -> None:
             api_options = api if isinstance(api, NotificationApiOptions) else NotificationApiOptions()
+            preferences_table = self.recipient_preferences.table if self.recipient_preferences else None
             self.api = NotificationApi(self, "Api", workflow=self.workflow, encryption_key=key, queue=queue,
+                                       preferences_table=preferences_table,
+                                       preference_time_zones=list(preference_time_zones) if preferences_table
+                                       else None,
                                        # Not asdict: it would deep-copy the CDK structs.
                                        **{f.name: getattr(api_options, f.name)
                                           for f in dataclasses.fields(api_options)})
@@ -224,6 +270,8 @@ class NotificationService(Construct):
                 log_retention=log_retention, encryption_key=key,
                 alarm_topic=self.monitoring.alarm_topic if self.monitoring is not None else None,
             )
+            if self.sms is not None:
+                self.sms.add_event_topic(self.feedback.sms_event_topic)
 
         #: The queue and pipe in front of the workflow (``None`` unless ``buffered_ingress`` is on).
         self.buffered_ingress: BufferedIngress | None = None
@@ -234,6 +282,56 @@ class NotificationService(Construct):
             )
             if api is not False:
                 create_api(self.buffered_ingress.queue)
+
+    def _recipient_parts(self, options: dict[str, Any], *, encryption_key: kms.IKey | None,
+                         templates_directory: str | os.PathLike[str] | None, recipient_preferences: bool,
+                         preference_time_zones: Sequence[str], email_unsubscribe_topics: Sequence[str] | None,
+                         check_suppression_list: bool, sms_origination_identity: str | None,
+                         sms_opt_out_list_name: str, sms_topic: sns.ITopic | None) -> dict[str, Any]:
+        """The templates, preferences table, contact list and End User Messaging parts asked for,
+        built before the workflow, as its props."""
+        props: dict[str, Any] = {}
+        #: The templates (``None`` without ``templates_directory``).
+        self.templates: NotificationTemplates | None = None
+        if templates_directory is not None:
+            self.templates = NotificationTemplates(self, "Templates", directory=templates_directory)
+            props["templates"] = self.templates
+        #: The recipients' preferences (``None`` unless ``recipient_preferences``).
+        self.recipient_preferences: RecipientPreferences | None = None
+        if recipient_preferences:
+            # The table shares the workflow's key, made here since the workflow comes after it.
+            key = encryption_key or kms.Key(self, "EncryptionKey", enable_key_rotation=True,
+                                            description="notify-cdk: delivery log, preferences, logs, executions",
+                                            removal_policy=cdk.RemovalPolicy.RETAIN)
+            self.recipient_preferences = RecipientPreferences(self, "RecipientPreferences", encryption_key=key,
+                                                              time_zones=preference_time_zones)
+            props["preferences"] = self.recipient_preferences
+            options.setdefault("max_send_delay", cdk.Duration.days(2))
+        #: The SES contact list unsubscribes are kept in (``None`` without ``email_unsubscribe_topics``).
+        self.contact_list: ses.CfnContactList | None = None
+        if email_unsubscribe_topics is not None:
+            if isinstance(email_unsubscribe_topics, str) or not email_unsubscribe_topics:
+                raise PropError(_NAME, "email_unsubscribe_topics", email_unsubscribe_topics,
+                                "Give a list of one or more topic names (notification categories).")
+            self.contact_list = ses.CfnContactList(
+                self, "EmailContactList", contact_list_name=cdk.Names.unique_id(self)[-64:],
+                description="notify-cdk: who unsubscribed from which topic",
+                topics=[ses.CfnContactList.TopicProperty(topic_name=topic, display_name=topic,
+                                                         default_subscription_status="OPT_IN")
+                        for topic in email_unsubscribe_topics])
+            props["email_contact_list"] = self.contact_list.ref
+            props["email_topics"] = list(email_unsubscribe_topics)
+        props["check_suppression_list"] = check_suppression_list
+        #: End User Messaging SMS (``None`` without ``sms_origination_identity``: SMS goes through SNS).
+        self.sms: EndUserMessagingSms | None = None
+        if sms_origination_identity is not None:
+            if sms_topic is not None:
+                raise PropError(_NAME, "sms_origination_identity", sms_origination_identity,
+                                "SMS goes either to sms_topic (SNS) or through End User Messaging: give one of them.")
+            self.sms = EndUserMessagingSms(self, "EndUserMessagingSms", origination_identity=sms_origination_identity,
+                                           opt_out_list_name=sms_opt_out_list_name)
+            props["sms_provider"] = self.sms
+        return props
 
     def grant_send(self, grantee: iam.IGrantable) -> iam.Grant:
         """Lets ``grantee`` send notifications by starting the workflow

@@ -88,9 +88,6 @@ class EndUserMessagingSms(Construct):
         if isinstance(event_types, str) or not event_types or any(t not in _EVENT_TYPES for t in event_types):
             raise PropError(_NAME, "event_types", event_types,
                             f"Give a list of one or more SMS event types from {', '.join(sorted(_EVENT_TYPES))}.")
-        if event_topic is not None and event_topic.fifo:
-            raise PropError(_NAME, "event_topic", event_topic.node.path,
-                            "End User Messaging cannot publish to a FIFO topic: give a standard topic.")
 
         #: The phone number or pool sends go from, as given.
         self.origination_identity = origination_identity
@@ -98,8 +95,8 @@ class EndUserMessagingSms(Construct):
         self.origination_identity_arn = identity_arn
         #: What a send passes as ``MessageType``.
         self.message_type = message_type
-        #: The topic delivery events go to (None without one).
-        self.event_topic = event_topic
+        #: The topic delivery events go to (None without one; see :meth:`add_event_topic`).
+        self.event_topic: sns.ITopic | None = None
 
         #: The opt-out list this construct created (None when ``opt_out_list_name`` was given).
         self.opt_out_list: smsvoice.CfnOptOutList | None = None
@@ -113,24 +110,35 @@ class EndUserMessagingSms(Construct):
         self.opt_out_list_arn = stack.format_arn(service="sms-voice", resource="opt-out-list",
                                                  resource_name=opt_out_list_name)
 
-        destinations = []
-        publish_policy = None
-        if event_topic is not None:
-            publish_policy = self._let_sms_voice_publish(event_topic)
-            destinations.append(smsvoice.CfnConfigurationSet.EventDestinationProperty(
-                event_destination_name="DeliveryEvents", enabled=True, matching_event_types=list(event_types),
-                sns_destination=smsvoice.CfnConfigurationSet.SnsDestinationProperty(topic_arn=event_topic.topic_arn),
-            ))
         #: The configuration set sends name (``ConfigurationSetName``): its destination gets their events.
-        self.configuration_set = smsvoice.CfnConfigurationSet(self, "ConfigurationSet",
-                                                              event_destinations=destinations or None)
-        if publish_policy is not None:
-            # AWS checks it may publish when the destination is created.
-            self.configuration_set.node.add_dependency(publish_policy)
+        self.configuration_set = smsvoice.CfnConfigurationSet(self, "ConfigurationSet")
         #: The configuration set's name.
         self.configuration_set_name: str = self.configuration_set.ref
         #: The configuration set's ARN.
         self.configuration_set_arn: str = self.configuration_set.attr_arn
+        self._event_types = list(event_types)
+        if event_topic is not None:
+            self.add_event_topic(event_topic)
+
+    def add_event_topic(self, topic: sns.ITopic) -> None:
+        """Sends the delivery events (``event_types``) to ``topic``: the configuration set's SNS
+        event destination, with the topic (and key) policy letting End User Messaging publish.
+        Lets a topic made after this construct (a ``DeliveryFeedback``'s) receive them."""
+        if self.event_topic is not None and self.event_topic is not topic:
+            raise PropError(_NAME, "event_topic", topic.node.path,
+                            f"Events already go to {self.event_topic.node.path}: give one topic.")
+        if topic.fifo:
+            raise PropError(_NAME, "event_topic", topic.node.path,
+                            "End User Messaging cannot publish to a FIFO topic: give a standard topic.")
+        self.event_topic = topic
+        publish_policy = self._let_sms_voice_publish(topic)
+        self.configuration_set.event_destinations = [smsvoice.CfnConfigurationSet.EventDestinationProperty(
+            event_destination_name="DeliveryEvents", enabled=True, matching_event_types=self._event_types,
+            sns_destination=smsvoice.CfnConfigurationSet.SnsDestinationProperty(topic_arn=topic.topic_arn),
+        )]
+        if publish_policy is not None:
+            # AWS checks it may publish when the destination is created.
+            self.configuration_set.node.add_dependency(publish_policy)
 
     def _let_sms_voice_publish(self, topic: sns.ITopic) -> IDependable | None:
         """The topic policy (and key policy) statements AWS's user guide gives for an SNS event

@@ -48,6 +48,13 @@ class EnvironmentSettings:
     max_send_delay_days: int | None = None
     sms_max_parts_per_second: int | None = None
     ses_max_send_rate: int | None = None
+    templates_directory: str | None = None
+    recipient_preferences: bool = False
+    preference_time_zones: tuple[str, ...] = ("UTC",)
+    email_unsubscribe_topics: tuple[str, ...] | None = None
+    check_suppression_list: bool = False
+    sms_origination_identity: str | None = None
+    sms_opt_out_list_name: str = "Default"
 
 
 def _fail(where: str, value: Any, fix: str) -> ConfigError:
@@ -79,7 +86,9 @@ def environment_settings(name: str, raw: Any) -> EnvironmentSettings:
         raise _fail(where, raw, "Give an object with at least sender and emailIdentities.")
     known = {"sender", "emailIdentities", "allowedSenders", "workflowType", "logRetentionDays",
              "alarmEmail", "account", "region", "api", "deliveryFeedback", "bufferedIngress", "maxSendDelayDays",
-             "smsMaxPartsPerSecond", "sesMaxSendRate"}
+             "smsMaxPartsPerSecond", "sesMaxSendRate", "templatesDirectory", "recipientPreferences",
+             "preferenceTimeZones", "emailUnsubscribeTopics", "checkSuppressionList", "smsOriginationIdentity",
+             "smsOptOutListName"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise _fail(where, unknown, f"Remove the unknown keys or fix their spelling; known keys: {sorted(known)}.")
@@ -107,18 +116,21 @@ def environment_settings(name: str, raw: Any) -> EnvironmentSettings:
             raise _fail(f"{where}.maxSendDelayDays", max_send_delay_days,
                         "Give a whole number of days from 1 to 364 (a Standard execution lasts at most a year), "
                         "or null to turn scheduled sends off.")
-        if workflow_type != "STANDARD":
-            raise _fail(f"{where}.maxSendDelayDays", max_send_delay_days,
-                        "Scheduled sends wait inside a Standard execution: set workflowType to STANDARD.")
     rates = {key: raw.get(key) for key in ("smsMaxPartsPerSecond", "sesMaxSendRate")}
     for key, rate in rates.items():
         if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int) or not 1 <= rate <= 10_000):
             raise _fail(f"{where}.{key}", rate, "Give a whole number of sends a second from 1 to 10000 (your "
                                                 "account's quota), or null for no limit.")
     switches = {key: raw.get(key, True) for key in ("api", "deliveryFeedback")}
+    switches.update({key: raw.get(key, False) for key in ("recipientPreferences", "checkSuppressionList")})
     for key, value in switches.items():
         if not isinstance(value, bool):
             raise _fail(f"{where}.{key}", value, "Use true or false.")
+    texts = {key: raw.get(key) for key in ("templatesDirectory", "smsOriginationIdentity", "smsOptOutListName")}
+    for key, value in texts.items():
+        if value is not None and not (isinstance(value, str) and value.strip()):
+            raise _fail(f"{where}.{key}", value, "Give a non-empty string, or null.")
+    topics = raw.get("emailUnsubscribeTopics")
     return EnvironmentSettings(
         name=name,
         api=switches["api"],
@@ -127,6 +139,15 @@ def environment_settings(name: str, raw: Any) -> EnvironmentSettings:
         max_send_delay_days=max_send_delay_days,
         sms_max_parts_per_second=rates["smsMaxPartsPerSecond"],
         ses_max_send_rate=rates["sesMaxSendRate"],
+        templates_directory=texts["templatesDirectory"],
+        recipient_preferences=switches["recipientPreferences"],
+        preference_time_zones=_string_list(f"{where}.preferenceTimeZones", raw.get("preferenceTimeZones"),
+                                           required=False) or ("UTC",),
+        email_unsubscribe_topics=None if topics is None else _string_list(
+            f"{where}.emailUnsubscribeTopics", topics, required=True),
+        check_suppression_list=switches["checkSuppressionList"],
+        sms_origination_identity=texts["smsOriginationIdentity"],
+        sms_opt_out_list_name=texts["smsOptOutListName"] or "Default",
         sender=_email(f"{where}.sender", raw.get("sender")),
         email_identities=_string_list(f"{where}.emailIdentities", raw.get("emailIdentities"), required=True),
         allowed_senders=tuple(

@@ -36,6 +36,7 @@ class NotificationStack(cdk.Stack):
             feedback=settings.delivery_feedback,
             buffered_ingress=settings.buffered_ingress,
             workflow_options=_workflow_options(settings),
+            **_recipient_options(settings),
         )
         self.configuration_set = self.service.configuration_set
         self.workflow = self.service.workflow
@@ -62,6 +63,21 @@ class NotificationStack(cdk.Stack):
         cdk.Validations.of(self).add_plugins(
             AwsSolutionsChecks(self), NIST80053R5Checks(self), HIPAASecurityChecks(self)
         )
+
+
+def _recipient_options(settings: EnvironmentSettings) -> dict[str, Any]:
+    """The recipient-aware parts the environment turns on (none by default)."""
+    options: dict[str, Any] = {
+        "templates_directory": settings.templates_directory,
+        "recipient_preferences": settings.recipient_preferences or None,
+        "preference_time_zones": list(settings.preference_time_zones) if settings.recipient_preferences else None,
+        "email_unsubscribe_topics": list(settings.email_unsubscribe_topics)
+        if settings.email_unsubscribe_topics is not None else None,
+        "check_suppression_list": settings.check_suppression_list or None,
+        "sms_origination_identity": settings.sms_origination_identity,
+        "sms_opt_out_list_name": settings.sms_opt_out_list_name if settings.sms_origination_identity else None,
+    }
+    return {key: value for key, value in options.items() if value is not None}
 
 
 def _workflow_options(settings: EnvironmentSettings) -> dict[str, object]:

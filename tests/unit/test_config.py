@@ -43,7 +43,10 @@ def test_cdk_json_configures_a_dev_environment() -> None:
         ({"maxSendDelayDays": 1.5}, "environments.dev.maxSendDelayDays", "whole number"),
         ({"smsMaxPartsPerSecond": 0}, "environments.dev.smsMaxPartsPerSecond", "from 1 to 10000"),
         ({"sesMaxSendRate": 2.5}, "environments.dev.sesMaxSendRate", "whole number"),
-        ({"maxSendDelayDays": 7, "workflowType": "EXPRESS"}, "environments.dev.maxSendDelayDays", "STANDARD"),
+        ({"recipientPreferences": "yes"}, "environments.dev.recipientPreferences", "true or false"),
+        ({"templatesDirectory": ""}, "environments.dev.templatesDirectory", "non-empty string"),
+        ({"emailUnsubscribeTopics": []}, "environments.dev.emailUnsubscribeTopics", "list of non-empty strings"),
+        ({"preferenceTimeZones": "UTC"}, "environments.dev.preferenceTimeZones", "list of non-empty strings"),
     ],
 )
 def test_fails_when_config_is_invalid(changes: dict[str, Any], where: str, fix: str) -> None:
@@ -63,9 +66,9 @@ def test_buffered_ingress_chooses_express_unless_told_otherwise() -> None:
     del context["environments"]["dev"]["workflowType"]
     [buffered] = settings_from_context(context)
     assert (buffered.buffered_ingress, buffered.workflow_type) == (True, sfn.StateMachineType.EXPRESS)
-    context["environments"]["dev"]["maxSendDelayDays"] = 7
-    with pytest.raises(ConfigError, match="maxSendDelayDays.*set workflowType to STANDARD"):
-        settings_from_context(context)
+    context["environments"]["dev"]["maxSendDelayDays"] = 7  # scheduled through EventBridge Scheduler
+    [scheduled] = settings_from_context(context)
+    assert (scheduled.workflow_type, scheduled.max_send_delay_days) == (sfn.StateMachineType.EXPRESS, 7)
     [standard] = settings_from_context(_context(bufferedIngress=True, workflowType="STANDARD"))
     assert standard.workflow_type == sfn.StateMachineType.STANDARD
 
@@ -92,3 +95,21 @@ def test_the_stack_turns_on_what_the_environment_asks_for() -> None:
     [scheduling] = settings_from_context(_context(maxSendDelayDays=30))
     delay = NotificationStack(cdk.App(), "Scheduling", settings=scheduling).workflow.max_send_delay
     assert delay is not None and delay.to_days() == 30
+
+
+def test_recipient_aware_keys_reach_the_service(tmp_path: Any) -> None:
+    import aws_cdk as cdk
+
+    from notification_stack import NotificationStack
+
+    [settings] = settings_from_context(_context(
+        templatesDirectory="notification_stack/templates", recipientPreferences=True,
+        preferenceTimeZones=["UTC", "Europe/Paris"], emailUnsubscribeTopics=["marketing"], checkSuppressionList=True,
+        smsOriginationIdentity="phone-0123456789abcdef0123456789abcdef"))
+    app = cdk.App(outdir=str(tmp_path), analytics_reporting=False)
+    stack = NotificationStack(app, "NotifyCdk-dev", settings=settings)
+    service = stack.service
+    assert service.templates is not None and service.contact_list is not None and service.sms is not None
+    assert service.recipient_preferences is not None
+    assert service.recipient_preferences.time_zones == ("UTC", "Europe/Paris")
+    assert service.sms.opt_out_list_name == "Default"

@@ -6,6 +6,8 @@ Each leaves its channel's outcome in a workflow variable (``$sms``, ``$email``) 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import aws_cdk as cdk
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
@@ -14,6 +16,12 @@ from constructs import Construct
 from .retry import EMAIL_PERMANENT_ERRORS, SMS_PERMANENT_ERRORS, RetryPolicy
 from .sms_voice import EndUserMessagingSms
 
+#: Provider throttling: with a send rate configured, a throttled send takes a new slot of the rate
+#: (``requeued_errors``) instead of being retried in place, so retries count against the rate too.
+THROTTLING_ERRORS: dict[str, tuple[str, ...]] = {
+    "sms": ("SNS.ThrottledException", "PinpointSmsVoiceV2.ThrottlingException"),
+    "email": ("SesV2.TooManyRequestsException", "SesV2.LimitExceededException"),
+}
 # Errors are kept as codes only: SES and SNS causes can quote the recipient.
 SENT = '{% {"status":"SENT","messageId":$states.result.MessageId,"error":""} %}'
 FAILED = '{% {"status":"FAILED","messageId":"","error":$states.errorOutput.Error} %}'
@@ -30,6 +38,7 @@ def sms_send_state(
     retry: RetryPolicy,
     timeout: cdk.Duration,
     outcome: str = "assign",
+    requeued_errors: Sequence[str] = (),
 ) -> sfn.CustomState:
     """``sns:Publish`` straight to ``$request.phoneNumber``, or to ``topic`` when one is given
     (the number then travels as the ``phoneNumber`` message attribute). Written by hand because
@@ -52,7 +61,7 @@ def sms_send_state(
     }
     state_json.update({"Assign": {"sms": SENT}} if outcome == "assign" else {"Output": SENT})
     state = sfn.CustomState(scope, state_id, state_json=state_json)
-    retry.apply(state, permanent_errors=SMS_PERMANENT_ERRORS)
+    retry.apply(state, permanent_errors=[*SMS_PERMANENT_ERRORS, *requeued_errors])
     return state
 
 
@@ -63,6 +72,7 @@ def email_send_state(
     retry: RetryPolicy,
     timeout: cdk.Duration,
     outcome: str = "assign",
+    requeued_errors: Sequence[str] = (),
 ) -> sfn.CustomState:
     """SES v2 ``SendEmail`` of ``$request.sendEmail``, the request built once from the normalised
     email (``outcome`` as for SMS). The caller grants ``ses:SendEmail``: the integration's derived
@@ -75,7 +85,7 @@ def email_send_state(
     }
     state_json.update({"Assign": {"email": SENT}} if outcome == "assign" else {"Output": SENT})
     state = sfn.CustomState(scope, state_id, state_json=state_json)
-    retry.apply(state, permanent_errors=EMAIL_PERMANENT_ERRORS)
+    retry.apply(state, permanent_errors=[*EMAIL_PERMANENT_ERRORS, *requeued_errors])
     return state
 
 
@@ -108,6 +118,7 @@ def sms_voice_send_state(
     retry: RetryPolicy,
     timeout: cdk.Duration,
     outcome: str = "assign",
+    requeued_errors: Sequence[str] = (),
 ) -> sfn.CustomState:
     """AWS End User Messaging SMS ``SendTextMessage`` of ``$request.message`` to
     ``$request.phoneNumber``, from the provider's origination identity with its configuration set
@@ -126,5 +137,5 @@ def sms_voice_send_state(
     }
     state_json.update({"Assign": {"sms": SENT}} if outcome == "assign" else {"Output": SENT})
     state = sfn.CustomState(scope, state_id, state_json=state_json)
-    retry.apply(state, permanent_errors=SMS_VOICE_PERMANENT_ERRORS)
+    retry.apply(state, permanent_errors=[*SMS_VOICE_PERMANENT_ERRORS, *requeued_errors])
     return state

@@ -28,6 +28,7 @@ from ._props import is_domain as _is_domain
 from .channels import (
     FAILED,
     RATE_LIMITED_OUTCOME,
+    THROTTLING_ERRORS,
     channel_not_sent,
     email_send_state,
     rate_limited,
@@ -65,6 +66,8 @@ DELIVERY_LOG_UNAVAILABLE = "DeliveryLogUnavailable"
 #: Transient errors of the opt-out look-ups, retried.
 OPT_OUT_CHECK_TRANSIENT_ERRORS = ("PinpointSmsVoiceV2.ThrottlingException",
                                   "PinpointSmsVoiceV2.InternalServerException", "SesV2.TooManyRequestsException")
+# What an opt-out look-up answers when there is nothing to find.
+_NOT_FOUND = {"sms": "PinpointSmsVoiceV2.ResourceNotFoundException", "email": "SesV2.NotFoundException"}
 #: Error of a failed execution whose recipient's preferences could not be read.
 PREFERENCES_UNAVAILABLE = "PreferencesUnavailable"
 #: Error of a rejected request whose notificationId already belongs to another request's record.
@@ -674,11 +677,12 @@ class NotificationWorkflow(Construct):
         return state
 
     def _send_sms(self, state_id: str, outcome: str = "assign") -> sfn.CustomState:
+        requeued = THROTTLING_ERRORS["sms"] if self.sms_max_parts_per_second is not None else ()
         if self.sms_provider is not None:
             return sms_voice_send_state(self, state_id, provider=self.sms_provider, retry=self._sms_retry,
-                                        timeout=self._task_timeout, outcome=outcome)
+                                        timeout=self._task_timeout, outcome=outcome, requeued_errors=requeued)
         return sms_send_state(self, state_id, topic=self._sms_topic, retry=self._sms_retry,
-                              timeout=self._task_timeout, outcome=outcome)
+                              timeout=self._task_timeout, outcome=outcome, requeued_errors=requeued)
 
     def _sms_path(self) -> sfn.IChainable:
         send = self._send_sms("SendSms")
@@ -689,11 +693,11 @@ class NotificationWorkflow(Construct):
         if self._sms_fallback:
             can_fall_back = sfn.Choice.jsonata(self, "FallBackToEmail")
             send_email = self._send_email("SendFallbackEmail")
-            send_email.add_catch(self._record_failed, assign={"email": FAILED})
-            send_email.next(self._record_sent)
             first_email = self._guarded("email", "OfFallback", self._limited(
                 send_email, "email", "TakeFallbackEmailSlot", on_wait_exceeded=self._record_failed),
                 on_error=self._record_failed)
+            send_email.add_catch(self._record_failed, assign={"email": FAILED})
+            send_email.next(self._record_sent)
             can_fall_back.when(sfn.Condition.jsonata('{% $request.channel = "sms" and $exists($request.sendEmail) %}'),
                                first_email,
                                assign={"fallback": "email"})
@@ -706,30 +710,31 @@ class NotificationWorkflow(Construct):
 
     def _email_path(self) -> sfn.IChainable:
         send = self._send_email("SendEmail")
-        send.add_catch(self._record_failed, assign={"email": FAILED})
-        send.next(self._record_sent)
         first = self._guarded("email", "", self._limited(send, "email", "TakeEmailSlot",
                                                          on_wait_exceeded=self._record_failed),
                               on_error=self._record_failed)
+        send.add_catch(self._record_failed, assign={"email": FAILED})
+        send.next(self._record_sent)
         return self._claim("ClaimEmail").next(first)
 
     def _both_path(self) -> sfn.IChainable:
         """Each branch catches its own failure, so one channel never cancels the other."""
         sms = self._send_sms("SendSmsOfBoth", outcome="output")
         sms_not_sent = channel_not_sent(self, "SmsNotSent")
-        sms.add_catch(sms_not_sent)
         email = self._send_email("SendEmailOfBoth", outcome="output")
         email_not_sent = channel_not_sent(self, "EmailNotSent")
-        email.add_catch(email_not_sent)
         send_both = sfn.Parallel.jsonata(
             self, "SendBoth", assign={"sms": "{% $states.result[0] %}", "email": "{% $states.result[1] %}"},
         )
+        # The rate's catchers come first: a throttled send takes a slot again before it fails.
         send_both.branch(self._guarded("sms", "OfBoth", self._limited(
             sms, "sms", "TakeSmsSlotOfBoth", on_wait_exceeded=rate_limited(self, "SmsRateLimited")),
             on_error=sms_not_sent))
         send_both.branch(self._guarded("email", "OfBoth", self._limited(
             email, "email", "TakeEmailSlotOfBoth", on_wait_exceeded=rate_limited(self, "EmailRateLimited")),
             on_error=email_not_sent))
+        sms.add_catch(sms_not_sent)
+        email.add_catch(email_not_sent)
         return self._claim("ClaimBoth").next(send_both.next(self._record_sent))
 
     def _guarded(self, channel: str, suffix: str, send: sfn.IChainable, *, on_error: sfn.IChainable) -> sfn.IChainable:
@@ -751,17 +756,16 @@ class NotificationWorkflow(Construct):
         decide.otherwise(send)
         following: list[sfn.IChainable] = [check for check, _ in checks[1:]] + [decide]
         for (check, nothing_found), after in zip(checks, following, strict=True):
-            if nothing_found is not None:
-                check.add_catch(nothing_found.next(after), errors=["SesV2.NotFoundException"])
+            check.add_catch(nothing_found.next(after), errors=[_NOT_FOUND[channel]])
             check.add_catch(on_error, errors=[sfn.Errors.ALL], assign=None if in_branch else {channel: FAILED})
             check.next(after)
         return checks[0][0]
 
-    def _opt_out_checks(self, channel: str, suffix: str) -> list[tuple[sfn.CustomState, sfn.Pass | None]]:
+    def _opt_out_checks(self, channel: str, suffix: str) -> list[tuple[sfn.CustomState, sfn.Pass]]:
         """The task states that find a legal opt-out, each assigning ``$<channel>OptOut`` (the reason,
-        or null), with the state its ``NotFoundException`` (nothing found) goes to, if any."""
+        or null), with the state its not-found error (nothing found) goes to."""
         partition = cdk.Aws.PARTITION
-        checks: list[tuple[sfn.CustomState, sfn.Pass | None]] = []
+        checks: list[tuple[sfn.CustomState, sfn.Pass]] = []
         if channel == "sms" and self.sms_provider is not None:
             checks.append((sfn.CustomState(self, f"CheckSmsOptOut{suffix}", state_json={
                 "Type": "Task",
@@ -771,7 +775,10 @@ class NotificationWorkflow(Construct):
                 "Assign": {"smsOptOut": '{% $count($states.result.OptedOutNumbers) > 0 '
                                         '? "the number is on the opt-out list" : null %}'},
                 "TimeoutSeconds": int(self._task_timeout.to_seconds()),
-            }), None))
+            }),
+                # AWS documents an error for a number it cannot describe: read as not opted out (a
+                # number on the list is still refused by SendTextMessage itself).
+                sfn.Pass.jsonata(self, f"NotOnOptOutList{suffix}", assign={"smsOptOut": None})))
         first_to = "$request.sendEmail.Destination.ToAddresses[0]"
         if channel == "email" and self._contact_list is not None:
             topic = "$request.sendEmail.ListManagementOptions.TopicName"
@@ -820,13 +827,30 @@ class NotificationWorkflow(Construct):
             units=contract.SMS_PARTS if channel == "sms" else contract.EMAIL_RECIPIENTS,
             timeout=self._task_timeout, wait=self._slot_wait)
         # In a Parallel branch the catcher's output is the branch's; elsewhere the outcome is assigned.
-        slot.add_catch(on_wait_exceeded, assign=None if isinstance(on_wait_exceeded, sfn.Pass) else {
-            channel: RATE_LIMITED_OUTCOME})
-        return slot.next(send)
+        in_branch = isinstance(on_wait_exceeded, sfn.Pass)
+        slot.add_catch(on_wait_exceeded, assign=None if in_branch else {channel: RATE_LIMITED_OUTCOME})
+        # A throttled send takes a slot again (so retries count against the rate), as often as the
+        # channel's retry policy would have retried it in place; then it fails with the throttling.
+        throttled = slot_id[0].lower() + slot_id[1:] + "Throttled"
+        last_error = f"{throttled}Error"
+        policy = self._sms_retry if channel == "sms" else self._email_retry
+        failed = '{% {"status":"FAILED","messageId":"","error":$' + last_error + "} %}"
+        give_up: sfn.IChainable = (
+            sfn.Pass.jsonata(self, f"{slot_id}GaveUp", outputs=failed) if in_branch
+            else sfn.Pass.jsonata(self, f"{slot_id}GaveUp", assign={channel: failed}).next(on_wait_exceeded))
+        again = sfn.Choice.jsonata(self, f"{slot_id}Again")
+        again.when(sfn.Condition.jsonata(f"{{% ${throttled} > {policy.max_attempts} %}}"), give_up)
+        again.otherwise(slot)
+        send.add_catch(again, errors=list(THROTTLING_ERRORS[channel]), assign={
+            throttled: f"{{% ${throttled} + 1 %}}", last_error: "{% $states.errorOutput.Error %}"})
+        counted = sfn.Pass.jsonata(self, f"{slot_id}Count", assign={throttled: 0},
+                                   comment="Counts the throttled sends that take a slot again.")
+        return counted.next(slot).next(send)
 
     def _send_email(self, state_id: str, outcome: str = "assign") -> sfn.CustomState:
+        requeued = THROTTLING_ERRORS["email"] if self.ses_max_send_rate is not None else ()
         return email_send_state(self, state_id, retry=self._email_retry, timeout=self._task_timeout,
-                                outcome=outcome)
+                                outcome=outcome, requeued_errors=requeued)
 
     # ---- delivery-log records -----------------------------------------------------------------
 

@@ -42,16 +42,16 @@ def _texts(deployment: Deployment, request: dict[str, Any]) -> int:
     return sum(1 for m in deployment.aws.sms_messages() if m.message == request["message"])
 
 
-def _schedules(aws: LocalAws) -> dict[str, dict[str, Any]]:
-    """Every schedule of the workflow's group, by name, as GetSchedule answers it."""
-    scheduler = aws.client("scheduler")
-    [group] = [g["Name"] for g in scheduler.list_schedule_groups()["ScheduleGroups"] if "ScheduleGroup" in g["Name"]]
+def _schedules(deployment: Deployment) -> dict[str, dict[str, Any]]:
+    """Every schedule of the deployment's group, by name, as GetSchedule answers it."""
+    scheduler = deployment.aws.client("scheduler")
+    group = deployment.stack.one_of_type("AWS::Scheduler::ScheduleGroup").physical_id
     names = [s["Name"] for s in scheduler.list_schedules(GroupName=group)["Schedules"]]
     return {name: scheduler.get_schedule(GroupName=group, Name=name) for name in names}
 
 
-def _schedule_of(aws: LocalAws, record: dict[str, Any]) -> dict[str, Any]:
-    return _schedules(aws)[record["scheduleToken"]]
+def _schedule_of(deployment: Deployment, record: dict[str, Any]) -> dict[str, Any]:
+    return _schedules(deployment)[record["scheduleToken"]]
 
 
 def _wait(aws: LocalAws, execution_arn: str) -> tuple[str, list[str]]:
@@ -63,8 +63,12 @@ def _wait(aws: LocalAws, execution_arn: str) -> tuple[str, list[str]]:
     return status, aws.states_entered(execution_arn)
 
 
-def _fire(aws: LocalAws, at: datetime) -> list[tuple[str, list[str]]]:
-    return [_wait(aws, arn) for arn in aws.fire_due_schedules(at)]
+def _fire(deployment: Deployment, at: datetime) -> list[tuple[str, list[str]]]:
+    """Fires every schedule due at ``at`` (other stacks' too: the local AWS is shared) and waits
+    for this deployment's executions."""
+    machine = deployment.stack.state_machine_arn.rsplit(":", 1)[-1]
+    return [_wait(deployment.aws, arn) for arn in deployment.aws.fire_due_schedules(at)
+            if arn.split(":")[-2] == machine]
 
 
 def _later(seconds: float) -> datetime:
@@ -81,7 +85,7 @@ def test_a_delayed_sms_is_scheduled_then_sent_once_by_its_schedule(express: Depl
     record = express.record(request["notificationId"])
     assert record["status"] == "SCHEDULED" and _texts(express, request) == 0
     token = record["scheduleToken"]
-    schedule = _schedules(express.aws)[token]
+    schedule = _schedules(express)[token]
     send_second = math.ceil(datetime.fromisoformat(record["sendAt"]).timestamp())
     assert schedule["ScheduleExpression"] == f"at({datetime.fromtimestamp(send_second, UTC):%Y-%m-%dT%H:%M:%S})"
     assert schedule["ScheduleExpressionTimezone"] == "UTC" and schedule["KmsKeyArn"].startswith("arn:aws:kms:")
@@ -91,14 +95,14 @@ def test_a_delayed_sms_is_scheduled_then_sent_once_by_its_schedule(express: Depl
     assert "delaySeconds" not in forwarded and forwarded["sendAt"] == record["sendAt"]
     assert forwarded["scheduleToken"] == record["scheduleToken"]
 
-    assert _fire(express.aws, _later(30)) == []  # not due yet
-    fired = _fire(express.aws, _later(125))
+    assert _fire(express, _later(30)) == []  # not due yet
+    fired = _fire(express, _later(125))
 
     assert fired == [("SUCCEEDED", FIRED_SMS)]
     record = express.record(request["notificationId"])
     assert record["status"] == "SENT" and "scheduleToken" not in record
     assert _texts(express, request) == 1
-    assert token not in _schedules(express.aws)  # deleted once it has fired
+    assert token not in _schedules(express)  # deleted once it has fired
 
 
 def test_a_schedule_firing_late_still_sends(express: Deployment) -> None:
@@ -106,7 +110,7 @@ def test_a_schedule_firing_late_still_sends(express: Deployment) -> None:
     request = _sms(delaySeconds=60)
     express.run(request)
 
-    assert _fire(express.aws, _later(2 * 3600)) == [("SUCCEEDED", FIRED_SMS)]
+    assert _fire(express, _later(2 * 3600)) == [("SUCCEEDED", FIRED_SMS)]
     assert _texts(express, request) == 1
 
 
@@ -119,7 +123,7 @@ def test_cancelled_before_its_time_sends_nothing(express: Deployment) -> None:
         ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues={":c": {"S": "CANCELLED"}, ":s": {"S": "SCHEDULED"}})
 
-    assert _fire(express.aws, _later(90)) == [("SUCCEEDED", FIRED_CANCELLED)]
+    assert _fire(express, _later(90)) == [("SUCCEEDED", FIRED_CANCELLED)]
     assert express.record(request["notificationId"])["status"] == "CANCELLED"
     assert _texts(express, request) == 0
 
@@ -129,8 +133,8 @@ def test_a_schedule_delivered_twice_sends_once(express: Deployment) -> None:
     record no longer SCHEDULED and ends without sending."""
     request = _sms(delaySeconds=60)
     express.run(request)
-    forwarded = json.loads(_schedule_of(express.aws, express.record(request["notificationId"]))["Target"]["Input"])
-    assert _fire(express.aws, _later(90)) == [("SUCCEEDED", FIRED_SMS)]
+    forwarded = json.loads(_schedule_of(express, express.record(request["notificationId"]))["Target"]["Input"])
+    assert _fire(express, _later(90)) == [("SUCCEEDED", FIRED_SMS)]
 
     again = express.run(forwarded)
 
@@ -151,7 +155,7 @@ def test_a_guessed_token_takes_nothing_over(express: Deployment) -> None:
     record = express.record(request["notificationId"])
     assert record["status"] == "SCHEDULED" and record["duplicateCount"] == 1
     assert _texts(express, request) == 0
-    assert _fire(express.aws, _later(90)) == [("SUCCEEDED", FIRED_SMS)]
+    assert _fire(express, _later(90)) == [("SUCCEEDED", FIRED_SMS)]
     assert _texts(express, request) == 1
     assert express.record(request["notificationId"])["duplicateCount"] == 1
 
@@ -195,8 +199,8 @@ def test_a_queued_request_with_a_send_time_goes_out_through_its_schedule(buffere
     assert _wait(aws, started["executionArn"]) == ("SUCCEEDED", ["ReadQueuedRequest", *SCHEDULED])
     assert buffered.record(message_id)["status"] == "SCHEDULED"
 
-    assert _fire(aws, send_at - timedelta(seconds=1)) == []
-    [(status, entered)] = _fire(aws, send_at)
+    assert _fire(buffered, send_at - timedelta(seconds=1)) == []
+    [(status, entered)] = _fire(buffered, send_at)
     assert status == "SUCCEEDED"
     # Started by the schedule, not the pipe: an object, which ReadQueuedRequest passes on.
     assert entered == ["ReadQueuedRequest", *FIRED_SMS]

@@ -64,8 +64,8 @@ def test_concurrent_sms_are_spread_over_seconds_at_the_configured_rate(limited: 
     results = _run_all(limited, requests)
 
     assert [r.status for r in results] == ["SUCCEEDED"] * 8
-    assert all(r.states_entered == ["ValidateRequest", "ClaimSms", "TakeSmsSlot", "SendSms", "RecordOutcome"]
-               for r in results)
+    assert all(r.states_entered == ["ValidateRequest", "ClaimSms", "TakeSmsSlotCount", "TakeSmsSlot", "SendSms",
+                                    "RecordOutcome"] for r in results)
     calls = _calls(results, "SendSms")
     assert len(calls) == 8
     # Each second's budget was taken, never more: 8 sends at 2 a second took 4 seconds' budgets.
@@ -114,3 +114,45 @@ def test_a_send_that_cannot_get_a_slot_in_time_is_recorded_failed(
     record = deployment.record(request["notificationId"])
     assert (record["status"], record["results"]["sms"]["error"]) == ("FAILED", "SendRateLimited")
     assert not [m for m in local_aws.sms_messages() if m.message == "starved"]
+
+
+def test_a_throttled_send_takes_a_slot_again_before_it_is_sent(limited: Deployment) -> None:
+    """Provider throttling is not retried in place, past the rate: each new attempt takes a slot of
+    its second first, so retries count against the configured rate too."""
+    from moto.sns.models import SNSBackend
+
+    from local_aws import inject_fault
+    from local_aws.faults import sns_throttled
+
+    request = {"notificationId": new_id("r"), "channel": "sms", "message": "throttled once", "phoneNumber": PHONE}
+    before = {i["notificationId"] for i in limited.records()}
+
+    with inject_fault(SNSBackend, "publish", sns_throttled, times=2):
+        result = limited.run(request)
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.states_entered == ["ValidateRequest", "ClaimSms", "TakeSmsSlotCount",
+                                     *["TakeSmsSlot", "SendSms", "TakeSmsSlotAgain"] * 2,
+                                     "TakeSmsSlot", "SendSms", "RecordOutcome"]
+    slots = sum(i["used"] for i in limited.records()
+                if i["notificationId"].startswith("rate#sms#") and i["notificationId"] not in before)
+    assert slots == 3  # one slot per attempt: the two throttled ones and the one that went out
+    assert limited.record(request["notificationId"])["status"] == "SENT"
+
+
+def test_a_send_throttled_past_its_retries_is_recorded_failed_with_the_throttling(limited: Deployment) -> None:
+    from moto.sns.models import SNSBackend
+
+    from local_aws import inject_fault
+    from local_aws.faults import sns_throttled
+
+    request = {"notificationId": new_id("r"), "channel": "sms", "message": "always throttled", "phoneNumber": PHONE}
+
+    with inject_fault(SNSBackend, "publish", sns_throttled, times=20):
+        result = limited.run(request)
+
+    assert (result.status, result.error) == ("FAILED", "DeliveryFailed")
+    assert result.states_entered.count("SendSms") == 4  # the first attempt and the policy's 3 retries
+    assert result.states_entered[-4:] == ["TakeSmsSlotAgain", "TakeSmsSlotGaveUp", "RecordFailed", "DeliveryFailed"]
+    record = limited.record(request["notificationId"])
+    assert (record["status"], record["results"]["sms"]["error"]) == ("FAILED", "SNS.ThrottledException")

@@ -80,12 +80,21 @@ BULK_CHILD_SECONDS = 1.0
 # ---- what each path enters and writes, beyond docs/states_entered.json ---------------------
 #: ``ReadQueuedRequest``, the first state of a ``queued_input`` workflow.
 QUEUED_READ_STATES = 1
-#: With send-rate limits, each send first takes a slot: one state and one ``UpdateItem`` on the
-#: channel's counter for the second (``rate#<channel>#<epoch second>``).
+#: With send-rate limits, each send first takes a slot: one ``UpdateItem`` on the channel's counter
+#: for the second (``rate#<channel>#<epoch second>``), in the slot state named here.
 SLOT_STATES: dict[str, tuple[str, ...]] = {
     "sms": ("TakeSmsSlot",), "email": ("TakeEmailSlot",),
     "both": ("TakeSmsSlotOfBoth", "TakeEmailSlotOfBoth"), "rejected": (),
 }
+#: States a limited send enters per slot state: ``Take...SlotCount`` (a Pass that starts the count
+#: of throttled attempts, no write) and the slot itself.
+STATES_PER_SLOT = 2
+#: Not in the model: a send the provider throttles goes back through ``Take...SlotAgain`` (a Choice)
+#: to ``Take...Slot`` and the send, so each throttled attempt enters these 3 states more and makes
+#: one write more (the slot, on the channel's item). With the limits set below the quotas (see
+#: ``RATE_SETTING_SHARE``), throttling is taken to be rare: the README's text says it is left out.
+THROTTLED_ATTEMPT_STATES = 3
+THROTTLED_ATTEMPT_WRITES = 1
 #: DynamoDB writes of the dev stack's paths: the claim (``PutItem``) and the outcome
 #: (``UpdateItem``), or the rejection's one ``PutItem``. tests/tools/test_capacity.py counts them
 #: in the synthesized definition.
@@ -252,7 +261,7 @@ class PerNotification:
 
 
 def _states(route: str, path: str, states_entered: Mapping[str, int], rate_limits: bool) -> int:
-    count = states_entered[path] + (len(SLOT_STATES[path]) if rate_limits else 0)
+    count = states_entered[path] + (STATES_PER_SLOT * len(SLOT_STATES[path]) if rate_limits else 0)
     if route == "buffered":
         count += QUEUED_READ_STATES
     if route == "bulk":
@@ -666,10 +675,15 @@ def readme_section(states_entered: Mapping[str, int], account: Account | None = 
         f"- \"A month\" is 30 days of the rate, sustained. A burst above a Standard refill is absorbed by "
         f"its bucket ({START_EXECUTION_BUCKET[account.region_class]:,} starts, 5,000 transitions) only for "
         "seconds; the buffered route's queue absorbs any burst and drains at what the quotas allow.",
-        f"- States a notification enters: docs/states_entered.json plus one `Take*Slot` per limited send, "
-        f"`ReadQueuedRequest` on the buffered route and the bulk child's {len(BULK_CHILD_STATES)} (one more "
-        "transition billed for starting it). DynamoDB writes: the claim and the outcome (a rejection: one), "
-        "each slot, a bulk child's count on its summary; records taken to be under 1 KB.",
+        f"- States a notification enters: docs/states_entered.json plus {STATES_PER_SLOT} per limited send "
+        f"(`Take*SlotCount`, then `Take*Slot`), `ReadQueuedRequest` on the buffered route and the bulk child's "
+        f"{len(BULK_CHILD_STATES)} (one more transition billed for starting it). DynamoDB writes: the claim and "
+        "the outcome (a rejection: one), each slot, a bulk child's count on its summary; records taken to be "
+        "under 1 KB.",
+        f"- Left out: sends the providers throttle. With a limit, each throttled attempt takes a slot again "
+        f"(`Take*SlotAgain`, `Take*Slot`, the send): {THROTTLED_ATTEMPT_STATES} more states (on Standard, "
+        f"billed transitions) and {THROTTLED_ATTEMPT_WRITES} more write on the channel's item, and it counts "
+        "against the limit; with the limits below the quotas, throttling should be rare.",
         f"- Assumed, not measured: a pipe execution takes {PIPE_EXECUTION_SECONDS:g} s, a bulk child "
         f"{BULK_CHILD_SECONDS:g} s; Distributed Map children do not count against StartExecution, but each "
         "child's start of the workflow does; the Express durations of the cost table.",
@@ -747,7 +761,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="parts per SMS (default 1: up to 160 GSM-7 characters)")
     parser.add_argument("--email-recipients", type=int, default=1, help="recipients per email (default 1)")
     parser.add_argument("--no-rate-limits", action="store_true",
-                        help="price the workflow without send-rate limits (no Take*Slot states)")
+                        help="price the workflow without send-rate limits (no Take*SlotCount/Take*Slot states)")
     args = parser.parse_args(argv)
     try:
         account = Account(args.region_class, args.ses_rate, args.ses_daily, args.sms_mps)

@@ -8,6 +8,15 @@ After the examples, one request goes through the API over HTTP (the deployed RES
 127.0.0.1 by ``LocalAws.start_api_server``), signed with SigV4 by a local IAM user granted
 ``execute-api:Invoke``; the demo prints the URL and the curl commands that work against it.
 
+Last, a recipient-aware send: a second, small stack (``NotificationService`` with templates,
+recipient preferences and email unsubscribe topics) is synthesized in process and deployed
+directly into the same local AWS with CloudFormation CreateStack (not through the CDK CLI; the dev
+stack in cdk.json stays as it is). Over its API, a local IAM user granted with the API's own
+``grant_write_preferences`` and ``grant_invoke`` PUTs a recipient's preferences (French, SMS
+opted out of marketing, quiet hours away from now) and POSTs two requests that name only the
+recipient: a templated ``orders`` one (SMS and email in French) and a ``marketing`` one (the SMS
+SKIPPED_PREFERENCE, the email sent).
+
 Nothing here reaches real AWS: the CLI gets dummy credentials and a 127.0.0.1 endpoint, with
 profiles, credential files and instance metadata switched off. CLI output goes to ``.demo/``.
 A failed ``cdk bootstrap`` or ``cdk deploy`` ends the demo with exit status 1 and the tail of the
@@ -19,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import signal
 import subprocess
@@ -30,25 +40,30 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tools._common import (
     CDK_BIN,
+    ENVIRONMENT,
     EXAMPLES,
     ROOT,
     STACK_NAME,
     cdk_json_context,
     environment_settings,
     isolated_env,
+    jsii_env,
     ses_identities,
     tail,
 )
 
 WIDTH = 100
 LABEL_WIDTH = 12
-STEPS = 8
+SMS_SHOWN = 160  # one SMS segment: a rendered text is shown whole, wrapped
+STEPS = 11
 LOG_DIR = ROOT / ".demo"
 CDK_OUT = ROOT / "cdk.out"
 CLI_TIMEOUT_S = 600
@@ -68,14 +83,37 @@ class DemoError(RuntimeError):
 
 @dataclass(frozen=True)
 class Expectation:
+    """The execution's status (and error); optionally the record's status and each channel's."""
+
     status: str
     error: str | None = None
+    record: str | None = None
+    channels: tuple[tuple[str, str], ...] = ()  # (channel, status in the record's results)
 
     def __str__(self) -> str:
-        return f"{self.status} {self.error}" if self.error else self.status
+        text = f"{self.status} {self.error}" if self.error else self.status
+        return text + record_outcome(self, None)
 
-    def met_by(self, status: str, error: str | None) -> bool:
-        return status == self.status and (self.error is None or error == self.error)
+    def met_by(self, status: str, error: str | None, record: Mapping[str, Any] | None = None) -> bool:
+        if status != self.status or (self.error is not None and error != self.error):
+            return False
+        return record_outcome(self, record or {}) == record_outcome(self, None)
+
+
+def record_outcome(expected: Expectation, record: Mapping[str, Any] | None) -> str:
+    """``, record SENT, email SENT, sms SKIPPED_PREFERENCE``: what ``expected`` looks at, from
+    ``record`` (from ``expected`` itself when ``record`` is None); empty when it looks at none."""
+    if record is None:
+        wanted = dict(expected.channels)
+        record_status = expected.record
+    else:
+        found = record.get("results")
+        results: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+        wanted = {name: str(results[name].get("status")) if isinstance(results.get(name), Mapping) else "-"
+                  for name, _ in expected.channels}
+        record_status = str(record.get("status") or "-") if expected.record else None
+    parts = [f"record {record_status}"] if record_status else []
+    return "".join(f", {part}" for part in parts + [f"{name} {wanted[name]}" for name, _ in expected.channels])
 
 
 def expected_outcome(path: Path) -> Expectation:
@@ -166,16 +204,22 @@ def path_values(states: Sequence[str], width: int = WIDTH) -> list[str]:
 
 def sms_values(messages: Sequence[Any]) -> list[str]:
     """``+1555... "text"`` per SMS (SmsMessage: phone_number, message)."""
-    return [f'to {m.phone_number}: "{shorten(m.message, 70)}"' for m in messages]
+    return [f'to {m.phone_number}: "{shorten(m.message, SMS_SHOWN)}"' for m in messages]
 
 
 def email_values(emails: Sequence[Any]) -> list[str]:
-    """From, recipients, reply-to and subject of each email (SentEmail)."""
+    """From, recipients, reply-to and subject of each email (SentEmail); the SES template and the
+    List-Unsubscribe header when it has them."""
     lines: list[str] = []
     for mail in emails:
         lines.append(f"from {mail.source}; subject \"{shorten(mail.subject or '', 60)}\"")
         lines.append(f"to {addresses(mail.to)}; cc {addresses(mail.cc)}; bcc {addresses(mail.bcc)}")
         lines.append(f"reply-to {addresses(mail.reply_to)}")
+        if getattr(mail, "template", None):
+            lines.append(f"SES template {mail.template}")
+        headers = getattr(mail, "headers", None) or {}
+        if headers.get("List-Unsubscribe"):
+            lines.append(f"List-Unsubscribe: {shorten(headers['List-Unsubscribe'], 300)}")
     return lines
 
 
@@ -228,11 +272,12 @@ class RequestReport:
 
     @property
     def ok(self) -> bool:
-        return self.expected.met_by(self.status, self.error)
+        return self.expected.met_by(self.status, self.error, self.record)
 
     @property
     def outcome(self) -> str:
-        return f"{self.status} {self.error}" if self.error else self.status
+        text = f"{self.status} {self.error}" if self.error else self.status
+        return text + record_outcome(self.expected, self.record or {})
 
 
 def render_report(report: RequestReport, width: int = WIDTH) -> list[str]:
@@ -372,10 +417,6 @@ def deploy(aws: Any, *, direct: bool) -> Deployment:
 def send_one(aws: Any, path: Path, state_machine_arn: str, table_name: str, taken: set[str],
              run_id: str) -> RequestReport:
     """Start one execution for a request file, wait for it, and gather what it did."""
-    from boto3.dynamodb.types import TypeDeserializer
-
-    from local_aws.records import plain
-
     request = json.loads(path.read_text())
     if not isinstance(request, dict):
         raise DemoError(f"{_relative(path)} does not hold a JSON object")
@@ -383,11 +424,7 @@ def send_one(aws: Any, path: Path, state_machine_arn: str, table_name: str, take
     taken.add(name)
     sms_before, emails_before = len(aws.sms_messages()), len(aws.sent_emails())
     result = aws.start_and_wait(state_machine_arn, request, name=name, timeout_s=EXECUTION_TIMEOUT_S)
-    item = aws.client("dynamodb").get_item(
-        TableName=table_name, Key={"notificationId": {"S": record_key(request, name)}}, ConsistentRead=True,
-    ).get("Item")
-    deserializer = TypeDeserializer()
-    record = plain({k: deserializer.deserialize(v) for k, v in item.items()}) if item else None
+    record = read_record(aws, table_name, record_key(request, name))
     return RequestReport(
         file=_relative(path),
         execution=name,
@@ -401,6 +438,19 @@ def send_one(aws: Any, path: Path, state_machine_arn: str, table_name: str, take
         emails=aws.sent_emails()[emails_before:],
         record=record,
     )
+
+
+def read_record(aws: Any, table_name: str, notification_id: str) -> dict[str, Any] | None:
+    """A delivery-log record as plain Python (read consistently), None when there is none."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    from local_aws.records import plain
+
+    item = aws.client("dynamodb").get_item(
+        TableName=table_name, Key={"notificationId": {"S": notification_id}}, ConsistentRead=True,
+    ).get("Item")
+    deserializer = TypeDeserializer()
+    return plain({k: deserializer.deserialize(v) for k, v in item.items()}) if item else None
 
 
 API_EXAMPLE = EXAMPLES / "sms.json"
@@ -476,6 +526,218 @@ def render_api_exchange(exchange: ApiExchange) -> list[str]:
     ]
 
 
+# ---- the recipient-aware send ---------------------------------------------------------------------
+
+RECIPIENT_STACK = f"{STACK_NAME}-recipients"
+TEMPLATES_DIRECTORY = ROOT / "notification_stack" / "templates"
+PREFERENCE_ZONES = ("UTC", "Europe/Paris")
+UNSUBSCRIBE_TOPICS = ("orders", "marketing")
+RECIPIENT_CALLER = "RecipientsCaller"  # the IAM user's construct id in that stack
+RECIPIENT_GRANTS = ("grant_write_preferences", "grant_invoke")
+ORDER_DATA = {"firstName": "Camille", "orderId": "A-1742", "trackingUrl": "https://track.example.com/A-1742"}
+
+
+@dataclass
+class RecipientStack:
+    """The recipient-aware stack as synthesized in process, and the logical ids the demo reads."""
+
+    template: dict[str, Any]
+    caller_id: str  # the IAM user granted with the API's grant methods
+    delivery_log_id: str
+
+
+def build_recipient_stack() -> RecipientStack:
+    """``NotificationService`` with templates, recipient preferences and unsubscribe topics, its
+    API's caller granted with the API's own grant methods; synthesized in process (with cdk.json's
+    feature flags and the dev environment's sender) into ``.demo/recipients.out/``."""
+    for name, value in jsii_env().items():  # as `make` exports them, for `python -m tools.demo` too
+        os.environ.setdefault(name, value)
+    import aws_cdk as cdk
+    from aws_cdk import aws_iam as iam
+
+    from constructs_lib import NotificationApiOptions, NotificationService
+    from notification_stack import settings_from_context
+
+    context = cdk_json_context()
+    [settings] = settings_from_context(context.get("notify-cdk"), ENVIRONMENT)
+    app = cdk.App(outdir=str(LOG_DIR / "recipients.out"), analytics_reporting=False, context=context)
+    stack = cdk.Stack(app, RECIPIENT_STACK)
+    service = NotificationService(
+        stack, "Default", sender=settings.sender, email_identities=settings.email_identities,
+        allowed_senders=settings.allowed_senders,
+        # The dev stack already sets the account's API Gateway CloudWatch role (one per account).
+        api=NotificationApiOptions(cloud_watch_role=False),
+        templates_directory=TEMPLATES_DIRECTORY, recipient_preferences=True,
+        preference_time_zones=list(PREFERENCE_ZONES), email_unsubscribe_topics=list(UNSUBSCRIBE_TOPICS),
+        monitoring=False,
+    )
+    assert service.api is not None and service.workflow.table is not None
+    caller = iam.User(stack, RECIPIENT_CALLER)
+    for grant in RECIPIENT_GRANTS:
+        getattr(service.api, grant)(caller)
+    try:
+        template = app.synth().get_stack_by_name(RECIPIENT_STACK).template
+    except Exception as error:  # jsii surfaces synthesis errors as RuntimeError
+        raise DemoError(f"synthesizing {RECIPIENT_STACK} in process failed: {error}") from error
+
+    def logical_id(construct: Any) -> str:
+        return str(stack.resolve(stack.get_logical_id(construct.node.default_child)))
+
+    return RecipientStack(template, logical_id(caller), logical_id(service.workflow.table))
+
+
+def grant_as_on_aws(aws: Any, template: Mapping[str, Any], deployed: Any, user_id: str) -> None:
+    """Put the user's policies as the grants synthesized them, with the API's stage resolved as on
+    AWS: moto's CloudFormation does not model AWS::ApiGateway::Stage, so the method ARNs it
+    deployed name no stage. The actions and the rest of each ARN are the grants'."""
+    from local_aws.apigateway import resolve_intrinsic
+
+    resources = template["Resources"]
+    stages = {json.dumps({"Ref": k}): json.dumps(r["Properties"]["StageName"])
+              for k, r in resources.items() if r["Type"] == "AWS::ApiGateway::Stage"}
+    iam_client, user_name = aws.client("iam"), deployed.physical_id(user_id)
+    for resource in resources.values():
+        properties = resource.get("Properties", {})
+        if resource["Type"] != "AWS::IAM::Policy" or {"Ref": user_id} not in properties.get("Users", []):
+            continue
+        text = json.dumps(properties["PolicyDocument"])
+        for reference, stage_name in stages.items():
+            text = text.replace(reference, stage_name)
+        document = json.loads(text)
+        for statement in document["Statement"]:
+            arns = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            statement["Resource"] = [resolve_intrinsic(arn, aws, deployed) for arn in arns]
+        iam_client.put_user_policy(UserName=user_name, PolicyName=properties["PolicyName"],
+                                   PolicyDocument=json.dumps(document))
+
+
+def quiet_hours_away_from(now: datetime, zone: str, *, hours_ahead: int = 6, length: int = 2) -> dict[str, str]:
+    """Quiet hours (``HH:MM`` in ``zone``) that start on the hour some ``hours_ahead`` from
+    ``now`` and last ``length`` hours: ``now`` is well outside them, so a send goes out at once."""
+    start = (now.astimezone(ZoneInfo(zone)) + timedelta(hours=hours_ahead)).replace(minute=0, second=0,
+                                                                                     microsecond=0)
+    return {"start": start.strftime("%H:%M"), "end": (start + timedelta(hours=length)).strftime("%H:%M"),
+            "timeZone": zone}
+
+
+def recipient_preferences(now: datetime, run_id: str) -> dict[str, Any]:
+    """The body of the demo's PUT: contact points, French, SMS opted out of marketing, quiet hours."""
+    return {
+        "phoneNumber": "+33639980042", "email": f"camille-{run_id}@example.org", "locale": "fr",
+        "optOut": {"marketing": ["sms"]},
+        "quietHours": quiet_hours_away_from(now, "Europe/Paris"),
+    }
+
+
+def recipient_requests(recipient_id: str, run_id: str) -> list[tuple[str, dict[str, Any], Expectation]]:
+    """(label, body, expectation) of the two POSTs: they name the recipient, not its contact points."""
+    return [
+        ("POST /notifications (category orders)",
+         {"notificationId": f"demo-order-{run_id}", "channel": "both", "recipientId": recipient_id,
+          "category": "orders", "template": {"name": "order-shipped", "data": ORDER_DATA}},
+         Expectation("SUCCEEDED", record="SENT", channels=(("sms", "SENT"), ("email", "SENT")))),
+        ("POST /notifications (category marketing)",
+         {"notificationId": f"demo-news-{run_id}", "channel": "both", "recipientId": recipient_id,
+          "category": "marketing", "message": "Les soldes d'hiver commencent demain : -20 % sur tout le site.",
+          "email": {"subject": "Les soldes d'hiver commencent demain"}},
+         Expectation("SUCCEEDED", record="SENT", channels=(("sms", "SKIPPED_PREFERENCE"), ("email", "SENT")))),
+    ]
+
+
+@dataclass
+class RecipientExchange:
+    """What the recipient-aware send did: the PUT, the quiet hours against the local time, each POST."""
+
+    url: str
+    caller: str  # the IAM user's name
+    recipient_id: str
+    put: Any  # ApiAnswer
+    local_time: str  # now, in the quiet hours' zone
+    reports: list[RequestReport]
+
+
+def deploy_recipient_stack(aws: Any, built: RecipientStack) -> Any:
+    """CloudFormation CreateStack of the in-process template, straight into the local AWS (no CLI)."""
+    return aws.deploy_template(RECIPIENT_STACK, built.template)
+
+
+def finished_execution(aws: Any, execution_arn: str) -> dict[str, Any]:
+    """Wait for an execution the API started; DescribeExecution's answer once it has ended."""
+    deadline = time.monotonic() + EXECUTION_TIMEOUT_S
+    while True:
+        described: dict[str, Any] = aws.client("stepfunctions").describe_execution(executionArn=execution_arn)
+        if described["status"] != "RUNNING":
+            return described
+        if time.monotonic() > deadline:
+            raise DemoError(f"execution {execution_arn} still RUNNING after {EXECUTION_TIMEOUT_S} s")
+        time.sleep(0.05)
+
+
+def send_to_recipient(aws: Any, built: RecipientStack, deployed: Any, run_id: str) -> RecipientExchange:
+    """As the granted user, over HTTP with SigV4: PUT the recipient's preferences, then POST each
+    request, wait for its execution and gather what it did."""
+    from botocore.credentials import Credentials
+
+    from local_aws.apigateway.client import call_api
+
+    grant_as_on_aws(aws, built.template, deployed, built.caller_id)
+    user = deployed.physical_id(built.caller_id)
+    key = aws.client("iam").create_access_key(UserName=user)["AccessKey"]
+    caller = Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+    server = aws.start_api_server(RECIPIENT_STACK)  # stopped with the embedded AWS
+    table = deployed.physical_id(built.delivery_log_id)
+    now = datetime.now(UTC)
+    recipient_id = f"camille-{run_id}"
+    preferences = recipient_preferences(now, run_id)
+    put = call_api(server.url + f"recipients/{recipient_id}/preferences", "PUT", body=preferences,
+                   signed_by=caller, region=aws.region)
+    if put.status != 200:
+        raise DemoError(f"PUT /recipients/{recipient_id}/preferences answered {put.status} {put.body}, not 200")
+    reports: list[RequestReport] = []
+    for label, request, expected in recipient_requests(recipient_id, run_id):
+        sms_before, emails_before = len(aws.sms_messages()), len(aws.sent_emails())
+        post = call_api(server.url + "notifications", "POST", body=request, signed_by=caller, region=aws.region)
+        if post.status != 202 or not isinstance(post.body, Mapping) or not post.body.get("executionArn"):
+            raise DemoError(f"{label} answered {post.status} {post.body}, not 202 with an executionArn")
+        execution_arn = post.body["executionArn"]
+        result = finished_execution(aws, execution_arn)
+        reports.append(RequestReport(
+            file=label, execution=execution_arn.rsplit(":", 1)[-1], expected=expected,
+            status=result["status"], error=result.get("error"), cause=result.get("cause"),
+            states=aws.states_entered(execution_arn),
+            sms=aws.sms_messages()[sms_before:], emails=aws.sent_emails()[emails_before:],
+            record=read_record(aws, table, request["notificationId"]),
+        ))
+    local_time = now.astimezone(ZoneInfo(preferences["quietHours"]["timeZone"])).strftime("%H:%M")
+    return RecipientExchange(server.url, user, recipient_id, put, local_time, reports)
+
+
+def render_recipient_exchange(exchange: RecipientExchange, width: int = WIDTH) -> list[str]:
+    """The stack and how it was deployed, the caller, the PUT and the quiet hours; then one
+    ``render_report`` per POST."""
+    quiet = exchange.put.body.get("quietHours") if isinstance(exchange.put.body, Mapping) else None
+    head = [
+        f"Recipient-aware send: {RECIPIENT_STACK}, synthesized in process and deployed directly with "
+        "CloudFormation CreateStack (not through the CDK CLI)",
+        f"NotificationService(api, templates_directory=notification_stack/templates, recipient_preferences, "
+        f"preference_time_zones={list(PREFERENCE_ZONES)}, email_unsubscribe_topics={list(UNSUBSCRIBE_TOPICS)})",
+        f"API over HTTP: {exchange.url} (SigV4 as IAM user {exchange.caller}, granted with "
+        f"{' and '.join(f'api.{grant}' for grant in RECIPIENT_GRANTS)})",
+        f"PUT recipients/{exchange.recipient_id}/preferences -> {exchange.put.status} "
+        f"{json.dumps(exchange.put.body, ensure_ascii=False)}",
+    ]
+    if isinstance(quiet, Mapping):
+        head.append(f"quiet hours {quiet.get('start')}-{quiet.get('end')} {quiet.get('timeZone')}; it is "
+                    f"{exchange.local_time} there, so each send goes out now")
+    lines: list[str] = []
+    for i, text in enumerate(head):
+        lines += textwrap.wrap(text, width=width, initial_indent="" if i == 0 else "  ",
+                               subsequent_indent="    ", break_on_hyphens=False)
+    for report in exchange.reports:
+        lines += render_report(report, width)
+    return lines
+
+
 def request_files(only: str | None) -> list[Path]:
     if only is None:
         files = sorted(EXAMPLES.glob("*.json"))
@@ -514,7 +776,7 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 
 def run(args: argparse.Namespace, steps: Steps) -> tuple[list[RequestReport], str]:
-    """Steps 1-7; the embedded AWS is stopped whatever happens once it has started."""
+    """Steps 1-10; the embedded AWS is stopped whatever happens once it has started."""
     files = request_files(args.only)
     with steps.step("synthesize: cdk synth --quiet -> cdk.out/"):
         synthesize()
@@ -543,6 +805,13 @@ def run(args: argparse.Namespace, steps: Steps) -> tuple[list[RequestReport], st
                 reports.append(send_one(aws, path, arn, table, taken, run_id))
         with steps.step("call the API over HTTP: POST /notifications, GET /notifications/{id} (SigV4)"):
             exchange = call_the_api(aws, run_id)
+        with steps.step(f"recipient-aware send: synthesize {RECIPIENT_STACK} in process"):
+            built = build_recipient_stack()
+        with steps.step(f"recipient-aware send: deploy {RECIPIENT_STACK} with CloudFormation CreateStack"):
+            recipient_stack = deploy_recipient_stack(aws, built)
+        steps.note("deployed directly (LocalAws.deploy_template), not through the CDK CLI")
+        with steps.step("recipient-aware send: PUT preferences, POST orders + marketing over HTTP (SigV4)"):
+            recipients = send_to_recipient(aws, built, recipient_stack, run_id)
         steps.announce("report")
         for report in reports:
             print("\n".join(render_report(report)))
@@ -551,13 +820,15 @@ def run(args: argparse.Namespace, steps: Steps) -> tuple[list[RequestReport], st
         print()
         print("\n".join(render_api_exchange(exchange)))
         print()
+        print("\n".join(render_recipient_exchange(recipients)))
+        print()
         if args.keep_api:
             input(f"the API is served at {exchange.url}; press Enter to stop ")
         if aws.access is not None:  # IAM and KMS as AWS would evaluate them (local_aws.access)
             print(aws.access.report())
             if aws.access.denials:
                 raise DemoError(f"the access check refused {len(aws.access.denials)} request(s); see above")
-        return reports, deployment.how
+        return reports + recipients.reports, deployment.how
     finally:
         steps.number = steps.total - 1  # stopping is always the last step, even after an early exit
         with steps.step("stop the embedded AWS"):

@@ -3,12 +3,16 @@ and the demo's exit status when the CDK CLI fails (with a stand-in CLI and embed
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 import local_aws
+from local_aws.apigateway.client import ApiAnswer
 from local_aws.records import SentEmail, SmsMessage
 from tools import bench, demo
 from tools._common import ses_identities, tail
@@ -148,6 +152,119 @@ def test_report_and_summary_flag_an_unexpected_outcome() -> None:
     assert summary[1].endswith("MISMATCH") and summary[2].endswith("ok")
 
 
+# ---- demo: the recipient-aware send -------------------------------------------------------------
+
+RECIPIENT_RESULTS = {"sms": {"status": "SKIPPED_PREFERENCE"}, "email": {"status": "SENT", "messageId": "e-1"}}
+
+
+def test_an_expectation_may_name_the_records_status_and_each_channels() -> None:
+    wanted = demo.Expectation("SUCCEEDED", record="SENT", channels=(("sms", "SKIPPED_PREFERENCE"), ("email", "SENT")))
+    record = {"status": "SENT", "results": RECIPIENT_RESULTS}
+
+    assert str(wanted) == "SUCCEEDED, record SENT, sms SKIPPED_PREFERENCE, email SENT"
+    assert wanted.met_by("SUCCEEDED", None, record)
+    assert not wanted.met_by("SUCCEEDED", None, {**record, "results": {**RECIPIENT_RESULTS, "sms": {"status": "SENT"}}})
+    assert not wanted.met_by("SUCCEEDED", None, {**record, "status": "PARTIAL"})
+    assert not wanted.met_by("SUCCEEDED", None, None)
+    assert not wanted.met_by("FAILED", None, record)
+    assert demo.Expectation("SUCCEEDED").met_by("SUCCEEDED", None, None)  # the examples look at no record
+
+
+def test_a_report_shows_the_record_and_channel_statuses_it_was_checked_on() -> None:
+    wanted = demo.Expectation("SUCCEEDED", record="SENT", channels=(("sms", "SKIPPED_PREFERENCE"), ("email", "SENT")))
+    sent = _report(file="POST /notifications (category marketing)", expected=wanted,
+                   record={"notificationId": "n-1", "status": "SENT", "results": RECIPIENT_RESULTS})
+    wrong = _report(file="POST /notifications (category marketing)", expected=wanted,
+                    record={"notificationId": "n-1", "status": "SENT",
+                            "results": {"email": {"status": "SENT"}}})
+
+    assert sent.ok and sent.outcome == "SUCCEEDED, record SENT, sms SKIPPED_PREFERENCE, email SENT"
+    assert not wrong.ok and wrong.outcome == "SUCCEEDED, record SENT, sms -, email SENT"
+    assert "NOT AS EXPECTED (wanted SUCCEEDED, record SENT, sms SKIPPED_PREFERENCE, email SENT)" \
+        in " ".join(line.strip() for line in demo.render_report(wrong))
+    assert not _report(file="x", expected=wanted, record=None).ok
+
+
+def test_a_templated_email_shows_its_ses_template_and_unsubscribe_header() -> None:
+    mail = SentEmail(message_id="e-1", source="n@example.com", to=["c@example.org"], cc=[], bcc=[],
+                     subject="Votre commande A-1 a été expédiée", body="x", kind="template",
+                     template="NotifyCdk-dev-1a2b-order-shipped-fr",
+                     headers={"List-Unsubscribe": "<https://unsubscribe.example/list?topic=orders&token=t>",
+                              "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
+
+    assert demo.email_values([mail]) == [
+        'from n@example.com; subject "Votre commande A-1 a été expédiée"',
+        "to c@example.org; cc -; bcc -",
+        "reply-to -",
+        "SES template NotifyCdk-dev-1a2b-order-shipped-fr",
+        "List-Unsubscribe: <https://unsubscribe.example/list?topic=orders&token=t>",
+    ]
+
+
+def test_a_rendered_sms_is_shown_whole_up_to_one_segment() -> None:
+    text = "Bonjour Camille, votre commande A-1742 a été expédiée. Suivi : https://track.example.com/A-1742"
+    [value] = demo.sms_values([SmsMessage("+33639980042", text, "m-1")])
+    assert value == f'to +33639980042: "{text}"'
+    assert " ".join(line[14:] for line in demo.field_lines("sms", [value])) == value
+
+
+@pytest.mark.parametrize("hour", range(24))
+def test_quiet_hours_are_well_away_from_now(hour: int) -> None:
+    now = datetime(2026, 3, 29, hour, 37, tzinfo=UTC)  # the day Paris moves to summer time
+    quiet = demo.quiet_hours_away_from(now, "Europe/Paris")
+
+    assert quiet["timeZone"] == "Europe/Paris"
+    assert re.fullmatch(r"([01]\d|2[0-3]):00", quiet["start"]) and re.fullmatch(r"([01]\d|2[0-3]):00", quiet["end"])
+    local = now.astimezone(ZoneInfo("Europe/Paris"))
+    start = local.replace(hour=int(quiet["start"][:2]), minute=0)
+    ahead = (start - local) % timedelta(days=1)
+    assert timedelta(hours=4) < ahead < timedelta(hours=7)  # now is hours from the window, either side
+    assert (int(quiet["end"][:2]) - int(quiet["start"][:2])) % 24 == 2
+
+
+def test_the_recipient_requests_name_the_recipient_not_its_contact_points() -> None:
+    requests = demo.recipient_requests("camille-abc123", "abc123")
+
+    assert [body["category"] for _, body, _ in requests] == ["orders", "marketing"]
+    for label, body, expected in requests:
+        assert body["recipientId"] == "camille-abc123" and body["channel"] == "both"
+        assert "phoneNumber" not in body and "to" not in body.get("email", {})
+        assert label.startswith("POST /notifications") and expected.record == "SENT"
+    [orders, marketing] = [dict(expected.channels) for _, _, expected in requests]
+    assert orders == {"sms": "SENT", "email": "SENT"} and marketing == {"sms": "SKIPPED_PREFERENCE", "email": "SENT"}
+    template = requests[0][1]["template"]
+    variables = {name for path in (demo.TEMPLATES_DIRECTORY / template["name"]).rglob("*.*")
+                 for name in re.findall(r"{{\s*(\w+)\s*}}", path.read_text())}
+    assert variables and variables <= set(template["data"])
+
+
+def test_the_preferences_opt_out_of_marketing_sms_in_french() -> None:
+    body = demo.recipient_preferences(datetime(2026, 1, 5, 9, 0, tzinfo=UTC), "abc123")
+    assert body["locale"] == "fr" and body["optOut"] == {"marketing": ["sms"]}
+    assert body["quietHours"] == {"start": "16:00", "end": "18:00", "timeZone": "Europe/Paris"}
+    assert body["phoneNumber"].startswith("+33") and body["email"] == "camille-abc123@example.org"
+
+
+def test_the_recipient_section_says_how_the_stack_was_deployed_and_fits_100_columns() -> None:
+    put = ApiAnswer(200, {"recipientId": "camille-abc123", "locale": "fr",
+                          "quietHours": {"start": "21:00", "end": "23:00", "timeZone": "Europe/Paris"}}, {})
+    exchange = demo.RecipientExchange(
+        url="http://127.0.0.1:4000/v1/", caller="NotifyCdk-dev-recipients-RecipientsCaller-X",
+        recipient_id="camille-abc123", put=put, local_time="15:26",
+        reports=[_report(file="POST /notifications (category orders)")])
+
+    lines = demo.render_recipient_exchange(exchange)
+    text = " ".join(line.strip() for line in lines)
+
+    assert all(len(line) <= 100 for line in lines)
+    assert lines[0].startswith(f"Recipient-aware send: {demo.RECIPIENT_STACK}")
+    assert "deployed directly with CloudFormation CreateStack (not through the CDK CLI)" in text
+    assert "granted with api.grant_write_preferences and api.grant_invoke" in text
+    assert 'PUT recipients/camille-abc123/preferences -> 200 {"recipientId": "camille-abc123"' in text
+    assert "quiet hours 21:00-23:00 Europe/Paris; it is 15:26 there, so each send goes out now" in text
+    assert any(line.startswith("-- POST /notifications (category orders) --") for line in lines)
+
+
 # ---- demo: a failed deploy ----------------------------------------------------------------------
 
 FAILING_CDK = """#!/bin/sh
@@ -191,12 +308,8 @@ def test_a_failed_cdk_deploy_exits_non_zero_with_the_clis_error(
     cdk.chmod(0o755)
     aws = FakeAws()
     monkeypatch.setattr(demo, "CDK_BIN", cdk)
-    monkeypatch.setattr(demo, "LOG_DIR", tmp_path / "logs")
-    monkeypatch.setattr(demo, "synthesize", lambda: None)
-    monkeypatch.setattr(demo.signal, "signal", lambda *args: None)
-    monkeypatch.setattr(local_aws.LocalAws, "start_server", lambda **kwargs: aws)
 
-    status = demo.main(["--only", "examples/sms.json"])
+    status = _run_demo(aws, tmp_path, monkeypatch)
 
     out = capsys.readouterr().out
     assert status == 1
@@ -205,6 +318,48 @@ def test_a_failed_cdk_deploy_exits_non_zero_with_the_clis_error(
     assert aws.calls == ["cli_env", "stop"]  # no CreateStack, no second server: stopped once
     assert "FALLBACK" not in out
     assert (tmp_path / "logs" / "cdk-bootstrap.log").read_text().splitlines()[1].startswith("cdk bootstrap")
+
+
+def _run_demo(aws: FakeAws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **stand_ins: Any) -> int:
+    """``demo.main`` for one example with ``aws`` as the embedded AWS, no synth, logs in
+    ``tmp_path`` and ``stand_ins`` for the demo's functions of those names."""
+    monkeypatch.setattr(demo, "LOG_DIR", tmp_path / "logs")
+    monkeypatch.setattr(demo, "synthesize", lambda: None)
+    for name, stand_in in stand_ins.items():
+        monkeypatch.setattr(demo, name, stand_in)
+    monkeypatch.setattr(demo.signal, "signal", lambda *args: None)
+    monkeypatch.setattr(local_aws.LocalAws, "start_server", lambda **kwargs: aws)
+    return demo.main(["--only", "examples/sms.json"])
+
+
+class FakeDeployedAws(FakeAws):
+    """The embedded AWS after a successful deploy: SES, no access check."""
+
+    access = None
+
+    def verify_email_identities(self, identities: Any) -> None:
+        self.calls.append("verify_email_identities")
+
+
+def test_a_failed_recipient_aware_step_exits_non_zero_and_stops_the_embedded_aws(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    aws = FakeDeployedAws()
+
+    def fail() -> None:
+        raise demo.DemoError("synthesizing NotifyCdk-dev-recipients in process failed: probe")
+
+    stack = type("Stack", (), {"outputs": {"StateMachineArn": "arn", "DeliveryLogTableName": "table"}})()
+
+    status = _run_demo(aws, tmp_path, monkeypatch, deploy=lambda aws, direct: demo.Deployment(stack, "stand-in"),
+                       send_one=lambda *args: _report(), call_the_api=lambda *args: None,
+                       build_recipient_stack=fail)
+
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "[7/11] recipient-aware send: synthesize NotifyCdk-dev-recipients in process ... FAILED" in out
+    assert "error: synthesizing NotifyCdk-dev-recipients in process failed: probe" in out
+    assert "[11/11] stop the embedded AWS" in out and aws.calls[-1] == "stop"
 
 
 # ---- shared helpers -----------------------------------------------------------------------------

@@ -53,15 +53,24 @@ def sms_send_state(
                 "phoneNumber": {"DataType": "String", "StringValue": "{% $request.phoneNumber %}"}
             },
         }
+    return _send_state(scope, state_id, "sns:publish", {**target, "Message": "{% $request.message %}"},
+                       channel="sms", retry=retry, timeout=timeout, outcome=outcome,
+                       permanent_errors=[*SMS_PERMANENT_ERRORS, *requeued_errors])
+
+
+def _send_state(scope: Construct, state_id: str, integration: str, arguments: object, *, channel: str,
+                retry: RetryPolicy, timeout: cdk.Duration, outcome: str,
+                permanent_errors: Sequence[str]) -> sfn.CustomState:
+    """A provider call whose result is the channel's SENT outcome (assigned, or the output)."""
     state_json: dict[str, object] = {
         "Type": "Task",
-        "Resource": f"arn:{cdk.Aws.PARTITION}:states:::sns:publish",
-        "Arguments": {**target, "Message": "{% $request.message %}"},
+        "Resource": f"arn:{cdk.Aws.PARTITION}:states:::{integration}",
+        "Arguments": arguments,
         "TimeoutSeconds": int(timeout.to_seconds()),
     }
-    state_json.update({"Assign": {"sms": SENT}} if outcome == "assign" else {"Output": SENT})
+    state_json.update({"Assign": {channel: SENT}} if outcome == "assign" else {"Output": SENT})
     state = sfn.CustomState(scope, state_id, state_json=state_json)
-    retry.apply(state, permanent_errors=[*SMS_PERMANENT_ERRORS, *requeued_errors])
+    retry.apply(state, permanent_errors=permanent_errors)
     return state
 
 
@@ -77,16 +86,9 @@ def email_send_state(
     """SES v2 ``SendEmail`` of ``$request.sendEmail``, the request built once from the normalised
     email (``outcome`` as for SMS). The caller grants ``ses:SendEmail``: the integration's derived
     action would be the invalid ``sesv2:sendEmail``."""
-    state_json: dict[str, object] = {
-        "Type": "Task",
-        "Resource": f"arn:{cdk.Aws.PARTITION}:states:::aws-sdk:sesv2:sendEmail",
-        "Arguments": "{% $request.sendEmail %}",
-        "TimeoutSeconds": int(timeout.to_seconds()),
-    }
-    state_json.update({"Assign": {"email": SENT}} if outcome == "assign" else {"Output": SENT})
-    state = sfn.CustomState(scope, state_id, state_json=state_json)
-    retry.apply(state, permanent_errors=[*EMAIL_PERMANENT_ERRORS, *requeued_errors])
-    return state
+    return _send_state(scope, state_id, "aws-sdk:sesv2:sendEmail", "{% $request.sendEmail %}", channel="email",
+                       retry=retry, timeout=timeout, outcome=outcome,
+                       permanent_errors=[*EMAIL_PERMANENT_ERRORS, *requeued_errors])
 
 
 def channel_not_sent(scope: Construct, state_id: str) -> sfn.Pass:
@@ -124,18 +126,12 @@ def sms_voice_send_state(
     ``$request.phoneNumber``, from the provider's origination identity with its configuration set
     and message type; ``Context`` carries the notificationId into the delivery events. The
     provider grants the action (``outcome`` as for ``sms_send_state``)."""
-    state_json: dict[str, object] = {
-        "Type": "Task",
-        "Resource": f"arn:{cdk.Aws.PARTITION}:states:::aws-sdk:pinpointsmsvoicev2:sendTextMessage",
-        "Arguments": {
-            **provider.send_text_message_arguments(),
-            "DestinationPhoneNumber": "{% $request.phoneNumber %}",
-            "MessageBody": "{% $request.message %}",
-            "Context": {"notificationId": "{% $request.notificationId %}"},
-        },
-        "TimeoutSeconds": int(timeout.to_seconds()),
+    arguments = {
+        **provider.send_text_message_arguments(),
+        "DestinationPhoneNumber": "{% $request.phoneNumber %}",
+        "MessageBody": "{% $request.message %}",
+        "Context": {"notificationId": "{% $request.notificationId %}"},
     }
-    state_json.update({"Assign": {"sms": SENT}} if outcome == "assign" else {"Output": SENT})
-    state = sfn.CustomState(scope, state_id, state_json=state_json)
-    retry.apply(state, permanent_errors=[*SMS_VOICE_PERMANENT_ERRORS, *requeued_errors])
-    return state
+    return _send_state(scope, state_id, "aws-sdk:pinpointsmsvoicev2:sendTextMessage", arguments, channel="sms",
+                       retry=retry, timeout=timeout, outcome=outcome,
+                       permanent_errors=[*SMS_VOICE_PERMANENT_ERRORS, *requeued_errors])

@@ -46,7 +46,8 @@ def build(stack: cdk.Stack) -> None:
     key = kms.Key(stack, "Key", enable_key_rotation=True, removal_policy=cdk.RemovalPolicy.DESTROY)
     # The delivery log first: the feedback needs its table before the workflow exists.
     log = DeliveryLog(stack, "DeliveryLog", encryption_key=key, removal_policy=cdk.RemovalPolicy.DESTROY)
-    delivery_feedback = DeliveryFeedback(stack, "Feedback", table=log.table)
+    # SNS SMS logs have one name per account and Region: the dev stack owns them in this shared AWS.
+    delivery_feedback = DeliveryFeedback(stack, "Feedback", table=log.table, create_sms_log_groups=False)
     opt_outs = smsvoice.CfnOptOutList(stack, "OptOuts", opt_out_list_name=OPT_OUT_LIST)
     keyword = smsvoice.CfnPhoneNumber.MandatoryKeywordProperty
     number = smsvoice.CfnPhoneNumber(

@@ -201,7 +201,8 @@ def recipient_bindings(*, templates: bool, preferences: bool, quiet_hours: str |
         bindings["out"] = ('function($ch){$not($crit) and ($ch in $lookup($rc.optOut, "*") '
                            "or $ch in $lookup($rc.optOut, $cat))}")
         if quiet_hours is not None:
-            bindings["qt"] = f'$crit ? undefined : ($u := {quiet_hours}; $type($u) = "number" ? $u)'
+            # JSONata has no "undefined" literal (it would read a field of that name): no else instead.
+            bindings["qt"] = f'$not($crit) ? ($u := {quiet_hours}; $type($u) = "number" ? $u)'
             bindings["at"] = ("$sok ? ($exists($r.sendAt) ? $toMillis($r.sendAt) : "
                               "$exists($r.delaySeconds) ? $st + $r.delaySeconds * 1000 : $qt)")
     return bindings
@@ -332,7 +333,7 @@ def _first_broken(contract: Sequence[Rule], part: str, outcome: str = REJECTED) 
     """The reason of the first rule of ``part`` broken; undefined when none is (the last condition
     has no else)."""
     return " : ".join(f"({rule.violated}) ? {rule.reason_text or _literal(rule.reason)}"
-                      for rule in _of(contract, part, outcome)) or "undefined"
+                      for rule in _of(contract, part, outcome)) or '(false ? "")'
 
 
 def _as_rejection(contract: Sequence[Rule]) -> str:

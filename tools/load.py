@@ -272,8 +272,8 @@ def _checks(aws: LocalAws, buffered: Any, timed: Any, requests: int, scheduled: 
     limits = {"sms": SMS_RATE, "email": EMAIL_RATE}
     # Each workflow counts its own slots (its delivery log): its limit holds for its own calls.
     by_workflow: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for moment, channel, text, _ in calls.calls:
-        by_workflow["buffered" if "load message" in text and "bulk" not in text else "standard"][channel].append(moment)
+    for call in calls.calls:
+        by_workflow["buffered" if _text_key(call).startswith("load message") else "standard"][call[1]].append(call[0])
     return {
         "lost": missing,
         "sent_twice": twice,

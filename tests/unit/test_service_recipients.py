@@ -88,17 +88,17 @@ def test_the_three_packs_find_nothing(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("props", "prop", "fix"), [
     ({"email_unsubscribe_topics": []}, "email_unsubscribe_topics", "one or more topic names"),
     ({"email_unsubscribe_topics": "marketing"}, "email_unsubscribe_topics", "one or more topic names"),
-    ({"sms_origination_identity": IDENTITY, "sms_topic": "topic"}, "sms_origination_identity", "give one of them"),
     ({"workflow_options": {"templates": None}}, "workflow_options['templates']", "not in workflow_options"),
 ])
 def test_bad_props_name_the_prop_and_the_fix(props: dict[str, Any], prop: str, fix: str) -> None:
-    if props.get("sms_topic") == "topic":
-        stack = cdk.Stack(cdk.App(), "Topic")
-        props = {**props, "sms_topic": cdk.aws_sns.Topic(stack, "T")}
-        app = stack.node.scope
-        assert isinstance(app, cdk.App)
-    else:
-        app = cdk.App()
     with pytest.raises(PropError) as error:
-        _service(app, **props)
+        _service(cdk.App(), **props)
     assert error.value.prop == prop and fix in error.value.fix
+
+
+def test_sms_goes_either_to_a_topic_or_through_end_user_messaging() -> None:
+    app = cdk.App()
+    topic = cdk.aws_sns.Topic(cdk.Stack(app, "Topics"), "Sms")
+    with pytest.raises(PropError) as error:
+        _service(app, sms_origination_identity=IDENTITY, sms_topic=topic)
+    assert error.value.prop == "sms_origination_identity" and "give one of them" in error.value.fix
